@@ -1,0 +1,118 @@
+//! Saving and loading weights: `.npz` in the tutorial's layout, `.safetensors` in the `VarMap`'s.
+//!
+//! - `.npz`: arrays `w0`, `w1`, … of shape `(in, out)`, float64, as the
+//!   tutorial's numpy code holds them; `numpy.load` reads the file.
+//! - `.safetensors`: tensors named [`weight_name`]`(i)` (`layers.0.weight`, …)
+//!   of shape `(out, in)`, as the network's `VarMap` holds them, in the
+//!   network's dtype.
+//!
+//! Files are written to a temporary name in the same folder and renamed into
+//! place, so an interrupted save never leaves a half-written file where the
+//! last good one was. Loading checks every name and shape against the layer
+//! sizes it was asked for, and says what it expected.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{bail, DType, Device, Error, Result, Tensor};
+
+use crate::atomic;
+use crate::model::{check_sizes, weight_name};
+
+/// A checkpoint file format, chosen by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// numpy's `.npz`, tutorial layout, float64.
+    Npz,
+    /// `.safetensors`, `VarMap` layout and names.
+    Safetensors,
+}
+
+impl Format {
+    /// The format of `path`, from its extension.
+    pub fn of(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("npz") => Ok(Format::Npz),
+            Some("safetensors") => Ok(Format::Safetensors),
+            _ => bail!(
+                "cannot tell the checkpoint format of '{}': name it *.npz or *.safetensors",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Saves weights given in the tutorial's layout (`w_i` of shape `(in, out)`) to `path`.
+pub fn save(path: &Path, ws: &[Tensor]) -> Result<()> {
+    let format = Format::of(path)?;
+    atomic::write_with(path, |tmp| match format {
+        Format::Npz => {
+            let arrays = ws
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Ok((format!("w{i}"), w.to_dtype(DType::F64)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Tensor::write_npz(&arrays, tmp)
+        }
+        Format::Safetensors => {
+            let tensors = ws
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Ok((weight_name(i), w.t()?.contiguous()?)))
+                .collect::<Result<HashMap<_, _>>>()?;
+            candle_core::safetensors::save(&tensors, tmp)
+        }
+    })
+}
+
+/// Loads the weights of a network with layer sizes `sizes`, in the tutorial's layout, as `dtype` on `dev`.
+pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<Vec<Tensor>> {
+    check_sizes(sizes)?;
+    let context = |e: Error| Error::Msg(format!("cannot read checkpoint '{}': {e}", path.display()));
+    let (mut found, expected_names, transposed) = match Format::of(path)? {
+        Format::Npz => {
+            let arrays = Tensor::read_npz(path).map_err(context)?;
+            let names = (0..sizes.len() - 1).map(|i| format!("w{i}")).collect::<Vec<_>>();
+            (arrays.into_iter().collect::<HashMap<_, _>>(), names, false)
+        }
+        Format::Safetensors => {
+            let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(context)?;
+            let names = (0..sizes.len() - 1).map(weight_name).collect::<Vec<_>>();
+            (tensors, names, true)
+        }
+    };
+    let mut ws = Vec::with_capacity(expected_names.len());
+    for (i, name) in expected_names.iter().enumerate() {
+        let (n_in, n_out) = (sizes[i], sizes[i + 1]);
+        let expected = if transposed { (n_out, n_in) } else { (n_in, n_out) };
+        let Some(tensor) = found.remove(name) else {
+            bail!(
+                "checkpoint '{}' has no tensor '{name}': for layer sizes {sizes:?} it needs {expected_names:?}",
+                path.display()
+            )
+        };
+        if tensor.dims() != [expected.0, expected.1] {
+            bail!(
+                "checkpoint '{}': '{name}' has shape {:?}, expected {expected:?} for layer sizes {sizes:?}",
+                path.display(),
+                tensor.dims()
+            )
+        }
+        if !tensor.dtype().is_float() {
+            bail!(
+                "checkpoint '{}': '{name}' holds {:?} values, expected floats (f64 or f32)",
+                path.display(),
+                tensor.dtype()
+            )
+        }
+        let w = if transposed { tensor.t()? } else { tensor };
+        ws.push(w.contiguous()?.to_dtype(dtype)?.to_device(dev)?);
+    }
+    if let Some(extra) = found.keys().min() {
+        bail!(
+            "checkpoint '{}' has an unexpected tensor '{extra}': for layer sizes {sizes:?} it holds only {expected_names:?}",
+            path.display()
+        )
+    }
+    Ok(ws)
+}

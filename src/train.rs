@@ -1,0 +1,142 @@
+//! Training: the loss `½·Σ(ŷ − y)²` and one SGD step, by autograd or by hand.
+//!
+//! The loss is a sum, not a mean, because the tutorial's update
+//! `w1 −= l1ᵀ·l2_delta` is the gradient of the *sum* of squared errors (times
+//! ½, which cancels the 2 of the square). With that loss, candle's
+//! `SGD` at learning rate 1 takes exactly the tutorial's step; a mean would
+//! divide every step by the number of rows and need `lr = rows` to match.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{Module, Result, Tensor, Var};
+use candle_nn::{Optimizer, VarMap, SGD};
+
+use crate::model::Mlp;
+use crate::reference;
+
+/// The tutorial's loss: `½·Σ(ŷ − y)²` over every row and output.
+pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
+    (prediction - ys)?.sqr()?.sum_all()? * 0.5
+}
+
+/// How far a prediction is from the labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// `½·Σ(ŷ − y)²`, the loss that training descends.
+    pub loss: f64,
+    /// `mean |ŷ − y|`, the number the tutorial prints.
+    pub mean_abs_error: f64,
+}
+
+impl Score {
+    /// Scores `prediction` against `ys`.
+    pub fn of(prediction: &Tensor, ys: &Tensor) -> Result<Self> {
+        let scalar = |t: Tensor| t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>();
+        Ok(Self {
+            loss: scalar(half_sse(prediction, ys)?)?,
+            mean_abs_error: scalar((prediction - ys)?.abs()?.mean_all()?)?,
+        })
+    }
+}
+
+/// How a [`Trainer`] computes its updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// `loss.backward()` and candle-nn's `SGD` (`autograd`).
+    #[default]
+    Autograd,
+    /// The hand-written deltas of [`reference::step`] (`manual`).
+    Manual,
+    /// The tutorial's code as printed, bugs included: [`reference::step_as_printed`] (`as-printed`).
+    AsPrinted,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "autograd" => Ok(Mode::Autograd),
+            "manual" => Ok(Mode::Manual),
+            "as-printed" => Ok(Mode::AsPrinted),
+            _ => Err(format!("unknown mode '{s}': use autograd, manual or as-printed")),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Autograd => "autograd",
+            Mode::Manual => "manual",
+            Mode::AsPrinted => "as-printed",
+        })
+    }
+}
+
+/// A network and the rule that trains it, one full-batch step at a time.
+pub struct Trainer {
+    mode: Mode,
+    mlp: Mlp,
+    varmap: VarMap,
+    vars: Vec<Var>,
+    sgd: SGD,
+}
+
+impl Trainer {
+    /// A trainer starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
+    pub fn new(mode: Mode, ws: &[Tensor], lr: f64) -> Result<Self> {
+        if !lr.is_finite() {
+            candle_core::bail!("learning rate {lr} is not a finite number: use e.g. 1.0")
+        }
+        let (mlp, varmap) = Mlp::from_tutorial_weights(ws)?;
+        let vars = {
+            let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
+            (0..ws.len())
+                .map(|i| data[&crate::model::weight_name(i)].clone())
+                .collect::<Vec<_>>()
+        };
+        let sgd = SGD::new(vars.clone(), lr)?;
+        Ok(Self {
+            mode,
+            mlp,
+            varmap,
+            vars,
+            sgd,
+        })
+    }
+
+    /// One step on `(xs, ys)`; returns the network's output from before the update.
+    pub fn step(&mut self, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        let lr = self.sgd.learning_rate();
+        let step = match self.mode {
+            Mode::Autograd => {
+                let prediction = self.mlp.forward(xs)?;
+                self.sgd.backward_step(&half_sse(&prediction, ys)?)?;
+                return Ok(prediction.detach());
+            }
+            Mode::Manual => reference::step(xs, ys, &self.mlp.tutorial_weights()?, lr)?,
+            Mode::AsPrinted => reference::step_as_printed(xs, ys, &self.mlp.tutorial_weights()?, lr)?,
+        };
+        for (var, w) in self.vars.iter().zip(&step.weights) {
+            var.set(&w.t()?)?;
+        }
+        Ok(step.prediction)
+    }
+
+    /// The update rule.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The network being trained.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
+    /// The network's variables, named as in [`crate::model::weight_name`].
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+}
