@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Module, Tensor};
 use clap::Parser;
-use simple_nn::{atomic, checkpoint, device, DeviceSpec, Dataset, Init, Mode, Trainer};
 use simple_nn::train::Score;
+use simple_nn::{atomic, checkpoint, device, Dataset, DeviceSpec, Init, Mode, Trainer};
 
 /// Train the tutorial's sigmoid network on XOR and print it learning.
 #[derive(Parser, Debug)]
@@ -53,12 +53,17 @@ struct Args {
     /// Save the final weights (.npz in the tutorial's layout, or .safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
+    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else all available).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(lr) if lr.is_finite() && lr > 0.0 => Ok(lr),
-        _ => Err(format!("learning rate '{s}' is not a positive finite number: use e.g. 1.0")),
+        _ => Err(format!(
+            "learning rate '{s}' is not a positive finite number: use e.g. 1.0"
+        )),
     }
 }
 
@@ -71,17 +76,22 @@ fn parse_dtype(s: &str) -> Result<DType, String> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    simple_nn::threads::init(args.threads.map(|n| n as usize));
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(args: Args) -> Result<()> {
-    for path in [&args.history, &args.metrics_json, &args.save].into_iter().flatten() {
+    for path in [&args.history, &args.metrics_json, &args.save]
+        .into_iter()
+        .flatten()
+    {
         atomic::check_writable(path)?;
     }
     if let Some(path) = &args.save {
@@ -116,8 +126,17 @@ fn run(args: Args) -> Result<()> {
         if args.print_every > 0 && step % args.print_every == 0 {
             let t = Instant::now();
             let score = Score::of(&prediction, &ys)?;
-            history.push_str(&format!("{step},{:e},{:e}\n", score.loss, score.mean_abs_error));
-            report(step, &score, &prediction, &ys, &trainer.mlp().tutorial_weights()?)?;
+            history.push_str(&format!(
+                "{step},{:e},{:e}\n",
+                score.loss, score.mean_abs_error
+            ));
+            report(
+                step,
+                &score,
+                &prediction,
+                &ys,
+                &trainer.mlp().tutorial_weights()?,
+            )?;
             reporting += t.elapsed();
         }
     }
@@ -168,14 +187,20 @@ fn run(args: Args) -> Result<()> {
 
 /// Prints one progress block: the error vector `l2 − y`, then `w1` and `w0`, as the tutorial does.
 fn report(step: u64, score: &Score, prediction: &Tensor, ys: &Tensor, ws: &[Tensor]) -> Result<()> {
-    let error = (prediction - ys)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let error = (prediction - ys)?
+        .to_dtype(DType::F64)?
+        .flatten_all()?
+        .to_vec1::<f64>()?;
     println!(
         "\nstep {step}: loss {:.6e}, mean |error| {:.6e}",
         score.loss, score.mean_abs_error
     );
     println!("error (l2 - y): {}", numpy_row(&error));
     for (i, w) in ws.iter().enumerate().rev() {
-        println!("w{i}:\n{}", numpy_matrix(&w.to_dtype(DType::F64)?.to_vec2::<f64>()?));
+        println!(
+            "w{i}:\n{}",
+            numpy_matrix(&w.to_dtype(DType::F64)?.to_vec2::<f64>()?)
+        );
     }
     Ok(())
 }
@@ -187,7 +212,12 @@ fn print_predictions(xs: &Tensor, ys: &Tensor, prediction: &Tensor) -> Result<()
     for ((x, y), p) in xs.iter().zip(&ys).zip(&prediction) {
         println!(
             "[{} {} {}]    {}      {:.8}  {}",
-            x[0], x[1], x[2], y[0], p[0], p[0].round()
+            x[0],
+            x[1],
+            x[2],
+            y[0],
+            p[0],
+            p[0].round()
         );
     }
     Ok(())

@@ -15,7 +15,7 @@ pub fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resul
         let _ = std::fs::remove_file(&tmp);
         Error::Msg(format!("cannot write '{}': {e}", path.display()))
     };
-    write(&tmp).map_err(|e| fail(&e))?;
+    write(&tmp).map_err(|e| fail(&crate::error::message(&e)))?;
     std::fs::rename(&tmp, path).map_err(|e| fail(&e))
 }
 
@@ -38,6 +38,9 @@ pub fn check_writable(path: &Path) -> Result<()> {
 }
 
 fn temporary_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }

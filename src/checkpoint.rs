@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{bail, DType, Device, Error, Result, Tensor};
+use candle_core::{DType, Device, Error, Result, Tensor};
 
 use crate::atomic;
 use crate::model::{check_sizes, weight_name};
@@ -34,7 +34,7 @@ impl Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some("npz") => Ok(Format::Npz),
             Some("safetensors") => Ok(Format::Safetensors),
-            _ => bail!(
+            _ => fail!(
                 "cannot tell the checkpoint format of '{}': name it *.npz or *.safetensors",
                 path.display()
             ),
@@ -68,11 +68,19 @@ pub fn save(path: &Path, ws: &[Tensor]) -> Result<()> {
 /// Loads the weights of a network with layer sizes `sizes`, in the tutorial's layout, as `dtype` on `dev`.
 pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<Vec<Tensor>> {
     check_sizes(sizes)?;
-    let context = |e: Error| Error::Msg(format!("cannot read checkpoint '{}': {e}", path.display()));
+    let context = |e: Error| {
+        Error::Msg(format!(
+            "cannot read checkpoint '{}': {}",
+            path.display(),
+            crate::error::message(&e)
+        ))
+    };
     let (mut found, expected_names, transposed) = match Format::of(path)? {
         Format::Npz => {
             let arrays = Tensor::read_npz(path).map_err(context)?;
-            let names = (0..sizes.len() - 1).map(|i| format!("w{i}")).collect::<Vec<_>>();
+            let names = (0..sizes.len() - 1)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>();
             (arrays.into_iter().collect::<HashMap<_, _>>(), names, false)
         }
         Format::Safetensors => {
@@ -84,22 +92,26 @@ pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<
     let mut ws = Vec::with_capacity(expected_names.len());
     for (i, name) in expected_names.iter().enumerate() {
         let (n_in, n_out) = (sizes[i], sizes[i + 1]);
-        let expected = if transposed { (n_out, n_in) } else { (n_in, n_out) };
+        let expected = if transposed {
+            (n_out, n_in)
+        } else {
+            (n_in, n_out)
+        };
         let Some(tensor) = found.remove(name) else {
-            bail!(
+            fail!(
                 "checkpoint '{}' has no tensor '{name}': for layer sizes {sizes:?} it needs {expected_names:?}",
                 path.display()
             )
         };
         if tensor.dims() != [expected.0, expected.1] {
-            bail!(
+            fail!(
                 "checkpoint '{}': '{name}' has shape {:?}, expected {expected:?} for layer sizes {sizes:?}",
                 path.display(),
                 tensor.dims()
             )
         }
         if !tensor.dtype().is_float() {
-            bail!(
+            fail!(
                 "checkpoint '{}': '{name}' holds {:?} values, expected floats (f64 or f32)",
                 path.display(),
                 tensor.dtype()
@@ -109,7 +121,7 @@ pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<
         ws.push(w.contiguous()?.to_dtype(dtype)?.to_device(dev)?);
     }
     if let Some(extra) = found.keys().min() {
-        bail!(
+        fail!(
             "checkpoint '{}' has an unexpected tensor '{extra}': for layer sizes {sizes:?} it holds only {expected_names:?}",
             path.display()
         )

@@ -9,7 +9,13 @@ use std::str::FromStr;
 use candle_core::{DType, Device, Result, Tensor};
 
 /// The tutorial's inputs: XOR of the first two columns, `[0, 0, 1]` listed twice.
-pub const ARTICLE_X: [[f64; 3]; 5] = [[0., 0., 1.], [0., 1., 1.], [1., 0., 1.], [1., 1., 1.], [0., 0., 1.]];
+pub const ARTICLE_X: [[f64; 3]; 5] = [
+    [0., 0., 1.],
+    [0., 1., 1.],
+    [1., 0., 1.],
+    [1., 1., 1.],
+    [0., 0., 1.],
+];
 /// The tutorial's labels.
 pub const ARTICLE_Y: [f64; 5] = [0., 1., 1., 0., 0.];
 /// The classic XOR truth table, with the same constant bias column.

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::{bail, Device, Result};
+use candle_core::{Device, Result};
 
 /// A device as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,22 +45,24 @@ impl DeviceSpec {
 
 fn open_cuda(ordinal: usize) -> Result<Device> {
     if !cfg!(feature = "cuda") {
-        bail!("device 'cuda:{ordinal}' is not compiled in: rebuild with `--features cuda`, or use `--device cpu`")
+        fail!("device 'cuda:{ordinal}' is not compiled in: rebuild with `--features cuda`, or use `--device cpu`")
     }
     Device::new_cuda(ordinal).map_err(|e| {
         candle_core::Error::Msg(format!(
-            "cannot open CUDA device {ordinal} ({e}): check `nvidia-smi`, or use `--device cpu`"
+            "cannot open CUDA device {ordinal} ({}): check `nvidia-smi`, or use `--device cpu`",
+            crate::error::message(&e)
         ))
     })
 }
 
 fn open_metal(ordinal: usize) -> Result<Device> {
     if !cfg!(feature = "metal") {
-        bail!("device 'metal' is not compiled in: rebuild with `--features metal` on macOS, or use `--device cpu`")
+        fail!("device 'metal' is not compiled in: rebuild with `--features metal` on macOS, or use `--device cpu`")
     }
     Device::new_metal(ordinal).map_err(|e| {
         candle_core::Error::Msg(format!(
-            "cannot open Metal device {ordinal} ({e}): use `--device cpu`"
+            "cannot open Metal device {ordinal} ({}): use `--device cpu`",
+            crate::error::message(&e)
         ))
     })
 }
@@ -79,8 +81,9 @@ impl FromStr for DeviceSpec {
 
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let ordinal = |n: &str| {
-            n.parse::<usize>()
-                .map_err(|_| format!("bad device ordinal in '{s}': write e.g. 'cuda:0' or 'cuda:1'"))
+            n.parse::<usize>().map_err(|_| {
+                format!("bad device ordinal in '{s}': write e.g. 'cuda:0' or 'cuda:1'")
+            })
         };
         match s {
             "cpu" => Ok(DeviceSpec::Cpu),

@@ -48,7 +48,9 @@ impl Init {
             }
             Init::File(path) => return checkpoint::load(path, sizes, dtype, dev),
         };
-        ws.iter().map(|w| w.to_dtype(dtype)?.to_device(dev)).collect()
+        ws.iter()
+            .map(|w| w.to_dtype(dtype)?.to_device(dev))
+            .collect()
     }
 }
 
@@ -71,7 +73,9 @@ impl FromStr for Init {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         if let Some(seed) = s.strip_prefix("numpy:") {
             return seed.parse().map(Init::Numpy).map_err(|_| {
-                format!("bad numpy seed '{seed}': numpy seeds are whole numbers from 0 to 4294967295")
+                format!(
+                    "bad numpy seed '{seed}': numpy seeds are whole numbers from 0 to 4294967295"
+                )
             });
         }
         if let Some(seed) = s.strip_prefix("uniform:") {

@@ -25,13 +25,23 @@
 //! # }
 //! ```
 
+/// Returns early with a one-line `candle_core::Error::Msg`, without the
+/// backtrace that `candle_core::bail!` attaches when `RUST_BACKTRACE` is set.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err(candle_core::Error::Msg(format!($($arg)*)))
+    };
+}
+
 pub mod atomic;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
+pub mod error;
 pub mod init;
 pub mod model;
 pub mod reference;
+pub mod threads;
 pub mod train;
 
 pub use data::Dataset;

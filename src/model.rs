@@ -4,7 +4,7 @@
 //! tutorial's `w0` (shape `(in, hidden)`) is the transpose of the first
 //! layer's weight, `w1` of the second's, and so on.
 
-use candle_core::{bail, Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear_no_bias, Linear, VarBuilder, VarMap};
 
 /// The tutorial's layer sizes: 3 inputs (the last one the constant bias), 4 hidden, 1 output.
@@ -18,7 +18,7 @@ pub fn weight_name(layer: usize) -> String {
 /// Checks that `sizes` describes a network: at least an input and an output, none empty.
 pub fn check_sizes(sizes: &[usize]) -> Result<()> {
     if sizes.len() < 2 || sizes.contains(&0) {
-        bail!("layer sizes {sizes:?} describe no network: give at least two sizes, all at least 1 (e.g. [3, 4, 1])")
+        fail!("layer sizes {sizes:?} describe no network: give at least two sizes, all at least 1 (e.g. [3, 4, 1])")
     }
     Ok(())
 }
@@ -26,13 +26,16 @@ pub fn check_sizes(sizes: &[usize]) -> Result<()> {
 /// The layer sizes that weights in the tutorial's layout chain together, checking that they do.
 pub fn sizes_of(ws: &[Tensor]) -> Result<Vec<usize>> {
     let Some(first) = ws.first() else {
-        bail!("no weights given: a network needs at least one layer")
+        fail!("no weights given: a network needs at least one layer")
     };
     let mut sizes = vec![first.dim(0)?];
     for (i, w) in ws.iter().enumerate() {
         let (n_in, n_out) = w.dims2()?;
         if n_in != sizes[i] {
-            bail!("w{i} has shape ({n_in}, {n_out}) but the layer before it has {} outputs", sizes[i])
+            fail!(
+                "w{i} has shape ({n_in}, {n_out}) but the layer before it has {} outputs",
+                sizes[i]
+            )
         }
         sizes.push(n_out);
     }
@@ -97,8 +100,8 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.layers
-            .iter()
-            .try_fold(xs.clone(), |h, layer| candle_nn::ops::sigmoid(&layer.forward(&h)?))
+        self.layers.iter().try_fold(xs.clone(), |h, layer| {
+            candle_nn::ops::sigmoid(&layer.forward(&h)?)
+        })
     }
 }

@@ -18,7 +18,7 @@
 //! [`step_as_printed`] is the tutorial's code as it was printed, with both of
 //! its bugs, for `--mode as-printed`.
 
-use candle_core::{bail, Result, Tensor};
+use candle_core::{Result, Tensor};
 
 /// `σ(x) = 1 / (1 + e^(−x))`, written as the tutorial writes it.
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
@@ -90,10 +90,13 @@ pub fn step(l0: &Tensor, y: &Tensor, ws: &[Tensor], lr: f64) -> Result<Step> {
 /// One step of the tutorial's code exactly as printed, bugs included, for a `[in, hidden, 1]` network.
 pub fn step_as_printed(l0: &Tensor, y: &Tensor, ws: &[Tensor], lr: f64) -> Result<Step> {
     let [w0, w1] = ws else {
-        bail!("the printed code has exactly two layers (w0, w1), got {}: use --mode manual for other depths", ws.len())
+        fail!("the printed code has exactly two layers (w0, w1), got {}: use --mode manual for other depths", ws.len())
     };
     if w1.dim(1)? != 1 {
-        bail!("the printed code needs one output (w1 of shape (hidden, 1)), got {:?}", w1.shape())
+        fail!(
+            "the printed code needs one output (w1 of shape (hidden, 1)), got {:?}",
+            w1.shape()
+        )
     }
     let l1 = sigmoid(&l0.matmul(w0)?)?;
     let l2 = sigmoid(&l1.matmul(w1)?)?;

@@ -60,7 +60,9 @@ impl FromStr for Mode {
             "autograd" => Ok(Mode::Autograd),
             "manual" => Ok(Mode::Manual),
             "as-printed" => Ok(Mode::AsPrinted),
-            _ => Err(format!("unknown mode '{s}': use autograd, manual or as-printed")),
+            _ => Err(format!(
+                "unknown mode '{s}': use autograd, manual or as-printed"
+            )),
         }
     }
 }
@@ -88,11 +90,14 @@ impl Trainer {
     /// A trainer starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
     pub fn new(mode: Mode, ws: &[Tensor], lr: f64) -> Result<Self> {
         if !lr.is_finite() {
-            candle_core::bail!("learning rate {lr} is not a finite number: use e.g. 1.0")
+            fail!("learning rate {lr} is not a finite number: use e.g. 1.0")
         }
         let (mlp, varmap) = Mlp::from_tutorial_weights(ws)?;
         let vars = {
-            let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
+            let data = varmap
+                .data()
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
             (0..ws.len())
                 .map(|i| data[&crate::model::weight_name(i)].clone())
                 .collect::<Vec<_>>()
@@ -117,7 +122,9 @@ impl Trainer {
                 return Ok(prediction.detach());
             }
             Mode::Manual => reference::step(xs, ys, &self.mlp.tutorial_weights()?, lr)?,
-            Mode::AsPrinted => reference::step_as_printed(xs, ys, &self.mlp.tutorial_weights()?, lr)?,
+            Mode::AsPrinted => {
+                reference::step_as_printed(xs, ys, &self.mlp.tutorial_weights()?, lr)?
+            }
         };
         for (var, w) in self.vars.iter().zip(&step.weights) {
             var.set(&w.t()?)?;

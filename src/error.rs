@@ -1,0 +1,36 @@
+//! Error messages on one line, as the command-line tools print them.
+//!
+//! candle attaches a backtrace to many errors when `RUST_BACKTRACE` is set
+//! and prints it as part of the message; a user who named a missing file
+//! wants one line that says so, not a stack dump.
+
+use candle_core::Error;
+
+/// The message of a candle error on one line, without its backtrace.
+pub fn message(err: &Error) -> String {
+    let text = match err {
+        Error::WithBacktrace { inner, .. } => return message(inner),
+        Error::Context { inner, context } => format!("{context}: {}", message(inner)),
+        Error::WithPath { inner, path } => format!("{}: {}", path.display(), message(inner)),
+        other => other.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An error and its causes on one line, `outer: inner: …`, with candle's backtraces left out.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        parts.push(match e.downcast_ref::<Error>() {
+            Some(candle) => message(candle),
+            None => e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        });
+        next = e.source();
+    }
+    parts.join(": ")
+}
