@@ -29,9 +29,9 @@ struct Args {
     /// Learning rate (the tutorial's is 1).
     #[arg(long, default_value_t = 1.0, value_parser = parse_lr)]
     lr: f64,
-    /// Hidden units.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    hidden: u32,
+    /// Hidden units [default: 4, or the --init file's].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    hidden: Option<u32>,
     /// Initial weights: numpy:SEED (numpy's legacy generator), uniform:SEED, or PATH.npz / PATH.safetensors.
     #[arg(long, default_value_t = Init::default())]
     init: Init,
@@ -101,9 +101,18 @@ fn run(args: Args) -> Result<()> {
     if dev.is_metal() && args.dtype == DType::F64 {
         bail!("Metal has no float64: pass --dtype f32")
     }
-    let sizes = [3, args.hidden as usize, 1];
+    let sizes = match (&args.init, args.hidden) {
+        (Init::File(path), None) => checkpoint::sizes(path).context("--init")?,
+        (_, hidden) => vec![3, hidden.unwrap_or(4) as usize, 1],
+    };
+    if sizes[0] != 3 || sizes[sizes.len() - 1] != 1 {
+        bail!("--init: the file's network has layer sizes {sizes:?}, but the data needs 3 inputs and 1 output")
+    }
     let (xs, ys) = args.dataset.tensors(args.dtype, &dev)?;
-    let ws = args.init.weights(&sizes, args.dtype, &dev)?;
+    let ws = args
+        .init
+        .weights(&sizes, args.dtype, &dev)
+        .with_context(|| format!("--init {} with --hidden {}", args.init, sizes[1]))?;
     let mut trainer = Trainer::new(args.mode, &ws, args.lr)?;
 
     println!(

@@ -17,7 +17,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Error, Result, Tensor};
 
 use crate::atomic;
-use crate::model::{check_sizes, weight_name};
+use crate::model::{check_sizes, sizes_of, weight_name};
 
 /// A checkpoint file format, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,22 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name under which this format stores layer `i`'s weight.
+    fn name(self, layer: usize) -> String {
+        match self {
+            Format::Npz => format!("w{layer}"),
+            Format::Safetensors => weight_name(layer),
+        }
+    }
+
+    /// The stored shape of a weight whose tutorial shape is `(rows, cols)`.
+    fn stored_shape(self, rows: usize, cols: usize) -> (usize, usize) {
+        match self {
+            Format::Npz => (rows, cols),
+            Format::Safetensors => (cols, rows),
+        }
+    }
+
     /// The format of `path`, from its extension.
     pub fn of(path: &Path) -> Result<Self> {
         match path.extension().and_then(|e| e.to_str()) {
@@ -65,49 +81,52 @@ pub fn save(path: &Path, ws: &[Tensor]) -> Result<()> {
     })
 }
 
-/// Loads the weights of a network with layer sizes `sizes`, in the tutorial's layout, as `dtype` on `dev`.
-pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<Vec<Tensor>> {
-    check_sizes(sizes)?;
-    let context = |e: Error| {
+/// The layer sizes of the network saved in `path`, read from its weights' shapes.
+pub fn sizes(path: &Path) -> Result<Vec<usize>> {
+    let (format, tensors) = read(path)?;
+    let mut ws = Vec::new();
+    while let Some(tensor) = tensors.get(&format.name(ws.len())) {
+        ws.push(match format {
+            Format::Npz => tensor.clone(),
+            Format::Safetensors => tensor.t()?,
+        });
+    }
+    if ws.is_empty() {
+        fail!(
+            "checkpoint '{}' holds no '{}': it is not a weights file of this crate",
+            path.display(),
+            format.name(0)
+        )
+    }
+    sizes_of(&ws).map_err(|e| {
         Error::Msg(format!(
-            "cannot read checkpoint '{}': {}",
+            "checkpoint '{}': {}",
             path.display(),
             crate::error::message(&e)
         ))
-    };
-    let (mut found, expected_names, transposed) = match Format::of(path)? {
-        Format::Npz => {
-            let arrays = Tensor::read_npz(path).map_err(context)?;
-            let names = (0..sizes.len() - 1)
-                .map(|i| format!("w{i}"))
-                .collect::<Vec<_>>();
-            (arrays.into_iter().collect::<HashMap<_, _>>(), names, false)
-        }
-        Format::Safetensors => {
-            let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(context)?;
-            let names = (0..sizes.len() - 1).map(weight_name).collect::<Vec<_>>();
-            (tensors, names, true)
-        }
-    };
+    })
+}
+
+/// Loads the weights of a network with layer sizes `sizes`, in the tutorial's layout, as `dtype` on `dev`.
+pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<Vec<Tensor>> {
+    check_sizes(sizes)?;
+    let (format, mut found) = read(path)?;
+    let expected_names: Vec<String> = (0..sizes.len() - 1).map(|i| format.name(i)).collect();
     let mut ws = Vec::with_capacity(expected_names.len());
     for (i, name) in expected_names.iter().enumerate() {
-        let (n_in, n_out) = (sizes[i], sizes[i + 1]);
-        let expected = if transposed {
-            (n_out, n_in)
-        } else {
-            (n_in, n_out)
-        };
+        let expected = format.stored_shape(sizes[i], sizes[i + 1]);
         let Some(tensor) = found.remove(name) else {
             fail!(
                 "checkpoint '{}' has no tensor '{name}': for layer sizes {sizes:?} it needs {expected_names:?}",
                 path.display()
             )
         };
-        if tensor.dims() != [expected.0, expected.1] {
+        let found_dims = tensor.dims();
+        if found_dims != [expected.0, expected.1] {
             fail!(
-                "checkpoint '{}': '{name}' has shape {:?}, expected {expected:?} for layer sizes {sizes:?}",
+                "checkpoint '{}': '{name}' has shape {}, expected {expected:?} for layer sizes {sizes:?}",
                 path.display(),
-                tensor.dims()
+                shape_text(found_dims)
             )
         }
         if !tensor.dtype().is_float() {
@@ -117,7 +136,10 @@ pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<
                 tensor.dtype()
             )
         }
-        let w = if transposed { tensor.t()? } else { tensor };
+        let w = match format {
+            Format::Npz => tensor,
+            Format::Safetensors => tensor.t()?,
+        };
         ws.push(w.contiguous()?.to_dtype(dtype)?.to_device(dev)?);
     }
     if let Some(extra) = found.keys().min() {
@@ -127,4 +149,27 @@ pub fn load(path: &Path, sizes: &[usize], dtype: DType, dev: &Device) -> Result<
         )
     }
     Ok(ws)
+}
+
+/// Every tensor in `path`, by name, on the CPU.
+fn read(path: &Path) -> Result<(Format, HashMap<String, Tensor>)> {
+    let format = Format::of(path)?;
+    let tensors = match format {
+        Format::Npz => Tensor::read_npz(path).map(|arrays| arrays.into_iter().collect()),
+        Format::Safetensors => candle_core::safetensors::load(path, &Device::Cpu),
+    };
+    let tensors = tensors.map_err(|e| {
+        Error::Msg(format!(
+            "cannot read checkpoint '{}': {}",
+            path.display(),
+            crate::error::message(&e)
+        ))
+    })?;
+    Ok((format, tensors))
+}
+
+/// A shape as `(3, 4)`, the way numpy writes it.
+fn shape_text(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    format!("({})", dims.join(", "))
 }

@@ -117,7 +117,7 @@ fn loading_a_wrong_shape_or_missing_name_says_what_it_expected() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("has shape [3, 8]") || err.contains("has shape [8, 3]"),
+            err.contains("has shape (3, 8)") || err.contains("has shape (8, 3)"),
             "{err}"
         );
         assert!(
