@@ -38,6 +38,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod fused;
 pub mod init;
 pub mod model;
 pub mod reference;
@@ -46,6 +47,7 @@ pub mod train;
 
 pub use data::Dataset;
 pub use device::DeviceSpec;
+pub use fused::Kernels;
 pub use init::Init;
 pub use model::Mlp;
 pub use train::{Mode, Trainer};

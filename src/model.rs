@@ -7,6 +7,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear_no_bias, Linear, VarBuilder, VarMap};
 
+use crate::fused::{self, Kernels};
+
 /// The tutorial's layer sizes: 3 inputs (the last one the constant bias), 4 hidden, 1 output.
 pub const TUTORIAL_SIZES: [usize; 3] = [3, 4, 1];
 
@@ -98,10 +100,20 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The forward pass with the chosen kernels; [`Module::forward`] uses the stock ones.
+    pub fn forward_with(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        self.layers
+            .iter()
+            .try_fold(xs.clone(), |h, layer| match kernels {
+                Kernels::Stock => candle_nn::ops::sigmoid(&layer.forward(&h)?),
+                Kernels::Fused => fused::linear_sigmoid(&h, layer.weight()),
+            })
+    }
+}
+
 impl Module for Mlp {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.layers.iter().try_fold(xs.clone(), |h, layer| {
-            candle_nn::ops::sigmoid(&layer.forward(&h)?)
-        })
+        self.forward_with(xs, Kernels::Stock)
     }
 }

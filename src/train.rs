@@ -12,6 +12,7 @@ use std::str::FromStr;
 use candle_core::{Module, Result, Tensor, Var};
 use candle_nn::{Optimizer, VarMap, SGD};
 
+use crate::fused::{self, FusedSgd, Kernels};
 use crate::model::Mlp;
 use crate::reference;
 
@@ -80,18 +81,38 @@ impl fmt::Display for Mode {
 /// A network and the rule that trains it, one full-batch step at a time.
 pub struct Trainer {
     mode: Mode,
+    kernels: Kernels,
     mlp: Mlp,
     varmap: VarMap,
     vars: Vec<Var>,
-    sgd: SGD,
+    sgd: Sgd,
+}
+
+/// candle-nn's SGD, or the in-place one of the fused kernels: the same steps.
+enum Sgd {
+    Stock(SGD),
+    Fused(FusedSgd),
 }
 
 impl Trainer {
-    /// A trainer starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
+    /// A trainer on the stock kernels, starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
     pub fn new(mode: Mode, ws: &[Tensor], lr: f64) -> Result<Self> {
+        Self::with_kernels(mode, Kernels::Stock, ws, lr)
+    }
+
+    /// A trainer on the chosen kernels; `Kernels::Fused` is the fast path, `Kernels::Stock` the proven one.
+    ///
+    /// `Mode::AsPrinted` always runs the stock reference code: it exists to show the tutorial's bugs.
+    pub fn with_kernels(mode: Mode, kernels: Kernels, ws: &[Tensor], lr: f64) -> Result<Self> {
         if !lr.is_finite() {
             fail!("learning rate {lr} is not a finite number: use e.g. 1.0")
         }
+        // The printed code is the reference's, bugs included, whatever was asked.
+        let kernels = if mode == Mode::AsPrinted {
+            Kernels::Stock
+        } else {
+            kernels
+        };
         let (mlp, varmap) = Mlp::from_tutorial_weights(ws)?;
         let vars = {
             let data = varmap
@@ -102,9 +123,13 @@ impl Trainer {
                 .map(|i| data[&crate::model::weight_name(i)].clone())
                 .collect::<Vec<_>>()
         };
-        let sgd = SGD::new(vars.clone(), lr)?;
+        let sgd = match kernels {
+            Kernels::Stock => Sgd::Stock(SGD::new(vars.clone(), lr)?),
+            Kernels::Fused => Sgd::Fused(FusedSgd::new(vars.clone(), lr)?),
+        };
         Ok(Self {
             mode,
+            kernels,
             mlp,
             varmap,
             vars,
@@ -114,17 +139,29 @@ impl Trainer {
 
     /// One step on `(xs, ys)`; returns the network's output from before the update.
     pub fn step(&mut self, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        let lr = self.sgd.learning_rate();
-        let step = match self.mode {
-            Mode::Autograd => {
+        let step = match (self.mode, &mut self.sgd) {
+            (Mode::Autograd, Sgd::Stock(sgd)) => {
                 let prediction = self.mlp.forward(xs)?;
-                self.sgd.backward_step(&half_sse(&prediction, ys)?)?;
+                sgd.backward_step(&half_sse(&prediction, ys)?)?;
                 return Ok(prediction.detach());
             }
-            Mode::Manual => reference::step(xs, ys, &self.mlp.tutorial_weights()?, lr)?,
-            Mode::AsPrinted => {
-                reference::step_as_printed(xs, ys, &self.mlp.tutorial_weights()?, lr)?
+            (Mode::Autograd, Sgd::Fused(sgd)) => {
+                let prediction = self.mlp.forward_with(xs, Kernels::Fused)?;
+                sgd.backward_step(&fused::half_sse(&prediction, ys)?)?;
+                return Ok(prediction.detach());
             }
+            (Mode::Manual, Sgd::Fused(sgd)) => {
+                return fused::manual_step(xs, ys, &self.vars, sgd.learning_rate());
+            }
+            (Mode::Manual, sgd) => {
+                reference::step(xs, ys, &self.mlp.tutorial_weights()?, sgd.learning_rate())?
+            }
+            (Mode::AsPrinted, sgd) => reference::step_as_printed(
+                xs,
+                ys,
+                &self.mlp.tutorial_weights()?,
+                sgd.learning_rate(),
+            )?,
         };
         for (var, w) in self.vars.iter().zip(&step.weights) {
             var.set(&w.t()?)?;
@@ -137,6 +174,11 @@ impl Trainer {
         self.mode
     }
 
+    /// The kernels the steps run on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
     /// The network being trained.
     pub fn mlp(&self) -> &Mlp {
         &self.mlp
@@ -145,5 +187,14 @@ impl Trainer {
     /// The network's variables, named as in [`crate::model::weight_name`].
     pub fn varmap(&self) -> &VarMap {
         &self.varmap
+    }
+}
+
+impl Sgd {
+    fn learning_rate(&self) -> f64 {
+        match self {
+            Sgd::Stock(sgd) => sgd.learning_rate(),
+            Sgd::Fused(sgd) => sgd.learning_rate(),
+        }
     }
 }

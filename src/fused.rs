@@ -1,0 +1,461 @@
+//! Fused CPU kernels for small networks: fewer graph nodes, fewer allocations, same numbers.
+//!
+//! The tutorial's network is so small that a training step costs what its
+//! tensor operations cost to *set up*, not what they compute: with stock ops
+//! the backward pass alone is about fifty of them. The ops here do the same
+//! arithmetic in a handful of steps:
+//!
+//! - [`linear_sigmoid`]: `σ(x·wᵀ)` for a bias-free `Linear` weight `w` of
+//!   shape `(out, in)`, one autograd node whose backward gives `∂/∂x` and
+//!   `∂/∂w` at once (and skips `∂/∂x` when `x` is data);
+//! - [`half_sse`]: the loss `½·Σ(ŷ − y)²` as one node whose backward is `ŷ − y`;
+//! - [`FusedSgd`]: SGD that updates each weight in place, allocating nothing;
+//! - [`manual_step`]: the hand-written deltas built on the same kernels.
+//!
+//! candle's `backward()` still drives the autograd path. On devices other
+//! than the CPU every op falls back to the stock tensor expression it fuses.
+//! The tests check each against the stock ops (values and gradients, f64,
+//! ≤ 1e-12) and against finite differences.
+//!
+//! The matrix products are plain loops: right for the tutorial's sizes, not
+//! a replacement for a tuned GEMM on big layers.
+
+use candle_core::{
+    CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, Var, WithDType,
+};
+use candle_nn::Optimizer;
+use std::sync::{Arc, LazyLock};
+
+/// Which implementation of the network's ops a [`crate::Trainer`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    /// candle's own tensor ops and candle-nn's `SGD` (`stock`): the path the proofs use.
+    #[default]
+    Stock,
+    /// The fused ops of this module (`fused`): the same numbers, several times faster on the CPU.
+    Fused,
+}
+
+impl std::str::FromStr for Kernels {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "stock" => Ok(Kernels::Stock),
+            "fused" => Ok(Kernels::Fused),
+            _ => Err(format!("unknown kernels '{s}': use stock or fused")),
+        }
+    }
+}
+
+impl std::fmt::Display for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kernels::Stock => "stock",
+            Kernels::Fused => "fused",
+        })
+    }
+}
+
+/// The float types the kernels run on.
+trait Real: WithDType + std::ops::AddAssign + std::ops::SubAssign {
+    fn exp(self) -> Self;
+}
+
+impl Real for f32 {
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+}
+
+impl Real for f64 {
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+}
+
+/// The contiguous values of a CPU tensor's storage.
+fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
+        None => Err(candle_core::Error::RequiresContiguous { op: "fused" }.bt()),
+    }
+}
+
+fn is_fusable(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
+}
+
+/// `σ(x·wᵀ)`: a bias-free `Linear` layer and its sigmoid as one op.
+///
+/// `x` is `(rows, in)`, `w` is `(out, in)` as candle-nn stores it; the result is `(rows, out)`.
+pub fn linear_sigmoid(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if !is_fusable(&[x, w]) || x.rank() != 2 {
+        return candle_nn::ops::sigmoid(&x.matmul(&w.t()?)?);
+    }
+    static OP: LazyLock<Arc<Box<dyn CustomOp2 + Send + Sync>>> =
+        LazyLock::new(|| Arc::new(Box::new(LinearSigmoid)));
+    x.contiguous()?.apply_op2_arc(&w.contiguous()?, OP.clone())
+}
+
+struct LinearSigmoid;
+
+impl CustomOp2 for LinearSigmoid {
+    fn name(&self) -> &'static str {
+        "linear-sigmoid"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (rows, n_in) = x_layout.shape().dims2()?;
+        let (n_out, w_in) = w_layout.shape().dims2()?;
+        if n_in != w_in {
+            return Err(candle_core::Error::ShapeMismatchBinaryOp {
+                lhs: x_layout.shape().clone(),
+                rhs: w_layout.shape().clone(),
+                op: "linear-sigmoid",
+            }
+            .bt());
+        }
+        fn forward<T: Real>(x: &[T], w: &[T], n_in: usize, n_out: usize) -> Vec<T> {
+            let mut out = Vec::with_capacity(x.len() / n_in.max(1) * n_out);
+            for xi in x.chunks_exact(n_in) {
+                for wj in w.chunks_exact(n_in) {
+                    out.push(sigmoid(dot(xi, wj)));
+                }
+            }
+            out
+        }
+        let storage = match (x, w) {
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(forward(
+                values(x, x_layout)?,
+                values(w, w_layout)?,
+                n_in,
+                n_out,
+            )),
+            (CpuStorage::F32(_), CpuStorage::F32(_)) => CpuStorage::F32(forward(
+                values(x, x_layout)?,
+                values(w, w_layout)?,
+                n_in,
+                n_out,
+            )),
+            _ => candle_core::bail!("linear-sigmoid needs x and w of one float dtype"),
+        };
+        Ok((storage, Shape::from((rows, n_out))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        s: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw) = linear_sigmoid_backward(x, w, s, grad, x.track_op())?;
+        Ok((dx, Some(dw)))
+    }
+}
+
+/// The gradients of `s = σ(x·wᵀ)` given `grad = ∂loss/∂s`: `(∂loss/∂x, ∂loss/∂w)`.
+///
+/// With `delta = grad·s·(1 − s)` (the tutorial's delta), `∂loss/∂w = deltaᵀ·x`
+/// and `∂loss/∂x = delta·w`; the latter only when `need_dx`.
+pub fn linear_sigmoid_backward(
+    x: &Tensor,
+    w: &Tensor,
+    s: &Tensor,
+    grad: &Tensor,
+    need_dx: bool,
+) -> Result<(Option<Tensor>, Tensor)> {
+    if !is_fusable(&[x, w, s, grad]) {
+        let delta = (grad * (s * (1.0 - s)?)?)?;
+        let dx = need_dx.then(|| delta.matmul(w)).transpose()?;
+        return Ok((dx, delta.t()?.matmul(x)?));
+    }
+    let (x, w, s, grad) = (
+        x.contiguous()?,
+        w.contiguous()?,
+        s.contiguous()?,
+        grad.contiguous()?,
+    );
+    let (rows, n_in) = x.dims2()?;
+    let n_out = w.dim(0)?;
+    let (xg, wg, sg, gg) = (
+        x.storage_and_layout(),
+        w.storage_and_layout(),
+        s.storage_and_layout(),
+        grad.storage_and_layout(),
+    );
+    let (Storage::Cpu(xs), Storage::Cpu(ws), Storage::Cpu(ss), Storage::Cpu(gs)) =
+        (&*xg.0, &*wg.0, &*sg.0, &*gg.0)
+    else {
+        candle_core::bail!("linear-sigmoid backward: tensors left the CPU")
+    };
+    let slices = [(xs, xg.1), (ws, wg.1), (ss, sg.1), (gs, gg.1)];
+    match x.dtype() {
+        DType::F64 => backward_tensors::<f64>(slices, (rows, n_in, n_out), need_dx),
+        _ => backward_tensors::<f32>(slices, (rows, n_in, n_out), need_dx),
+    }
+}
+
+/// [`backward`] on CPU storages, its results as CPU tensors.
+fn backward_tensors<T: Real>(
+    [x, w, s, grad]: [(&CpuStorage, &Layout); 4],
+    (rows, n_in, n_out): (usize, usize, usize),
+    need_dx: bool,
+) -> Result<(Option<Tensor>, Tensor)> {
+    let (dx, dw) = backward::<T>(
+        values(x.0, x.1)?,
+        values(w.0, w.1)?,
+        values(s.0, s.1)?,
+        values(grad.0, grad.1)?,
+        (n_in, n_out),
+        need_dx,
+    );
+    let dx = dx
+        .map(|dx| Tensor::from_vec(dx, (rows, n_in), &Device::Cpu))
+        .transpose()?;
+    Ok((dx, Tensor::from_vec(dw, (n_out, n_in), &Device::Cpu)?))
+}
+
+/// `delta = grad·s·(1 − s)`, then `∂/∂w = deltaᵀ·x` and, if asked, `∂/∂x = delta·w`.
+fn backward<T: Real>(
+    x: &[T],
+    w: &[T],
+    s: &[T],
+    grad: &[T],
+    (n_in, n_out): (usize, usize),
+    need_dx: bool,
+) -> (Option<Vec<T>>, Vec<T>) {
+    // delta = grad·s·(1 − s), recomputed where used rather than stored: one allocation fewer.
+    let delta = |i: usize| grad[i] * (s[i] * (T::one() - s[i]));
+    let mut dw = vec![T::zero(); n_out * n_in];
+    for (r, xi) in x.chunks_exact(n_in).enumerate() {
+        for (j, dwj) in dw.chunks_exact_mut(n_in).enumerate() {
+            let d = delta(r * n_out + j);
+            for (dwjl, &xil) in dwj.iter_mut().zip(xi) {
+                *dwjl += d * xil;
+            }
+        }
+    }
+    let dx = need_dx.then(|| {
+        let mut dx = vec![T::zero(); x.len()];
+        for (r, dxi) in dx.chunks_exact_mut(n_in).enumerate() {
+            for (j, wj) in w.chunks_exact(n_in).enumerate() {
+                let d = delta(r * n_out + j);
+                for (dxil, &wjl) in dxi.iter_mut().zip(wj) {
+                    *dxil += d * wjl;
+                }
+            }
+        }
+        dx
+    });
+    (dx, dw)
+}
+
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    a.iter().zip(b).fold(T::zero(), |acc, (&a, &b)| acc + a * b)
+}
+
+fn sigmoid<T: Real>(z: T) -> T {
+    T::one() / ((T::zero() - z).exp() + T::one())
+}
+
+/// The tutorial's loss `½·Σ(ŷ − y)²` as one op; its backward gives `ŷ − y` (times the incoming gradient).
+pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
+    if !is_fusable(&[prediction, ys]) || prediction.dims() != ys.dims() {
+        return crate::train::half_sse(prediction, ys);
+    }
+    prediction
+        .contiguous()?
+        .apply_op2(&ys.contiguous()?, HalfSse)
+}
+
+struct HalfSse;
+
+impl CustomOp2 for HalfSse {
+    fn name(&self) -> &'static str {
+        "half-sse"
+    }
+
+    fn cpu_fwd(
+        &self,
+        p: &CpuStorage,
+        p_layout: &Layout,
+        y: &CpuStorage,
+        y_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn loss<T: Real>(p: &[T], y: &[T]) -> Vec<T> {
+            let sum = p.iter().zip(y).fold(T::zero(), |acc, (&p, &y)| {
+                let e = p - y;
+                acc + e * e
+            });
+            vec![sum * T::from_f64(0.5)]
+        }
+        let storage = match (p, y) {
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
+                CpuStorage::F64(loss(values(p, p_layout)?, values(y, y_layout)?))
+            }
+            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
+                CpuStorage::F32(loss(values(p, p_layout)?, values(y, y_layout)?))
+            }
+            _ => candle_core::bail!("half-sse needs predictions and labels of one float dtype"),
+        };
+        Ok((storage, Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        prediction: &Tensor,
+        ys: &Tensor,
+        _loss: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        if !is_fusable(&[prediction, ys, grad]) {
+            let error = (prediction - ys)?;
+            return Ok((Some(error.broadcast_mul(grad)?), None));
+        }
+        let (pg, yg) = (prediction.storage_and_layout(), ys.storage_and_layout());
+        let (Storage::Cpu(p), Storage::Cpu(y)) = (&*pg.0, &*yg.0) else {
+            candle_core::bail!("half-sse backward: tensors left the CPU")
+        };
+        fn error<T: Real>(p: &[T], y: &[T], g: T) -> Vec<T> {
+            p.iter().zip(y).map(|(&p, &y)| (p - y) * g).collect()
+        }
+        let dims = prediction.dims();
+        let grad = match (p, y) {
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => Tensor::from_vec(
+                error(values(p, pg.1)?, values(y, yg.1)?, grad.to_scalar::<f64>()?),
+                dims,
+                &Device::Cpu,
+            )?,
+            _ => Tensor::from_vec(
+                error(
+                    values::<f32>(p, pg.1)?,
+                    values(y, yg.1)?,
+                    grad.to_scalar::<f32>()?,
+                ),
+                dims,
+                &Device::Cpu,
+            )?,
+        };
+        Ok((Some(grad), None))
+    }
+}
+
+/// SGD whose step updates each variable in place: `w −= lr·∂loss/∂w`, allocating nothing on the CPU.
+///
+/// Takes the same steps as candle-nn's `SGD`, bit for bit.
+#[derive(Debug)]
+pub struct FusedSgd {
+    vars: Vec<Var>,
+    learning_rate: f64,
+}
+
+impl Optimizer for FusedSgd {
+    type Config = f64;
+
+    fn new(vars: Vec<Var>, learning_rate: f64) -> Result<Self> {
+        let vars = vars.into_iter().filter(|v| v.dtype().is_float()).collect();
+        Ok(Self {
+            vars,
+            learning_rate,
+        })
+    }
+
+    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> Result<()> {
+        for var in &self.vars {
+            if let Some(grad) = grads.get(var) {
+                sgd_update(var, grad, self.learning_rate)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.learning_rate = lr
+    }
+}
+
+/// `var −= lr·grad`, in place where the kernels run.
+fn sgd_update(var: &Var, grad: &Tensor, lr: f64) -> Result<()> {
+    if is_fusable(&[var.as_tensor(), grad]) && var.is_contiguous() && var.dtype() == grad.dtype() {
+        var.as_tensor()
+            .inplace_op2(&grad.contiguous()?, &ScaledSub(lr))
+    } else {
+        var.set(&var.sub(&(grad * lr)?)?)
+    }
+}
+
+/// `dst −= lr·src`, the in-place SGD update.
+struct ScaledSub(f64);
+
+impl candle_core::InplaceOp2 for ScaledSub {
+    fn name(&self) -> &'static str {
+        "scaled-sub"
+    }
+
+    fn cpu_fwd(
+        &self,
+        dst: &mut CpuStorage,
+        dst_layout: &Layout,
+        src: &CpuStorage,
+        src_layout: &Layout,
+    ) -> Result<()> {
+        fn update<T: Real>(dst: &mut [T], src: &[T], lr: T) {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d -= s * lr;
+            }
+        }
+        let Some((start, end)) = dst_layout.contiguous_offsets() else {
+            candle_core::bail!("scaled-sub needs a contiguous destination")
+        };
+        match (dst, src) {
+            (CpuStorage::F64(dst), CpuStorage::F64(_)) => {
+                update(&mut dst[start..end], values(src, src_layout)?, self.0)
+            }
+            (CpuStorage::F32(dst), CpuStorage::F32(_)) => update(
+                &mut dst[start..end],
+                values(src, src_layout)?,
+                self.0 as f32,
+            ),
+            _ => candle_core::bail!("scaled-sub needs two tensors of one float dtype"),
+        }
+        Ok(())
+    }
+}
+
+/// One step of the hand-written deltas on the fused kernels; the weights are updated in place.
+///
+/// `vars` are the `Linear` weights, `(out, in)`, first layer first. Returns
+/// the network's output from before the update. The same arithmetic as
+/// [`crate::reference::step`]: each layer's backward forms the tutorial's
+/// `delta` and returns `deltaᵀ·l` and `delta·w`.
+pub fn manual_step(xs: &Tensor, ys: &Tensor, vars: &[Var], lr: f64) -> Result<Tensor> {
+    let ws: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().detach()).collect();
+    let mut ls = vec![xs.clone()];
+    for w in &ws {
+        let next = linear_sigmoid(&ls[ls.len() - 1], w)?;
+        ls.push(next);
+    }
+    let prediction = ls[ws.len()].clone();
+    let mut grad = (&prediction - ys)?;
+    for i in (0..ws.len()).rev() {
+        let (dx, dw) = linear_sigmoid_backward(&ls[i], &ws[i], &ls[i + 1], &grad, i > 0)?;
+        sgd_update(&vars[i], &dw, lr)?;
+        if let Some(dx) = dx {
+            grad = dx;
+        }
+    }
+    Ok(prediction)
+}
