@@ -10,7 +10,12 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Module, Tensor};
 use clap::Parser;
 use simple_nn::train::Score;
-use simple_nn::{atomic, checkpoint, device, Dataset, DeviceSpec, Init, Mode, Trainer};
+use simple_nn::{atomic, checkpoint, device, Dataset, DeviceSpec, Init, Kernels, Mode, Trainer};
+
+// Many small tensors are made and dropped every step; mimalloc serves them
+// faster than the system allocator (see the README's performance section).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Train the tutorial's sigmoid network on XOR and print it learning.
 #[derive(Parser, Debug)]
@@ -23,6 +28,9 @@ struct Args {
     /// `as-printed`: the tutorial's code as printed, with its two bugs.
     #[arg(long, default_value = "autograd")]
     mode: Mode,
+    /// `fused`: fused CPU ops and in-place SGD (fast); `stock`: candle's own ops and candle-nn's SGD.
+    #[arg(long, default_value = "fused")]
+    kernels: Kernels,
     /// Number of full-batch training steps.
     #[arg(long, default_value_t = 60_000)]
     iters: u64,
@@ -113,14 +121,15 @@ fn run(args: Args) -> Result<()> {
         .init
         .weights(&sizes, args.dtype, &dev)
         .with_context(|| format!("--init {} with --hidden {}", args.init, sizes[1]))?;
-    let mut trainer = Trainer::new(args.mode, &ws, args.lr)?;
+    let mut trainer = Trainer::with_kernels(args.mode, args.kernels, &ws, args.lr)?;
 
     println!(
-        "simple-nn: {} network {sizes:?} on the {} data ({} rows), mode {}, init {}, lr {}, {} on {}",
+        "simple-nn: {} network {sizes:?} on the {} data ({} rows), mode {}, {} kernels, init {}, lr {}, {} on {}",
         if args.mode == Mode::AsPrinted { "the tutorial's (as printed)" } else { "the tutorial's" },
         args.dataset,
         xs.dim(0)?,
         args.mode,
+        trainer.kernels(),
         args.init,
         args.lr,
         args.dtype.as_str(),
@@ -157,8 +166,9 @@ fn run(args: Args) -> Result<()> {
     let score = Score::of(&prediction, &ys)?;
     print_predictions(&xs, &ys, &prediction)?;
     println!(
-        "mode={} device={} dtype={} iterations={} seconds={seconds:.3} us_per_iter={us_per_iter:.2} final_loss={:.6e} mean_abs_error={:.6e}",
+        "mode={} kernels={} device={} dtype={} iterations={} seconds={seconds:.3} us_per_iter={us_per_iter:.2} final_loss={:.6e} mean_abs_error={:.6e}",
         args.mode,
+        trainer.kernels(),
         device::name(&dev),
         args.dtype.as_str(),
         args.iters,
@@ -172,6 +182,7 @@ fn run(args: Args) -> Result<()> {
     if let Some(path) = &args.metrics_json {
         let metrics = serde_json::json!({
             "mode": args.mode.to_string(),
+            "kernels": trainer.kernels().to_string(),
             "device": device::name(&dev),
             "dtype": args.dtype.as_str(),
             "dataset": args.dataset.to_string(),
