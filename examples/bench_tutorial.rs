@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -58,8 +58,17 @@ struct Variant {
     samples: Vec<f64>,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     simple_nn::threads::init(Some(args.threads));
     let python = match &args.python {
         Some(python) => python.clone(),

@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release --example xor -- --help` lists the flags.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -88,6 +89,8 @@ fn main() -> ExitCode {
     simple_nn::threads::init(args.threads.map(|n| n as usize));
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
             ExitCode::FAILURE
@@ -95,7 +98,16 @@ fn main() -> ExitCode {
     }
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn run(args: Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     for path in [&args.history, &args.metrics_json, &args.save]
         .into_iter()
         .flatten()
@@ -123,7 +135,8 @@ fn run(args: Args) -> Result<()> {
         .with_context(|| format!("--init {} with --hidden {}", args.init, sizes[1]))?;
     let mut trainer = Trainer::with_kernels(args.mode, args.kernels, &ws, args.lr)?;
 
-    println!(
+    writeln!(
+        out,
         "simple-nn: {} network {sizes:?} on the {} data ({} rows), mode {}, {} kernels, init {}, lr {}, {} on {}",
         if args.mode == Mode::AsPrinted { "the tutorial's (as printed)" } else { "the tutorial's" },
         args.dataset,
@@ -134,7 +147,7 @@ fn run(args: Args) -> Result<()> {
         args.lr,
         args.dtype.as_str(),
         device::name(&dev),
-    );
+    )?;
 
     let mut history = String::from("step,loss,mean_abs_error\n");
     let mut reporting = Duration::ZERO;
@@ -149,6 +162,7 @@ fn run(args: Args) -> Result<()> {
                 score.loss, score.mean_abs_error
             ));
             report(
+                &mut out,
                 step,
                 &score,
                 &prediction,
@@ -164,8 +178,9 @@ fn run(args: Args) -> Result<()> {
 
     let prediction = trainer.mlp().forward(&xs)?;
     let score = Score::of(&prediction, &ys)?;
-    print_predictions(&xs, &ys, &prediction)?;
-    println!(
+    print_predictions(&mut out, &xs, &ys, &prediction)?;
+    writeln!(
+        out,
         "mode={} kernels={} device={} dtype={} iterations={} seconds={seconds:.3} us_per_iter={us_per_iter:.2} final_loss={:.6e} mean_abs_error={:.6e}",
         args.mode,
         trainer.kernels(),
@@ -174,7 +189,7 @@ fn run(args: Args) -> Result<()> {
         args.iters,
         score.loss,
         score.mean_abs_error,
-    );
+    )?;
 
     if let Some(path) = &args.history {
         atomic::write(path, history.as_bytes())?;
@@ -200,37 +215,52 @@ fn run(args: Args) -> Result<()> {
     if let Some(path) = &args.save {
         checkpoint::save(path, &trainer.mlp().tutorial_weights()?)
             .with_context(|| format!("after training {} steps", args.iters))?;
-        println!("saved the final weights to {}", path.display());
+        writeln!(out, "saved the final weights to {}", path.display())?;
     }
     Ok(())
 }
 
 /// Prints one progress block: the error vector `l2 − y`, then `w1` and `w0`, as the tutorial does.
-fn report(step: u64, score: &Score, prediction: &Tensor, ys: &Tensor, ws: &[Tensor]) -> Result<()> {
+fn report(
+    out: &mut impl Write,
+    step: u64,
+    score: &Score,
+    prediction: &Tensor,
+    ys: &Tensor,
+    ws: &[Tensor],
+) -> Result<()> {
     let error = (prediction - ys)?
         .to_dtype(DType::F64)?
         .flatten_all()?
         .to_vec1::<f64>()?;
-    println!(
+    writeln!(
+        out,
         "\nstep {step}: loss {:.6e}, mean |error| {:.6e}",
         score.loss, score.mean_abs_error
-    );
-    println!("error (l2 - y): {}", numpy_row(&error));
+    )?;
+    writeln!(out, "error (l2 - y): {}", numpy_row(&error))?;
     for (i, w) in ws.iter().enumerate().rev() {
-        println!(
+        writeln!(
+            out,
             "w{i}:\n{}",
             numpy_matrix(&w.to_dtype(DType::F64)?.to_vec2::<f64>()?)
-        );
+        )?;
     }
     Ok(())
 }
 
-fn print_predictions(xs: &Tensor, ys: &Tensor, prediction: &Tensor) -> Result<()> {
+fn print_predictions(
+    out: &mut impl Write,
+    xs: &Tensor,
+    ys: &Tensor,
+    prediction: &Tensor,
+) -> Result<()> {
     let to_rows = |t: &Tensor| t.to_dtype(DType::F64)?.to_vec2::<f64>();
     let (xs, ys, prediction) = (to_rows(xs)?, to_rows(ys)?, to_rows(prediction)?);
-    println!("\ninput      label  output      rounded");
+    writeln!(out, "\ninput      label  output      rounded")?;
     for ((x, y), p) in xs.iter().zip(&ys).zip(&prediction) {
-        println!(
+        writeln!(
+            out,
             "[{} {} {}]    {}      {:.8}  {}",
             x[0],
             x[1],
@@ -238,7 +268,7 @@ fn print_predictions(xs: &Tensor, ys: &Tensor, prediction: &Tensor) -> Result<()
             y[0],
             p[0],
             p[0].round()
-        );
+        )?;
     }
     Ok(())
 }
