@@ -35,13 +35,17 @@ macro_rules! fail {
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod csv;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod fused;
+pub mod idx;
 pub mod init;
 pub mod model;
 pub mod reference;
+pub mod samples;
+pub mod synthetic;
 pub mod threads;
 pub mod train;
 
@@ -50,4 +54,5 @@ pub use device::DeviceSpec;
 pub use fused::Kernels;
 pub use init::Init;
 pub use model::Mlp;
+pub use samples::{Samples, Source};
 pub use train::{Mode, Trainer};

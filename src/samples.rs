@@ -1,0 +1,468 @@
+//! A data set in memory: features and targets, splits, minibatches, standardisation, and its source.
+//!
+//! Features are float32, row-major, `n_features` per sample. Targets are
+//! either class ids (classification) or real values (regression). Every
+//! random choice here (shuffles, splits, batch orders) comes from a seed
+//! through the crate's [`SplitMix64`], so a run can be repeated exactly.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use candle_core::{DType, Device, Result, Tensor};
+
+use crate::init::SplitMix64;
+use crate::synthetic::{MAX_PARITY_BITS, MAX_SPIRAL_POINTS};
+use crate::{csv, idx, synthetic};
+
+/// What each sample should be predicted as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// Class ids 0..classes-1, one per sample.
+    Classes {
+        /// One class id per sample.
+        labels: Vec<u32>,
+        /// The number of classes; every label is below it.
+        classes: usize,
+    },
+    /// Real-valued targets, `outputs` per sample, row-major.
+    Values {
+        /// `outputs` values per sample, row-major.
+        values: Vec<f32>,
+        /// The number of values per sample.
+        outputs: usize,
+    },
+}
+
+/// What a CSV file's `label` column means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Class ids 0, 1, 2, …: classification.
+    Classes,
+    /// Real numbers: regression.
+    Values,
+}
+
+/// Samples in memory: float32 features, row-major, and their targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    features: Vec<f32>,
+    n_features: usize,
+    targets: Targets,
+}
+
+impl Samples {
+    /// Samples from row-major `features`, `n_features` per sample, after checking that everything agrees.
+    pub fn new(features: Vec<f32>, n_features: usize, targets: Targets) -> Result<Self> {
+        if n_features == 0 {
+            fail!("samples need at least one feature per sample, got n_features = 0");
+        }
+        if features.len() % n_features != 0 {
+            fail!(
+                "{} feature values do not divide into rows of {n_features}: pass n_features * samples values",
+                features.len()
+            );
+        }
+        let n = features.len() / n_features;
+        if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+            fail!(
+                "feature {} of sample {} is {}: features must be finite numbers",
+                i % n_features,
+                i / n_features,
+                features[i]
+            );
+        }
+        match &targets {
+            Targets::Classes { labels, classes } => {
+                if labels.len() != n {
+                    fail!(
+                        "{} labels for {n} samples: give exactly one class id per sample",
+                        labels.len()
+                    );
+                }
+                if *classes == 0 {
+                    fail!("classification needs at least one class, got classes = 0");
+                }
+                if let Some(i) = labels.iter().position(|&l| l as usize >= *classes) {
+                    fail!(
+                        "label {} of sample {i} is not below classes = {classes}: class ids run from 0 to {}",
+                        labels[i],
+                        classes - 1
+                    );
+                }
+            }
+            Targets::Values { values, outputs } => {
+                if *outputs == 0 {
+                    fail!("regression needs at least one output per sample, got outputs = 0");
+                }
+                if values.len() != n * outputs {
+                    fail!(
+                        "{} target values for {n} samples of {outputs} outputs: pass samples * outputs values",
+                        values.len()
+                    );
+                }
+                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                    fail!(
+                        "target {} of sample {} is {}: targets must be finite numbers",
+                        i % outputs,
+                        i / outputs,
+                        values[i]
+                    );
+                }
+            }
+        }
+        Ok(Self {
+            features,
+            n_features,
+            targets,
+        })
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.features.len() / self.n_features
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    /// The number of features per sample.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// All features, row-major, `n_features` per sample.
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The number of classes, or `None` for regression targets.
+    pub fn classes(&self) -> Option<usize> {
+        match self.targets {
+            Targets::Classes { classes, .. } => Some(classes),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// The width of a model's output: the number of classes, or of target values per sample.
+    pub fn n_outputs(&self) -> usize {
+        match self.targets {
+            Targets::Classes { classes, .. } => classes,
+            Targets::Values { outputs, .. } => outputs,
+        }
+    }
+
+    /// The same samples with class ids turned into one real-valued target each (`3` becomes `3.0`).
+    pub fn into_values(self) -> Samples {
+        let targets = match self.targets {
+            Targets::Classes { labels, .. } => Targets::Values {
+                values: labels.iter().map(|&l| l as f32).collect(),
+                outputs: 1,
+            },
+            values => values,
+        };
+        Samples { targets, ..self }
+    }
+
+    /// The samples at `indices`, in that order (repeats allowed).
+    ///
+    /// # Panics
+    /// If an index is not below [`len`](Self::len), as slice indexing does;
+    /// [`batch`](Self::batch) checks its indices and returns an error instead.
+    pub fn select(&self, indices: &[usize]) -> Samples {
+        let nf = self.n_features;
+        let mut features = Vec::with_capacity(indices.len() * nf);
+        for &i in indices {
+            features.extend_from_slice(&self.features[i * nf..(i + 1) * nf]);
+        }
+        let targets = match &self.targets {
+            Targets::Classes { labels, classes } => Targets::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                classes: *classes,
+            },
+            Targets::Values { values, outputs } => {
+                let mut picked = Vec::with_capacity(indices.len() * outputs);
+                for &i in indices {
+                    picked.extend_from_slice(&values[i * outputs..(i + 1) * outputs]);
+                }
+                Targets::Values {
+                    values: picked,
+                    outputs: *outputs,
+                }
+            }
+        };
+        Samples {
+            features,
+            n_features: nf,
+            targets,
+        }
+    }
+
+    /// Seeded shuffle, then the first (1 - valid_fraction) part is train, the rest validation.
+    ///
+    /// `valid_fraction` must lie in [0, 1); the validation set gets
+    /// `round(len * valid_fraction)` samples, so 0 gives an empty one. It is an
+    /// error if the training part would be empty.
+    pub fn split(&self, valid_fraction: f64, seed: u64) -> Result<(Samples, Samples)> {
+        if !(0.0..1.0).contains(&valid_fraction) {
+            fail!(
+                "validation fraction {valid_fraction} is out of range: use a number from 0 (no validation) up to, but not including, 1"
+            );
+        }
+        let n = self.len();
+        let n_valid = ((n as f64) * valid_fraction).round() as usize;
+        let n_train = n - n_valid.min(n);
+        if n_train == 0 {
+            fail!(
+                "validation fraction {valid_fraction} of {n} samples leaves no training samples: use a smaller fraction or more data"
+            );
+        }
+        let order = permutation(n, seed);
+        Ok((
+            self.select(&order[..n_train]),
+            self.select(&order[n_train..]),
+        ))
+    }
+
+    /// The samples at `indices` as tensors on `dev`: features `(n, n_features)` in `dtype`,
+    /// targets `(n,)` U32 class ids or `(n, outputs)` values in `dtype`.
+    pub fn batch(&self, indices: &[usize], dtype: DType, dev: &Device) -> Result<(Tensor, Tensor)> {
+        let n = self.len();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            fail!("batch index {bad} is out of range for {n} samples: indices must be below {n}");
+        }
+        let picked = self.select(indices);
+        let rows = indices.len();
+        let xs = Tensor::from_vec(picked.features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
+        let ys = match picked.targets {
+            Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
+            Targets::Values { values, outputs } => {
+                Tensor::from_vec(values, (rows, outputs), dev)?.to_dtype(dtype)?
+            }
+        };
+        Ok((xs, ys))
+    }
+
+    /// All samples, in order, as [`batch`](Self::batch) makes them.
+    pub fn tensors(&self, dtype: DType, dev: &Device) -> Result<(Tensor, Tensor)> {
+        let all: Vec<usize> = (0..self.len()).collect();
+        self.batch(&all, dtype, dev)
+    }
+}
+
+/// A seeded Fisher–Yates shuffle of `0..len`.
+fn permutation(len: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix64::new(seed);
+    let mut order: Vec<usize> = (0..len).collect();
+    for i in (1..len).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+/// One epoch's minibatches: a seeded permutation of 0..len cut into batches of batch_size (the last may be smaller).
+pub fn epoch_batches(len: usize, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    if batch_size == 0 {
+        fail!("batch size 0: use a batch size of at least 1");
+    }
+    Ok(permutation(len, seed)
+        .chunks(batch_size)
+        .map(<[usize]>::to_vec)
+        .collect())
+}
+
+/// Per-feature standardisation, fitted on training data and saved with a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalization {
+    /// The mean of each feature.
+    pub mean: Vec<f32>,
+    /// The population standard deviation of each feature, 1.0 where a feature is constant.
+    pub std: Vec<f32>,
+}
+
+impl Normalization {
+    /// The mean and population std of each feature of `samples`; a constant feature gets std 1.0.
+    pub fn fit(samples: &Samples) -> Self {
+        let nf = samples.n_features();
+        let n = samples.len();
+        let mut sum = vec![0f64; nf];
+        for row in samples.features().chunks(nf) {
+            for (s, &v) in sum.iter_mut().zip(row) {
+                *s += f64::from(v);
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
+        let mut sq = vec![0f64; nf];
+        for row in samples.features().chunks(nf) {
+            for ((s, &v), m) in sq.iter_mut().zip(row).zip(&mean) {
+                *s += (f64::from(v) - m).powi(2);
+            }
+        }
+        let std = sq
+            .iter()
+            .map(|s| {
+                let std = (s / n.max(1) as f64).sqrt() as f32;
+                if std > 0.0 && std.is_finite() {
+                    std
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        }
+    }
+
+    /// Replaces each feature `x` by `(x - mean) / std`.
+    pub fn apply(&self, samples: &mut Samples) -> Result<()> {
+        let nf = samples.n_features;
+        if self.mean.len() != nf || self.std.len() != nf {
+            fail!(
+                "normalization has {} means and {} stds but the samples have {nf} features: fit it on data with the same columns",
+                self.mean.len(),
+                self.std.len()
+            );
+        }
+        if let Some(j) = self.mean.iter().position(|m| !m.is_finite()) {
+            fail!(
+                "normalization mean of feature {j} is {}: means must be finite numbers",
+                self.mean[j]
+            );
+        }
+        if let Some(j) = self.std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+            fail!(
+                "normalization std of feature {j} is {}: stds must be positive finite numbers",
+                self.std[j]
+            );
+        }
+        let scaled: Vec<f32> = samples
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (x - self.mean[i % nf]) / self.std[i % nf])
+            .collect();
+        if let Some(i) = scaled.iter().position(|v| !v.is_finite()) {
+            fail!(
+                "normalizing feature {} of sample {} overflows float32: its std {} is too small for the data",
+                i % nf,
+                i / nf,
+                self.std[i % nf]
+            );
+        }
+        samples.features = scaled;
+        Ok(())
+    }
+}
+
+/// Which part of a data set to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The training part.
+    Train,
+    /// The held-out test part.
+    Test,
+}
+
+/// Where samples come from, as written on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `csv:PATH`: a CSV file with a header row and a `label` column (see [`csv`]).
+    Csv(PathBuf),
+    /// `mnist:DIR`: a directory holding MNIST's IDX files (see [`idx`]).
+    Mnist(PathBuf),
+    /// `parity:N`: every N-bit pattern, labelled with the XOR of its bits.
+    Parity(usize),
+    /// `spirals:N`: two interleaved spirals of N points each.
+    Spirals(usize),
+}
+
+impl Source {
+    /// Loads the train or test part; `kind` says what a CSV's label column means.
+    ///
+    /// CSV: the same file for both parts. MNIST: `train-*` files for
+    /// [`Part::Train`], `t10k-*` for [`Part::Test`]. parity: all 2^N rows for
+    /// both. spirals: seed 0 for Train, seed 1 for Test. Sources that are
+    /// classification by nature (mnist, parity, spirals) ignore `kind`.
+    pub fn load(&self, part: Part, kind: TargetKind) -> Result<Samples> {
+        match self {
+            Source::Csv(path) => csv::read(path, kind),
+            Source::Mnist(dir) => idx::mnist(dir, part),
+            Source::Parity(bits) => synthetic::parity(*bits),
+            Source::Spirals(points) => synthetic::spirals(
+                *points,
+                match part {
+                    Part::Train => 0,
+                    Part::Test => 1,
+                },
+            ),
+        }
+    }
+}
+
+/// The accepted forms of a [`Source`], for error messages.
+fn source_forms() -> String {
+    format!(
+        "use csv:PATH, mnist:DIR, parity:N (N bits, 1 to {MAX_PARITY_BITS}) or spirals:N (N points per spiral, 1 to {MAX_SPIRAL_POINTS})"
+    )
+}
+
+/// A whole number in `1..=max` for `name:N`, or an error naming the accepted range.
+fn count(name: &str, text: &str, max: usize, what: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "bad {name} size '{text}': write {name}:N with N {what}, a whole number from 1 to {max}"
+        )),
+    }
+}
+
+/// The path after `name:`, or an error if it is empty.
+fn path(name: &str, text: &str, what: &str) -> std::result::Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err(format!(
+            "'{name}:' needs a {what} after the colon: write {name}:{}",
+            what.to_uppercase()
+        ));
+    }
+    Ok(Path::new(text).to_path_buf())
+}
+
+impl FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let Some((name, rest)) = s.split_once(':') else {
+            return Err(format!("unknown data source '{s}': {}", source_forms()));
+        };
+        match name {
+            "csv" => path(name, rest, "path").map(Source::Csv),
+            "mnist" => path(name, rest, "dir").map(Source::Mnist),
+            "parity" => count(name, rest, MAX_PARITY_BITS, "bits").map(Source::Parity),
+            "spirals" => {
+                count(name, rest, MAX_SPIRAL_POINTS, "points per spiral").map(Source::Spirals)
+            }
+            _ => Err(format!("unknown data source '{s}': {}", source_forms())),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Csv(path) => write!(f, "csv:{}", path.display()),
+            Source::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
+            Source::Parity(bits) => write!(f, "parity:{bits}"),
+            Source::Spirals(points) => write!(f, "spirals:{points}"),
+        }
+    }
+}
