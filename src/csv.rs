@@ -79,9 +79,7 @@ pub fn read(path: &Path, kind: TargetKind) -> Result<Samples> {
         );
     }
     if lines.len() == 1 {
-        fail!(
-            "csv '{file}' line 2: the header has no data rows below it: add one row per sample"
-        );
+        fail!("csv '{file}' line 2: the header has no data rows below it: add one row per sample");
     }
 
     let n_features = names.len() - 1;
@@ -93,9 +91,7 @@ pub fn read(path: &Path, kind: TargetKind) -> Result<Samples> {
         let number = i + 1;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         if line.trim().is_empty() {
-            fail!(
-                "csv '{file}' line {number}: the line is empty: remove blank lines between rows"
-            );
+            fail!("csv '{file}' line {number}: the line is empty: remove blank lines between rows");
         }
         if fields.len() != names.len() {
             let which = if fields.len() < names.len() {

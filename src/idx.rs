@@ -132,7 +132,10 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
     if dims[1..].contains(&0) {
         fail!("idx '{file}': the header's sizes {shape} leave items of zero bytes: the file is corrupt");
     }
-    let Some(expected) = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)) else {
+    let Some(expected) = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+    else {
         fail!("idx '{file}': the header's sizes {shape} overflow: the file is corrupt");
     };
     // At most one byte past what the header promises, so a lying header

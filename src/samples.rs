@@ -57,7 +57,7 @@ impl Samples {
         if n_features == 0 {
             fail!("samples need at least one feature per sample, got n_features = 0");
         }
-        if features.len() % n_features != 0 {
+        if !features.len().is_multiple_of(n_features) {
             fail!(
                 "{} feature values do not divide into rows of {n_features}: pass n_features * samples values",
                 features.len()
@@ -240,7 +240,8 @@ impl Samples {
         }
         let picked = self.select(indices);
         let rows = indices.len();
-        let xs = Tensor::from_vec(picked.features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
+        let xs =
+            Tensor::from_vec(picked.features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
         let ys = match picked.targets {
             Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
             Targets::Values { values, outputs } => {

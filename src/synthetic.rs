@@ -20,7 +20,9 @@ pub const SPIRAL_NOISE: f64 = 0.02;
 /// All 2^bits rows of 0/1 features (row r is r in binary, most significant bit first), labelled with the XOR of the bits.
 pub fn parity(bits: usize) -> Result<Samples> {
     if !(1..=MAX_PARITY_BITS).contains(&bits) {
-        fail!("parity needs 1 to {MAX_PARITY_BITS} bits, got {bits}: pick a bit count in that range");
+        fail!(
+            "parity needs 1 to {MAX_PARITY_BITS} bits, got {bits}: pick a bit count in that range"
+        );
     }
     let rows = 1usize << bits;
     let mut features = Vec::with_capacity(rows * bits);
