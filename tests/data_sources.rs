@@ -1,0 +1,848 @@
+//! Data sources: CSV and MNIST files read right or refused with a one-line reason, generated
+//! data sets, splits, minibatches, standardisation, tensors and command-line source names.
+//!
+//! Expected values are worked out by hand from the tiny files each test writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Device};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use simple_nn::csv;
+use simple_nn::error::message;
+use simple_nn::idx;
+use simple_nn::samples::{epoch_batches, Normalization, Part, TargetKind, Targets};
+use simple_nn::synthetic::{parity, spirals};
+use simple_nn::{Samples, Source};
+
+/// A fresh, empty directory of this test's own.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("simple-nn-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `text` to `data.csv` in a fresh directory for `test` and returns its path.
+fn write_csv(test: &str, text: &str) -> PathBuf {
+    let path = temp_dir(test).join("data.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The one-line message of a load that must fail.
+fn error_of<T: std::fmt::Debug>(result: candle_core::Result<T>) -> String {
+    let msg = message(&result.expect_err("expected an error"));
+    assert!(!msg.contains('\n'), "error spans lines: {msg}");
+    msg
+}
+
+/// The error of reading `text` as a CSV, after checking that it names the file.
+fn csv_error(test: &str, text: &str, kind: TargetKind) -> String {
+    let path = write_csv(test, text);
+    let msg = error_of(csv::read(&path, kind));
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "error does not name the file: {msg}"
+    );
+    msg
+}
+
+fn assert_contains(msg: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(msg.contains(part), "'{part}' missing from: {msg}");
+    }
+}
+
+fn labels_of(samples: &Samples) -> (&[u32], usize) {
+    match samples.targets() {
+        Targets::Classes { labels, classes } => (labels, *classes),
+        other => panic!("expected classes, got {other:?}"),
+    }
+}
+
+fn values_of(samples: &Samples) -> (&[f32], usize) {
+    match samples.targets() {
+        Targets::Values { values, outputs } => (values, *outputs),
+        other => panic!("expected values, got {other:?}"),
+    }
+}
+
+// ---- CSV ------------------------------------------------------------------
+
+#[test]
+fn csv_classification_takes_label_from_any_column_and_features_in_header_order() {
+    let path = write_csv("csv_classes", "a,label,b\n1,2,3\n4,0,5.5\n");
+    let samples = csv::read(&path, TargetKind::Classes).unwrap();
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples.n_features(), 2);
+    assert_eq!(samples.features(), [1.0, 3.0, 4.0, 5.5]);
+    // Labels 2 and 0: classes = max + 1 = 3.
+    assert_eq!(labels_of(&samples), (&[2, 0][..], 3));
+    assert_eq!(samples.classes(), Some(3));
+    assert_eq!(samples.n_outputs(), 3);
+}
+
+#[test]
+fn csv_regression_reads_crlf_spaces_and_real_labels() {
+    let path = write_csv(
+        "csv_values",
+        "x , y ,label\r\n1, 2, 0.5\r\n -3 ,4e1,-2.25\r\n",
+    );
+    let samples = csv::read(&path, TargetKind::Values).unwrap();
+    assert_eq!(samples.features(), [1.0, 2.0, -3.0, 40.0]);
+    assert_eq!(values_of(&samples), (&[0.5, -2.25][..], 1));
+    assert_eq!(samples.classes(), None);
+    assert_eq!(samples.n_outputs(), 1);
+}
+
+#[test]
+fn csv_without_a_trailing_newline_reads_like_one_with_it() {
+    let with = csv::read(
+        &write_csv("csv_nl_with", "label,x\n1,0.25\n0,0.75\n"),
+        TargetKind::Classes,
+    )
+    .unwrap();
+    let without = csv::read(
+        &write_csv("csv_nl_without", "label,x\n1,0.25\n0,0.75"),
+        TargetKind::Classes,
+    )
+    .unwrap();
+    assert_eq!(with, without);
+    assert_eq!(with.features(), [0.25, 0.75]);
+    assert_eq!(labels_of(&with), (&[1, 0][..], 2));
+}
+
+#[test]
+fn csv_class_labels_may_be_written_as_whole_floats() {
+    let path = write_csv("csv_float_labels", "x,label\n0,3.0\n1,1\n");
+    let samples = csv::read(&path, TargetKind::Classes).unwrap();
+    assert_eq!(labels_of(&samples), (&[3, 1][..], 4));
+}
+
+#[test]
+fn csv_source_loads_the_same_file_for_both_parts() {
+    let path = write_csv("csv_source", "x,label\n0,1\n1,0\n");
+    let source = Source::Csv(path);
+    let train = source.load(Part::Train, TargetKind::Classes).unwrap();
+    let test = source.load(Part::Test, TargetKind::Classes).unwrap();
+    assert_eq!(train, test);
+    assert_eq!(train.len(), 2);
+}
+
+#[test]
+fn csv_empty_file_is_an_error_at_line_1() {
+    let msg = csv_error("csv_empty", "", TargetKind::Classes);
+    assert_contains(&msg, &["line 1", "empty", "header"]);
+    let msg = csv_error("csv_blank", "\n\r\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 1", "empty"]);
+}
+
+#[test]
+fn csv_header_without_rows_is_an_error_at_line_2() {
+    let msg = csv_error("csv_header_only", "x,label\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 2", "no data rows"]);
+}
+
+#[test]
+fn csv_without_label_column_is_an_error_listing_the_columns() {
+    let msg = csv_error("csv_no_label", "x,y\n1,2\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 1", "no column named 'label'", "x, y"]);
+}
+
+#[test]
+fn csv_duplicate_column_names_are_an_error_naming_the_column() {
+    let msg = csv_error("csv_dup", "x,label,x\n1,0,2\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 1", "column 'x'", "columns 1 and 3"]);
+}
+
+#[test]
+fn csv_with_only_a_label_column_is_an_error() {
+    let msg = csv_error("csv_no_features", "label\n1\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 1", "column 'label'", "feature column"]);
+}
+
+#[test]
+fn csv_short_row_is_an_error_naming_the_missing_column() {
+    let msg = csv_error("csv_short", "a,b,label\n1,2,0\n3,4\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 3", "2 fields", "3 columns", "column 'label'"]);
+}
+
+#[test]
+fn csv_long_row_is_an_error_naming_the_extra_field() {
+    let msg = csv_error("csv_long", "a,label\n1,0,9\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 2", "3 fields", "2 columns", "field 3"]);
+}
+
+#[test]
+fn csv_blank_line_between_rows_is_an_error() {
+    let msg = csv_error(
+        "csv_blank_mid",
+        "a,label\n1,0\n\n2,1\n",
+        TargetKind::Classes,
+    );
+    assert_contains(&msg, &["line 3", "empty"]);
+}
+
+#[test]
+fn csv_non_numeric_value_is_an_error_naming_line_and_column() {
+    let msg = csv_error(
+        "csv_abc",
+        "x1,x2,label\n1,2,0\n3,abc,1\n",
+        TargetKind::Classes,
+    );
+    assert_contains(&msg, &["line 3, column 'x2': 'abc' is not a number"]);
+}
+
+#[test]
+fn csv_empty_value_is_an_error_naming_line_and_column() {
+    let msg = csv_error("csv_empty_value", "x1,x2,label\n1,,0\n", TargetKind::Values);
+    assert_contains(&msg, &["line 2, column 'x2'", "empty"]);
+}
+
+#[test]
+fn csv_nan_inf_and_out_of_range_values_are_errors() {
+    for (i, bad) in ["nan", "inf", "-infinity", "1e50"].iter().enumerate() {
+        let text = format!("a,label\n1,0\n{bad},1\n");
+        let msg = csv_error(&format!("csv_nonfinite_{i}"), &text, TargetKind::Classes);
+        assert_contains(&msg, &["line 3, column 'a'", bad, "not a finite number"]);
+    }
+    let msg = csv_error("csv_nan_label", "a,label\n1,NaN\n", TargetKind::Values);
+    assert_contains(&msg, &["line 2, column 'label'", "not a finite number"]);
+}
+
+#[test]
+fn csv_negative_class_label_is_an_error() {
+    let msg = csv_error("csv_neg", "a,label\n1,0\n2,-1\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 3, column 'label'", "'-1' is negative"]);
+}
+
+#[test]
+fn csv_fractional_class_label_is_an_error_but_fine_for_regression() {
+    let text = "a,label\n1,1.5\n";
+    let msg = csv_error("csv_frac", text, TargetKind::Classes);
+    assert_contains(
+        &msg,
+        &["line 2, column 'label'", "'1.5' is not a whole number"],
+    );
+    let samples = csv::read(&write_csv("csv_frac_ok", text), TargetKind::Values).unwrap();
+    assert_eq!(values_of(&samples), (&[1.5][..], 1));
+}
+
+#[test]
+fn csv_quoted_field_is_an_error_saying_quotes_are_unsupported() {
+    let msg = csv_error("csv_quoted", "a,label\n\"1\",0\n", TargetKind::Classes);
+    assert_contains(&msg, &["line 2, column 'a'", "quoting is not supported"]);
+    let msg = csv_error(
+        "csv_quoted_header",
+        "\"a\",label\n1,0\n",
+        TargetKind::Classes,
+    );
+    assert_contains(&msg, &["line 1, column 1", "quoting is not supported"]);
+}
+
+#[test]
+fn csv_missing_file_is_an_error_naming_it() {
+    let path = temp_dir("csv_missing").join("nope.csv");
+    let msg = error_of(csv::read(&path, TargetKind::Classes));
+    assert_contains(&msg, &["cannot read csv", &path.display().to_string()]);
+}
+
+// ---- IDX / MNIST ----------------------------------------------------------
+
+/// An IDX images file: magic 0x00000803, count, rows, cols, then the pixels.
+fn images_file(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 8, 3];
+    for n in [count, rows, cols] {
+        bytes.extend_from_slice(&n.to_be_bytes());
+    }
+    bytes.extend_from_slice(pixels);
+    bytes
+}
+
+/// An IDX labels file: magic 0x00000801, count, then the labels.
+fn labels_file(labels: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 8, 1];
+    bytes.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(labels);
+    bytes
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Three 2×2 training images and two 2×2 test images, with their labels.
+const TRAIN_PIXELS: [u8; 12] = [0, 255, 51, 102, 255, 0, 0, 255, 1, 2, 3, 4];
+const TRAIN_LABELS: [u8; 3] = [7, 0, 9];
+const TEST_PIXELS: [u8; 8] = [10, 20, 30, 40, 50, 60, 70, 80];
+const TEST_LABELS: [u8; 2] = [3, 5];
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A directory with valid training files and nothing else.
+fn train_dir(test: &str) -> PathBuf {
+    let dir = temp_dir(test);
+    write(
+        &dir,
+        "train-images-idx3-ubyte",
+        &images_file(3, 2, 2, &TRAIN_PIXELS),
+    );
+    write(&dir, "train-labels-idx1-ubyte", &labels_file(&TRAIN_LABELS));
+    dir
+}
+
+fn assert_mnist_equals(samples: &Samples, pixels: &[u8], labels: &[u8]) {
+    assert_eq!(samples.n_features(), 4);
+    assert_eq!(samples.len(), labels.len());
+    let expected: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    assert_eq!(samples.features(), expected);
+    let labels: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();
+    assert_eq!(labels_of(samples), (&labels[..], 10));
+}
+
+#[test]
+fn mnist_loads_plain_train_files_and_gzipped_test_files() {
+    let dir = train_dir("mnist_both");
+    write(
+        &dir,
+        "t10k-images-idx3-ubyte.gz",
+        &gzip(&images_file(2, 2, 2, &TEST_PIXELS)),
+    );
+    write(
+        &dir,
+        "t10k-labels-idx1-ubyte.gz",
+        &gzip(&labels_file(&TEST_LABELS)),
+    );
+    let source = Source::Mnist(dir);
+    // `kind` is ignored: MNIST is classification.
+    let train = source.load(Part::Train, TargetKind::Values).unwrap();
+    let test = source.load(Part::Test, TargetKind::Classes).unwrap();
+    assert_mnist_equals(&train, &TRAIN_PIXELS, &TRAIN_LABELS);
+    assert_mnist_equals(&test, &TEST_PIXELS, &TEST_LABELS);
+    // 255 is exactly 1.0 and 51 is 0.2 in float32.
+    assert_eq!(train.features()[..4], [0.0, 1.0, 0.2, 0.4]);
+}
+
+#[test]
+fn mnist_mixes_plain_images_with_gzipped_labels() {
+    let dir = temp_dir("mnist_mixed");
+    write(
+        &dir,
+        "train-images-idx3-ubyte",
+        &images_file(3, 2, 2, &TRAIN_PIXELS),
+    );
+    write(
+        &dir,
+        "train-labels-idx1-ubyte.gz",
+        &gzip(&labels_file(&TRAIN_LABELS)),
+    );
+    let train = idx::mnist(&dir, Part::Train).unwrap();
+    assert_mnist_equals(&train, &TRAIN_PIXELS, &TRAIN_LABELS);
+}
+
+#[test]
+fn idx_readers_return_counts_and_image_size() {
+    let dir = train_dir("idx_readers");
+    let (pixels, rows, features) = idx::read_images(&dir.join("train-images-idx3-ubyte")).unwrap();
+    assert_eq!((pixels.len(), rows, features), (12, 3, 4));
+    let labels = idx::read_labels(&dir.join("train-labels-idx1-ubyte")).unwrap();
+    assert_eq!(labels, [7, 0, 9]);
+}
+
+#[test]
+fn idx_wrong_magic_is_an_error_showing_both_numbers() {
+    let dir = temp_dir("idx_magic");
+    // A labels file where the images should be.
+    write(&dir, "train-images-idx3-ubyte", &labels_file(&TRAIN_LABELS));
+    write(&dir, "train-labels-idx1-ubyte", &labels_file(&TRAIN_LABELS));
+    let msg = error_of(idx::mnist(&dir, Part::Train));
+    assert_contains(
+        &msg,
+        &[
+            "train-images-idx3-ubyte",
+            "expected magic 0x00000803 (IDX images), found 0x00000801",
+        ],
+    );
+    let path = write(&dir, "junk", b"PK\x03\x04 not an idx file");
+    let msg = error_of(idx::read_labels(&path));
+    assert_contains(
+        &msg,
+        &["expected magic 0x00000801 (IDX labels), found 0x504b0304"],
+    );
+}
+
+#[test]
+fn idx_header_promising_a_billion_images_in_20_bytes_fails_at_once() {
+    let dir = temp_dir("idx_liar");
+    // 16-byte header claiming 1_000_000_000 images of 2×2, then 4 bytes.
+    let lie = images_file(1_000_000_000, 2, 2, &[1, 2, 3, 4]);
+    assert_eq!(lie.len(), 20);
+    let plain = write(&dir, "plain", &lie);
+    let gz = write(&dir, "plain.gz", &gzip(&lie));
+    for path in [plain, gz] {
+        let start = Instant::now();
+        let msg = error_of(idx::read_images(&path));
+        // Allocating 4 GB of bytes and 16 GB of floats would take far longer than this.
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_contains(
+            &msg,
+            &[
+                &path.display().to_string(),
+                "1000000000 × 2 × 2 = 4000000000 bytes",
+                "only 4 follow",
+            ],
+        );
+    }
+}
+
+#[test]
+fn idx_truncated_files_are_errors() {
+    let dir = temp_dir("idx_truncated");
+    let full = images_file(3, 2, 2, &TRAIN_PIXELS);
+    let cut = write(&dir, "cut", &full[..full.len() - 1]);
+    assert_contains(
+        &error_of(idx::read_images(&cut)),
+        &["3 × 2 × 2 = 12 bytes", "only 11 follow", "truncated"],
+    );
+    let header = write(&dir, "header", &full[..10]);
+    assert_contains(
+        &error_of(idx::read_images(&header)),
+        &["10 bytes are too few for the 16-byte header"],
+    );
+    let empty = write(&dir, "empty", b"");
+    assert_contains(
+        &error_of(idx::read_labels(&empty)),
+        &["0 bytes are too few"],
+    );
+    // A gzip stream cut in the middle.
+    let gz = gzip(&full);
+    let gz_cut = write(&dir, "cut.gz", &gz[..gz.len() / 2]);
+    assert_contains(&error_of(idx::read_images(&gz_cut)), &["cut.gz", "damaged"]);
+}
+
+#[test]
+fn idx_data_beyond_the_header_sizes_is_an_error() {
+    let dir = temp_dir("idx_long");
+    let mut bytes = labels_file(&TRAIN_LABELS);
+    bytes.push(4);
+    let path = write(&dir, "long", &bytes);
+    assert_contains(
+        &error_of(idx::read_labels(&path)),
+        &["more data follows the 3 = 3 bytes"],
+    );
+}
+
+#[test]
+fn mnist_image_and_label_counts_must_match() {
+    let dir = train_dir("mnist_counts");
+    write(&dir, "train-labels-idx1-ubyte", &labels_file(&[7, 0]));
+    let msg = error_of(idx::mnist(&dir, Part::Train));
+    assert_contains(&msg, &["holds 3 images", "holds 2 labels"]);
+}
+
+#[test]
+fn mnist_label_10_or_more_is_an_error() {
+    let dir = train_dir("mnist_label_10");
+    write(&dir, "train-labels-idx1-ubyte", &labels_file(&[7, 10, 9]));
+    let msg = error_of(idx::mnist(&dir, Part::Train));
+    assert_contains(
+        &msg,
+        &["train-labels-idx1-ubyte", "label 1 is 10", "0 to 9"],
+    );
+}
+
+#[test]
+fn mnist_missing_files_are_errors_listing_the_names_tried() {
+    let dir = temp_dir("mnist_missing");
+    let msg = error_of(idx::mnist(&dir, Part::Test));
+    assert_contains(
+        &msg,
+        &[
+            "'t10k-images-idx3-ubyte'",
+            "'t10k-images-idx3-ubyte.gz'",
+            "neither",
+        ],
+    );
+    // Images present, labels missing.
+    let dir = train_dir("mnist_missing_labels");
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte")).unwrap();
+    let msg = error_of(idx::mnist(&dir, Part::Train));
+    assert_contains(
+        &msg,
+        &["'train-labels-idx1-ubyte'", "'train-labels-idx1-ubyte.gz'"],
+    );
+    let msg = error_of(idx::mnist(&dir.join("no-such-dir"), Part::Train));
+    assert_contains(&msg, &["no-such-dir", "not a directory"]);
+}
+
+// ---- Generated data -------------------------------------------------------
+
+#[test]
+fn parity_3_is_the_binary_counting_table_labelled_by_xor() {
+    let samples = parity(3).unwrap();
+    // Rows 000, 001, …, 111; labels are the number of ones, mod 2.
+    let expected: Vec<f32> = [
+        [0, 0, 0],
+        [0, 0, 1],
+        [0, 1, 0],
+        [0, 1, 1],
+        [1, 0, 0],
+        [1, 0, 1],
+        [1, 1, 0],
+        [1, 1, 1],
+    ]
+    .iter()
+    .flatten()
+    .map(|&b| b as f32)
+    .collect();
+    assert_eq!(samples.features(), expected);
+    assert_eq!(labels_of(&samples), (&[0, 1, 1, 0, 1, 0, 0, 1][..], 2));
+}
+
+#[test]
+fn parity_n_has_2_pow_n_distinct_rows_with_xor_labels() {
+    for bits in 1..=10 {
+        let samples = Source::Parity(bits)
+            .load(Part::Train, TargetKind::Values)
+            .unwrap();
+        assert_eq!(samples.len(), 1 << bits);
+        assert_eq!(samples.n_features(), bits);
+        let (labels, classes) = labels_of(&samples);
+        assert_eq!(classes, 2);
+        let mut rows = std::collections::HashSet::new();
+        for (row, &label) in samples.features().chunks(bits).zip(labels) {
+            let ones = row.iter().filter(|&&v| v == 1.0).count();
+            assert!(row.iter().all(|&v| v == 0.0 || v == 1.0));
+            assert_eq!(label as usize, ones % 2);
+            assert!(rows.insert(row.iter().map(|&v| v as u8).collect::<Vec<_>>()));
+        }
+    }
+    assert_eq!(
+        Source::Parity(4)
+            .load(Part::Test, TargetKind::Classes)
+            .unwrap(),
+        parity(4).unwrap()
+    );
+}
+
+#[test]
+fn parity_outside_1_to_20_bits_is_an_error() {
+    assert_contains(&error_of(parity(0)), &["1 to 20 bits, got 0"]);
+    assert_contains(&error_of(parity(21)), &["1 to 20 bits, got 21"]);
+}
+
+#[test]
+fn spirals_have_both_classes_in_equal_numbers_within_about_unit_range() {
+    let samples = spirals(500, 0).unwrap();
+    assert_eq!(samples.len(), 1000);
+    assert_eq!(samples.n_features(), 2);
+    let (labels, classes) = labels_of(&samples);
+    assert_eq!(classes, 2);
+    assert_eq!(labels.iter().filter(|&&l| l == 1).count(), 500);
+    // Radius below 1 plus noise of std 0.02: 0.2 is ten standard deviations.
+    assert!(samples.features().iter().all(|v| v.abs() < 1.2));
+    let widest = samples.features().iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(widest > 0.8, "spirals only reach {widest}");
+}
+
+#[test]
+fn spirals_are_the_same_for_a_seed_and_differ_between_seeds() {
+    assert_eq!(spirals(100, 7).unwrap(), spirals(100, 7).unwrap());
+    assert_ne!(spirals(100, 7).unwrap(), spirals(100, 8).unwrap());
+    let source: Source = "spirals:50".parse().unwrap();
+    let train = source.load(Part::Train, TargetKind::Values).unwrap();
+    let test = source.load(Part::Test, TargetKind::Classes).unwrap();
+    assert_eq!(train, spirals(50, 0).unwrap());
+    assert_eq!(test, spirals(50, 1).unwrap());
+}
+
+#[test]
+fn spirals_of_zero_points_is_an_error() {
+    assert_contains(&error_of(spirals(0, 0)), &["got 0"]);
+}
+
+// ---- Samples --------------------------------------------------------------
+
+/// `n` samples whose single feature is their own index and whose label is index mod 3.
+fn numbered(n: usize) -> Samples {
+    Samples::new(
+        (0..n).map(|i| i as f32).collect(),
+        1,
+        Targets::Classes {
+            labels: (0..n).map(|i| (i % 3) as u32).collect(),
+            classes: 3,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn samples_new_refuses_inconsistent_parts() {
+    let classes = |labels: Vec<u32>| Targets::Classes { labels, classes: 2 };
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, 2.0], 0, classes(vec![0, 1]))),
+        &["n_features = 0"],
+    );
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, 2.0, 3.0], 2, classes(vec![0]))),
+        &["3 feature values", "rows of 2"],
+    );
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, 2.0], 1, classes(vec![0]))),
+        &["1 labels for 2 samples"],
+    );
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, 2.0], 1, classes(vec![0, 2]))),
+        &["label 2 of sample 1", "classes = 2"],
+    );
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, f32::NAN], 1, classes(vec![0, 1]))),
+        &["feature 0 of sample 1 is NaN"],
+    );
+    let values = Targets::Values {
+        values: vec![1.0, 2.0, 3.0],
+        outputs: 2,
+    };
+    assert_contains(
+        &error_of(Samples::new(vec![1.0, 2.0], 1, values)),
+        &["3 target values for 2 samples of 2 outputs"],
+    );
+}
+
+#[test]
+fn into_values_turns_class_ids_into_one_real_target() {
+    let samples = numbered(4).into_values();
+    assert_eq!(values_of(&samples), (&[0.0, 1.0, 2.0, 0.0][..], 1));
+    assert_eq!(samples.features(), [0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(samples.clone().into_values(), samples);
+}
+
+#[test]
+fn select_takes_rows_in_the_order_given() {
+    let picked = numbered(5).select(&[4, 1, 1]);
+    assert_eq!(picked.features(), [4.0, 1.0, 1.0]);
+    assert_eq!(labels_of(&picked), (&[1, 1, 1][..], 3));
+}
+
+#[test]
+fn split_sizes_are_disjoint_cover_everything_and_follow_the_seed() {
+    let samples = numbered(10);
+    let (train, valid) = samples.split(0.3, 5).unwrap();
+    assert_eq!((train.len(), valid.len()), (7, 3));
+    let mut all: Vec<f32> = train.features().to_vec();
+    all.extend_from_slice(valid.features());
+    all.sort_by(f32::total_cmp);
+    assert_eq!(all, samples.features());
+    // Labels travel with their rows.
+    for s in [&train, &valid] {
+        for (x, &l) in s.features().iter().zip(labels_of(s).0) {
+            assert_eq!(*x as u32 % 3, l);
+        }
+    }
+    assert_eq!(samples.split(0.3, 5).unwrap(), (train, valid));
+    let big = numbered(100);
+    assert_ne!(big.split(0.2, 1).unwrap(), big.split(0.2, 2).unwrap());
+}
+
+#[test]
+fn split_of_zero_keeps_everything_for_training() {
+    let samples = numbered(6);
+    let (train, valid) = samples.split(0.0, 3).unwrap();
+    assert_eq!(train.len(), 6);
+    assert!(valid.is_empty());
+    assert_eq!(valid.len(), 0);
+}
+
+#[test]
+fn split_fractions_outside_0_to_1_or_leaving_no_training_data_are_errors() {
+    let samples = numbered(10);
+    for bad in [1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
+        assert_contains(&error_of(samples.split(bad, 0)), &["out of range"]);
+    }
+    assert_contains(
+        &error_of(numbered(1).split(0.5, 0)),
+        &["leaves no training samples"],
+    );
+}
+
+#[test]
+fn epoch_batches_cover_every_index_once_in_batches_of_the_given_size() {
+    let batches = epoch_batches(103, 10, 9).unwrap();
+    assert_eq!(batches.len(), 11);
+    assert!(batches[..10].iter().all(|b| b.len() == 10));
+    assert_eq!(batches[10].len(), 3);
+    let mut all: Vec<usize> = batches.concat();
+    assert_ne!(all, (0..103).collect::<Vec<_>>(), "not shuffled");
+    all.sort_unstable();
+    assert_eq!(all, (0..103).collect::<Vec<_>>());
+    assert_eq!(epoch_batches(103, 10, 9).unwrap(), batches);
+    assert_ne!(epoch_batches(103, 10, 10).unwrap(), batches);
+    assert!(epoch_batches(0, 4, 0).unwrap().is_empty());
+}
+
+#[test]
+fn epoch_batches_of_size_0_is_an_error() {
+    assert_contains(&error_of(epoch_batches(10, 0, 0)), &["batch size 0"]);
+}
+
+#[test]
+fn normalization_centres_and_scales_each_feature() {
+    // Two features on very different scales: i and 1000 + 50 * i^2.
+    let features: Vec<f32> = (0..20)
+        .flat_map(|i| [i as f32, 1000.0 + 50.0 * (i * i) as f32])
+        .collect();
+    let labels = vec![0; 20];
+    let mut samples = Samples::new(features, 2, Targets::Classes { labels, classes: 1 }).unwrap();
+    let norm = Normalization::fit(&samples);
+    // Feature 0 is 0..19: mean 9.5, population variance (20^2 - 1) / 12 = 33.25.
+    assert!((norm.mean[0] - 9.5).abs() < 1e-5);
+    assert!((norm.std[0] - 33.25f32.sqrt()).abs() < 1e-5);
+    norm.apply(&mut samples).unwrap();
+    for j in 0..2 {
+        let column: Vec<f64> = samples
+            .features()
+            .iter()
+            .skip(j)
+            .step_by(2)
+            .map(|&v| f64::from(v))
+            .collect();
+        let mean = column.iter().sum::<f64>() / 20.0;
+        let var = column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 20.0;
+        assert!(mean.abs() < 1e-5, "feature {j} mean {mean}");
+        assert!(
+            (var.sqrt() - 1.0).abs() < 1e-5,
+            "feature {j} std {}",
+            var.sqrt()
+        );
+    }
+}
+
+#[test]
+fn normalization_leaves_a_constant_feature_at_zero_without_dividing_by_zero() {
+    let mut samples = Samples::new(
+        vec![1.0, 10.0, 3.0, 10.0],
+        2,
+        Targets::Values {
+            values: vec![0.0, 1.0],
+            outputs: 1,
+        },
+    )
+    .unwrap();
+    let norm = Normalization::fit(&samples);
+    // Feature 0 is 1 and 3: mean 2, population std 1. Feature 1 is constant.
+    assert_eq!(norm.mean, [2.0, 10.0]);
+    assert_eq!(norm.std, [1.0, 1.0]);
+    norm.apply(&mut samples).unwrap();
+    assert_eq!(samples.features(), [-1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn normalization_of_other_feature_counts_or_bad_stds_is_an_error() {
+    let norm = Normalization::fit(&numbered(4));
+    let mut two = parity(2).unwrap();
+    assert_contains(
+        &error_of(norm.apply(&mut two)),
+        &["1 means and 1 stds", "2 features"],
+    );
+    let zero = Normalization {
+        mean: vec![0.0],
+        std: vec![0.0],
+    };
+    let mut one = numbered(4);
+    assert_contains(&error_of(zero.apply(&mut one)), &["std of feature 0 is 0"]);
+    assert_eq!(one, numbered(4), "a failed apply changed the samples");
+}
+
+#[test]
+fn batch_gives_features_in_the_dtype_and_class_ids_as_u32() {
+    let dev = Device::Cpu;
+    let samples = parity(2).unwrap();
+    let (xs, ys) = samples.batch(&[3, 0, 1], DType::F64, &dev).unwrap();
+    assert_eq!((xs.dtype(), xs.dims()), (DType::F64, &[3, 2][..]));
+    assert_eq!((ys.dtype(), ys.dims()), (DType::U32, &[3][..]));
+    assert_eq!(
+        xs.to_vec2::<f64>().unwrap(),
+        [[1.0, 1.0], [0.0, 0.0], [0.0, 1.0]]
+    );
+    assert_eq!(ys.to_vec1::<u32>().unwrap(), [0, 0, 1]);
+    let (xs, ys) = samples.tensors(DType::F32, &dev).unwrap();
+    assert_eq!((xs.dtype(), xs.dims()), (DType::F32, &[4, 2][..]));
+    assert_eq!(ys.to_vec1::<u32>().unwrap(), [0, 1, 1, 0]);
+}
+
+#[test]
+fn batch_gives_real_targets_as_rows_in_the_dtype() {
+    let dev = Device::Cpu;
+    let samples = Samples::new(
+        vec![1.0, 2.0, 3.0],
+        1,
+        Targets::Values {
+            values: vec![0.5, -0.5, 1.0, -1.0, 2.0, -2.0],
+            outputs: 2,
+        },
+    )
+    .unwrap();
+    let (xs, ys) = samples.batch(&[2, 0], DType::F32, &dev).unwrap();
+    assert_eq!((xs.dtype(), xs.dims()), (DType::F32, &[2, 1][..]));
+    assert_eq!((ys.dtype(), ys.dims()), (DType::F32, &[2, 2][..]));
+    assert_eq!(ys.to_vec2::<f32>().unwrap(), [[2.0, -2.0], [0.5, -0.5]]);
+    let (_, ys) = samples.tensors(DType::F64, &dev).unwrap();
+    assert_eq!((ys.dtype(), ys.dims()), (DType::F64, &[3, 2][..]));
+}
+
+#[test]
+fn batch_index_out_of_range_is_an_error() {
+    let msg = error_of(numbered(3).batch(&[0, 3], DType::F32, &Device::Cpu));
+    assert_contains(&msg, &["index 3", "3 samples"]);
+}
+
+// ---- Source names ---------------------------------------------------------
+
+#[test]
+fn source_names_round_trip_through_display() {
+    for (text, source) in [
+        ("csv:data/iris.csv", Source::Csv("data/iris.csv".into())),
+        ("mnist:/tmp/mnist", Source::Mnist("/tmp/mnist".into())),
+        ("parity:3", Source::Parity(3)),
+        ("parity:20", Source::Parity(20)),
+        ("spirals:1", Source::Spirals(1)),
+        ("spirals:1000000", Source::Spirals(1_000_000)),
+    ] {
+        let parsed: Source = text.parse().unwrap();
+        assert_eq!(parsed, source);
+        assert_eq!(parsed.to_string(), text);
+    }
+}
+
+#[test]
+fn bad_source_names_are_errors_saying_what_is_accepted() {
+    for (text, expected) in [
+        ("parity:0", "bad parity size '0'"),
+        ("parity:21", "bad parity size '21'"),
+        ("parity:abc", "bad parity size 'abc'"),
+        ("parity:-1", "bad parity size '-1'"),
+        ("spirals:0", "bad spirals size '0'"),
+        ("spirals:1000001", "bad spirals size '1000001'"),
+        ("unknown:x", "unknown data source 'unknown:x'"),
+        ("spirals", "unknown data source 'spirals'"),
+        ("csv:", "needs a path"),
+        ("mnist:", "needs a dir"),
+    ] {
+        let msg = text.parse::<Source>().expect_err(text);
+        assert!(msg.contains(expected), "{text}: {msg}");
+        assert!(!msg.contains('\n'));
+    }
+    let msg = "unknown:x".parse::<Source>().unwrap_err();
+    assert_contains(&msg, &["csv:PATH", "mnist:DIR", "parity:N", "spirals:N"]);
+    let msg = "parity:0".parse::<Source>().unwrap_err();
+    assert_contains(&msg, &["from 1 to 20"]);
+}
