@@ -10,14 +10,21 @@
 //! place, so an interrupted save never leaves a half-written file where the
 //! last good one was. Loading checks every name and shape against the layer
 //! sizes it was asked for, and says what it expected.
+//!
+//! Bigger models ([`save_model`], [`load_model`]) are `.safetensors` files
+//! whose metadata holds a [`ModelSpec`]: everything needed to rebuild the
+//! model and its input pipeline, so `eval` and `predict` need only the file.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Error, Result, Tensor};
+use candle_nn::{VarBuilder, VarMap};
 
 use crate::atomic;
-use crate::model::{check_sizes, sizes_of, weight_name};
+use crate::loss::Loss;
+use crate::model::{check_sizes, sizes_of, weight_name, Activation, Mlp, MlpConfig};
+use crate::samples::Normalization;
 
 /// A checkpoint file format, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,4 +179,113 @@ fn read(path: &Path) -> Result<(Format, HashMap<String, Tensor>)> {
 fn shape_text(dims: &[usize]) -> String {
     let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
     format!("({})", dims.join(", "))
+}
+
+/// The metadata key under which a model checkpoint describes its model.
+const MODEL_KEY: &str = "simple-nn";
+
+/// Everything needed to rebuild a trained model and its input pipeline, stored in its checkpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSpec {
+    /// Layer sizes, input first.
+    pub sizes: Vec<usize>,
+    /// The hidden layers' activation.
+    pub activation: Activation,
+    /// Whether the layers have biases.
+    pub bias: bool,
+    /// The loss it was trained with, which fixes the output head.
+    pub loss: Loss,
+    /// The number of classes, for classification.
+    pub classes: Option<usize>,
+    /// The feature standardisation fitted on the training data, if any.
+    pub normalization: Option<Normalization>,
+}
+
+impl ModelSpec {
+    /// The network's shape.
+    pub fn config(&self) -> MlpConfig {
+        MlpConfig {
+            sizes: self.sizes.clone(),
+            activation: self.activation,
+            bias: self.bias,
+            head: self.loss.head(),
+        }
+    }
+
+    /// The names and shapes of the parameters such a model has, in `VarMap` layout.
+    fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = Vec::new();
+        for (i, pair) in self.sizes.windows(2).enumerate() {
+            names.push((weight_name(i), vec![pair[1], pair[0]]));
+            if self.bias {
+                names.push((format!("layers.{i}.bias"), vec![pair[1]]));
+            }
+        }
+        names
+    }
+}
+
+/// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
+pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
+    if Format::of(path)? != Format::Safetensors {
+        fail!("a model is saved as .safetensors, not '{}': rename it *.safetensors", path.display())
+    }
+    let tensors: Vec<(String, Tensor)> = {
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Msg("the VarMap's lock is poisoned".into()))?;
+        let mut tensors = Vec::with_capacity(vars.len());
+        for (name, _) in spec.parameters() {
+            let Some(var) = vars.get(&name) else {
+                fail!("the model has no parameter '{name}' although its description needs it")
+            };
+            tensors.push((name, var.as_tensor().to_device(&Device::Cpu)?));
+        }
+        tensors
+    };
+    let description =
+        serde_json::to_string(spec).map_err(|e| Error::Msg(format!("cannot describe the model: {e}")))?;
+    let metadata = HashMap::from([(MODEL_KEY.to_string(), description)]);
+    atomic::write_with(path, |tmp| {
+        safetensors::tensor::serialize_to_file(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata), tmp)
+            .map_err(|e| Error::Msg(e.to_string()))
+    })
+}
+
+/// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
+pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp)> {
+    let shown = path.display();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Msg(format!("cannot read model '{shown}': {e}: run `mlp train --save {shown}` first")))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;
+    let Some(description) = metadata.metadata().as_ref().and_then(|m| m.get(MODEL_KEY)) else {
+        fail!("'{shown}' has no model description: it was not saved by `mlp train` (weights of the tutorial's network load with `xor --init`)")
+    };
+    let spec: ModelSpec = serde_json::from_str(description)
+        .map_err(|e| Error::Msg(format!("model '{shown}' has a broken description ({e})")))?;
+    check_sizes(&spec.sizes)?;
+    let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| Error::Msg(format!("model '{shown}': {}", crate::error::message(&e))))?;
+    let mut parameters = HashMap::new();
+    for (name, shape) in spec.parameters() {
+        let Some(tensor) = tensors.remove(&name) else {
+            fail!("model '{shown}' lacks '{name}', which its description ({:?}) needs", spec.sizes)
+        };
+        if tensor.dims() != shape.as_slice() {
+            fail!(
+                "model '{shown}': '{name}' has shape {}, its description needs {}",
+                shape_text(tensor.dims()),
+                shape_text(&shape)
+            )
+        }
+        parameters.insert(name, tensor.to_dtype(dtype)?.to_device(dev)?);
+    }
+    if let Some(extra) = tensors.keys().min() {
+        fail!("model '{shown}' has an unexpected tensor '{extra}' that its description does not mention")
+    }
+    let vb = VarBuilder::from_tensors(parameters, dtype, dev);
+    let mlp = Mlp::build(spec.config(), vb)?;
+    Ok((spec, mlp))
 }

@@ -281,7 +281,7 @@ pub fn epoch_batches(len: usize, batch_size: usize, seed: u64) -> Result<Vec<Vec
 }
 
 /// Per-feature standardisation, fitted on training data and saved with a model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalization {
     /// The mean of each feature.
     pub mean: Vec<f32>,

@@ -25,3 +25,8 @@ pub fn init(threads: Option<usize>) -> usize {
     std::env::set_var(VAR, n.to_string());
     n
 }
+
+/// The thread count candle uses now (after [`init`], the one it settled).
+pub fn current() -> usize {
+    candle_core::utils::get_num_threads()
+}

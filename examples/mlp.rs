@@ -1,0 +1,560 @@
+//! Bigger models on real data: `train`, `eval`, `predict` and `bench` over the same library.
+//!
+//! ```sh
+//! cargo run --release --example mlp -- train --data spirals:500 --hidden 32,32 --epochs 50 --save model.safetensors
+//! cargo run --release --example mlp -- eval --model model.safetensors --data spirals:500
+//! cargo run --release --example mlp -- predict --model model.safetensors --data csv:new.csv --output predictions.csv
+//! cargo run --release --example mlp -- bench --inputs 784 --hidden 512,512 --classes 10 --batch-size 256 --steps 50
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::Optimizer;
+use clap::{Args, Parser, Subcommand};
+use simple_nn::checkpoint::{self, ModelSpec};
+use simple_nn::fit::{self, Epoch, FitConfig, OptimizerKind};
+use simple_nn::loss::Loss;
+use simple_nn::model::{Activation, Mlp, MlpConfig};
+use simple_nn::optim::Schedule;
+use simple_nn::samples::{Normalization, Part, Samples, Source, TargetKind};
+use simple_nn::{atomic, device, plot, DeviceSpec};
+
+// Every step makes and drops tensors; mimalloc keeps their buffers ready for
+// reuse instead of handing large ones back to the kernel each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Train, evaluate and run multi-layer perceptrons on CSV, MNIST or synthetic data.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model; input and output sizes come from the data.
+    Train(TrainArgs),
+    /// Score a saved model on a data set (MNIST: its test files).
+    Eval(EvalArgs),
+    /// Write a saved model's predictions for every sample.
+    Predict(PredictArgs),
+    /// Time training steps on one fixed random batch (the workload of torch_mlp.py).
+    Bench(BenchArgs),
+}
+
+/// Where the run happens.
+#[derive(Args, Debug)]
+struct RunOn {
+    /// cpu, cuda, cuda:N, metal or auto.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
+    /// f32 or f64.
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
+    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else all available).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// csv:PATH, mnist:DIR, parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    /// Hidden layer sizes, comma-separated.
+    #[arg(long, default_value = "64,32", value_parser = parse_hidden)]
+    hidden: Vec<usize>,
+    /// Hidden activation.
+    #[arg(long, default_value = "relu")]
+    activation: Activation,
+    /// cross-entropy (classes), bce (two classes), mse or half-sse (values).
+    #[arg(long, default_value = "cross-entropy")]
+    loss: Loss,
+    /// Layers without bias (the tutorial's network has none).
+    #[arg(long)]
+    no_bias: bool,
+    /// sgd, momentum or adamw.
+    #[arg(long, default_value = "adamw")]
+    optimizer: OptimizerKind,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 0.001, value_parser = parse_positive)]
+    lr: f64,
+    /// Momentum, for --optimizer momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Nesterov momentum, for --optimizer momentum.
+    #[arg(long)]
+    nesterov: bool,
+    /// Weight decay (AdamW's decoupled decay; L2 for momentum SGD).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, or cosine[:MIN_LR].
+    #[arg(long, default_value = "constant")]
+    schedule: Schedule,
+    /// Rows per minibatch.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    epochs: u32,
+    /// Seed of the initial weights, the validation split and the batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of the training data held out for validation.
+    #[arg(long, default_value_t = 0.1, value_parser = parse_fraction)]
+    valid_fraction: f64,
+    /// Standardise features with the training data's mean and spread (saved with the model).
+    #[arg(long)]
+    normalize: bool,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Save the trained model (.safetensors, with everything needed to rebuild it).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Write one CSV row per epoch: epoch,lr,train_loss,valid_loss,valid_accuracy,seconds.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Draw the loss curves to PATH.png or PATH.svg.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Write the final numbers as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// A model saved by `train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// csv:PATH, mnist:DIR (scored on its test files), parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Write accuracy, loss and samples as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// A model saved by `train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// csv:PATH, mnist:DIR (its test files), parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Write the predictions here instead of to standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Input features.
+    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u32).range(1..))]
+    inputs: u32,
+    /// Hidden layer sizes, comma-separated.
+    #[arg(long, default_value = "512,512", value_parser = parse_hidden)]
+    hidden: Vec<usize>,
+    /// Classes (outputs).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    classes: u32,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+    /// Timed steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    steps: u32,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.01, value_parser = parse_positive)]
+    lr: f64,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Write samples_per_sec and ms_per_step as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+fn parse_dtype(s: &str) -> Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f64" => Ok(DType::F64),
+        _ => Err(format!("unsupported dtype '{s}': use f32 or f64")),
+    }
+}
+
+fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
+    s.split(',')
+        .map(|n| match n.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("bad hidden sizes '{s}': write positive whole numbers separated by commas, e.g. 64,32")),
+        })
+        .collect()
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive finite number: use e.g. 0.01")),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a fraction in [0, 1): use e.g. 0.1")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let threads = match &cli.command {
+        Command::Train(a) => a.run_on.threads,
+        Command::Eval(a) => a.run_on.threads,
+        Command::Predict(a) => a.run_on.threads,
+        Command::Bench(a) => a.run_on.threads,
+    };
+    simple_nn::threads::init(threads.map(|n| n as usize));
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+        Command::Predict(args) => predict(args),
+        Command::Bench(args) => bench(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl RunOn {
+    fn open(&self) -> Result<Device> {
+        let dev = self.device.open()?;
+        if dev.is_metal() && self.dtype == DType::F64 {
+            bail!("Metal has no float64: pass --dtype f32")
+        }
+        Ok(dev)
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    for path in [&args.save, &args.history, &args.plot, &args.metrics_json].into_iter().flatten() {
+        atomic::check_writable(path)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::check_path(path)?;
+    }
+    let dev = args.run_on.open()?;
+    let dtype = args.run_on.dtype;
+    let kind = if args.loss.is_classification() { TargetKind::Classes } else { TargetKind::Values };
+    let mut samples = args.data.load(Part::Train, kind).with_context(|| format!("--data {}", args.data))?;
+    if !args.loss.is_classification() {
+        samples = samples.into_values();
+    }
+    let outputs = match (args.loss, samples.classes()) {
+        (Loss::Bce, Some(2)) => 1,
+        (Loss::Bce, classes) => bail!(
+            "--loss bce needs two classes, the data has {}: use --loss cross-entropy",
+            classes.unwrap_or(0)
+        ),
+        _ => samples.n_outputs(),
+    };
+    let (mut train_set, mut valid_set) = samples.split(args.valid_fraction, args.seed)?;
+    let normalization = args.normalize.then(|| Normalization::fit(&train_set));
+    if let Some(norm) = &normalization {
+        norm.apply(&mut train_set)?;
+        norm.apply(&mut valid_set)?;
+    }
+
+    let mut sizes = vec![train_set.n_features()];
+    sizes.extend(&args.hidden);
+    sizes.push(outputs);
+    let spec = ModelSpec {
+        sizes: sizes.clone(),
+        activation: args.activation,
+        bias: !args.no_bias,
+        loss: args.loss,
+        classes: train_set.classes(),
+        normalization,
+    };
+    let (mlp, varmap) = Mlp::seeded(spec.config(), args.seed, dtype, &dev)?;
+    let config = FitConfig {
+        loss: args.loss,
+        optimizer: args.optimizer,
+        lr: args.lr,
+        momentum: args.momentum,
+        nesterov: args.nesterov,
+        weight_decay: args.weight_decay,
+        schedule: args.schedule.with_epochs(args.epochs as usize),
+        batch_size: args.batch_size as usize,
+        epochs: args.epochs as usize,
+        seed: args.seed,
+        progress: true,
+    };
+    fit::check_config(&config)?;
+    println!(
+        "simple-nn mlp: {sizes:?} {} {} on {} ({} train, {} validation rows), {} lr {} batch {}, {} on {}",
+        args.activation,
+        args.loss,
+        args.data,
+        train_set.len(),
+        valid_set.len(),
+        args.optimizer,
+        args.lr,
+        args.batch_size,
+        dtype.as_str(),
+        device::name(&dev),
+    );
+    let start = Instant::now();
+    let epochs = fit::fit(&mlp, &varmap, &train_set, &valid_set, &config, |e| {
+        println!("{}", epoch_line(e, args.epochs as usize));
+        Ok(())
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let last = epochs.last().context("no epoch ran")?;
+    let train_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
+    let samples_per_sec = (train_set.len() * epochs.len()) as f64 / train_seconds.max(1e-9);
+    println!("trained {} epochs in {seconds:.2} s ({samples_per_sec:.0} samples/s)", epochs.len());
+
+    if let Some(path) = &args.history {
+        atomic::write(path, history_csv(&epochs).as_bytes())?;
+    }
+    if let Some(path) = &args.plot {
+        let train_curve: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
+        let valid_curve: Vec<(f64, f64)> = epochs
+            .iter()
+            .filter_map(|e| e.valid_loss.map(|l| (e.epoch as f64, l)))
+            .collect();
+        let mut series = vec![plot::Series { name: "train", points: &train_curve }];
+        if !valid_curve.is_empty() {
+            series.push(plot::Series { name: "validation", points: &valid_curve });
+        }
+        let title = format!("{} loss, {} on {}", args.loss, args.optimizer, args.data);
+        plot::write(path, &title, "epoch", "loss per sample", &series)?;
+    }
+    if let Some(path) = &args.save {
+        checkpoint::save_model(path, &spec, &varmap)?;
+        println!("saved the model to {}", path.display());
+    }
+    if let Some(path) = &args.metrics_json {
+        let metrics = serde_json::json!({
+            "epochs": epochs.len(),
+            "train_loss": last.train_loss,
+            "valid_loss": last.valid_loss,
+            "valid_accuracy": last.valid_accuracy,
+            "train_samples": train_set.len(),
+            "valid_samples": valid_set.len(),
+            "seconds": seconds,
+            "samples_per_sec": samples_per_sec,
+            "device": device::name(&dev),
+            "dtype": dtype.as_str(),
+        });
+        atomic::write(path, format!("{metrics:#}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+fn epoch_line(e: &Epoch, epochs: usize) -> String {
+    let mut line = format!("epoch {:>3}/{epochs}  lr {:.3e}  train loss {:.5}", e.epoch, e.lr, e.train_loss);
+    if let Some(loss) = e.valid_loss {
+        line += &format!("  valid loss {loss:.5}");
+    }
+    if let Some(accuracy) = e.valid_accuracy {
+        line += &format!("  valid accuracy {:.2}%", accuracy * 100.0);
+    }
+    line + &format!("  {:.2} s", e.seconds)
+}
+
+fn history_csv(epochs: &[Epoch]) -> String {
+    let cell = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+    let mut csv = String::from("epoch,lr,train_loss,valid_loss,valid_accuracy,seconds\n");
+    for e in epochs {
+        csv += &format!(
+            "{},{:e},{:e},{},{},{:e}\n",
+            e.epoch,
+            e.lr,
+            e.train_loss,
+            cell(e.valid_loss),
+            cell(e.valid_accuracy),
+            e.seconds
+        );
+    }
+    csv
+}
+
+/// Loads a model and the data it is to run on, prepared the way the model was trained.
+fn model_and_data(model: &PathBuf, data: &Source, run_on: &RunOn) -> Result<(ModelSpec, Mlp, Samples, Device)> {
+    let dev = run_on.open()?;
+    let (spec, mlp) = checkpoint::load_model(model, run_on.dtype, &dev)?;
+    let kind = if spec.loss.is_classification() { TargetKind::Classes } else { TargetKind::Values };
+    let mut samples = data.load(Part::Test, kind).with_context(|| format!("--data {data}"))?;
+    if !spec.loss.is_classification() {
+        samples = samples.into_values();
+    }
+    if samples.n_features() != spec.sizes[0] {
+        bail!(
+            "--data {data} has {} features but the model takes {}: give it data shaped like its training data",
+            samples.n_features(),
+            spec.sizes[0]
+        )
+    }
+    if let (Some(model_classes), Some(data_classes)) = (spec.classes, samples.classes()) {
+        if data_classes > model_classes {
+            bail!("--data {data} has labels up to {} but the model knows {model_classes} classes", data_classes - 1)
+        }
+    }
+    if let Some(norm) = &spec.normalization {
+        norm.apply(&mut samples)?;
+    }
+    Ok((spec, mlp, samples, dev))
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    if let Some(path) = &args.metrics_json {
+        atomic::check_writable(path)?;
+    }
+    let (spec, mlp, samples, dev) = model_and_data(&args.model, &args.data, &args.run_on)?;
+    let scored = fit::evaluate(&mlp, spec.loss, &samples, args.run_on.dtype, &dev)?;
+    match scored.accuracy {
+        Some(accuracy) => println!(
+            "{} samples: accuracy {:.2}%, {} loss {:.5}",
+            scored.samples,
+            accuracy * 100.0,
+            spec.loss,
+            scored.loss
+        ),
+        None => println!("{} samples: {} loss {:.5}", scored.samples, spec.loss, scored.loss),
+    }
+    if let Some(path) = &args.metrics_json {
+        let metrics = serde_json::json!({
+            "accuracy": scored.accuracy,
+            "loss": scored.loss,
+            "samples": scored.samples,
+        });
+        atomic::write(path, format!("{metrics:#}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    if let Some(path) = &args.output {
+        atomic::check_writable(path)?;
+    }
+    let (spec, mlp, samples, dev) = model_and_data(&args.model, &args.data, &args.run_on)?;
+    let outputs = *spec.sizes.last().context("a model has layers")?;
+    let mut csv = match (spec.loss, spec.classes) {
+        (Loss::CrossEntropy, Some(k)) => {
+            let probabilities: Vec<String> = (0..k).map(|c| format!("p{c}")).collect();
+            format!("predicted,{}\n", probabilities.join(","))
+        }
+        (Loss::Bce, _) => "predicted,p0,p1\n".to_string(),
+        _ => {
+            let names: Vec<String> = (0..outputs).map(|o| format!("output{o}")).collect();
+            names.join(",") + "\n"
+        }
+    };
+    let indices: Vec<usize> = (0..samples.len()).collect();
+    for chunk in indices.chunks(1024) {
+        let (xs, _) = samples.batch(chunk, args.run_on.dtype, &dev)?;
+        let predictions = spec.loss.predictions(&mlp.forward(&xs)?)?;
+        let rows = predictions.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+        for row in rows {
+            csv += &prediction_row(spec.loss, &row);
+        }
+    }
+    match &args.output {
+        Some(path) => atomic::write(path, csv.as_bytes())?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(csv.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn prediction_row(loss: Loss, row: &[f64]) -> String {
+    let cells = |values: &[f64]| values.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",");
+    match loss {
+        Loss::CrossEntropy => {
+            let best = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+            format!("{best},{}\n", cells(row))
+        }
+        Loss::Bce => {
+            let p1 = row.first().copied().unwrap_or(0.0);
+            format!("{},{}\n", u8::from(p1 > 0.5), cells(&[1.0 - p1, p1]))
+        }
+        Loss::Mse | Loss::HalfSse => cells(row) + "\n",
+    }
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    if let Some(path) = &args.metrics_json {
+        atomic::check_writable(path)?;
+    }
+    let dev = args.run_on.open()?;
+    let dtype = args.run_on.dtype;
+    let (inputs, classes, batch) = (args.inputs as usize, args.classes as usize, args.batch_size as usize);
+    let mut sizes = vec![inputs];
+    sizes.extend(&args.hidden);
+    sizes.push(classes);
+    let config = MlpConfig { sizes: sizes.clone(), activation: Activation::Relu, bias: true, head: Loss::CrossEntropy.head() };
+    let (mlp, varmap) = Mlp::seeded(config, 0, dtype, &dev)?;
+    let xs = Tensor::randn(0f32, 1.0, (batch, inputs), &Device::Cpu)?.to_dtype(dtype)?.to_device(&dev)?;
+    let labels: Vec<u32> = (0..batch as u32).map(|i| i % classes as u32).collect();
+    let ys = Tensor::from_vec(labels, batch, &dev)?;
+    let mut sgd = candle_nn::SGD::new(varmap.all_vars(), args.lr)?;
+    let mut step = || -> Result<()> {
+        let loss = candle_nn::loss::cross_entropy(&mlp.forward(&xs)?, &ys)?;
+        sgd.backward_step(&loss)?;
+        Ok(())
+    };
+    for _ in 0..3 {
+        step()?;
+    }
+    dev.synchronize()?;
+    let start = Instant::now();
+    for _ in 0..args.steps {
+        step()?;
+    }
+    dev.synchronize()?;
+    let seconds = start.elapsed().as_secs_f64();
+    let ms_per_step = seconds * 1e3 / args.steps as f64;
+    let samples_per_sec = (batch * args.steps as usize) as f64 / seconds;
+    println!(
+        "mlp bench: {sizes:?} relu, batch {batch}, {} steps, {} on {}, {} threads: {ms_per_step:.3} ms/step, {samples_per_sec:.0} samples/s",
+        args.steps,
+        dtype.as_str(),
+        device::name(&dev),
+        simple_nn::threads::current(),
+    );
+    if let Some(path) = &args.metrics_json {
+        let metrics = serde_json::json!({
+            "samples_per_sec": samples_per_sec,
+            "ms_per_step": ms_per_step,
+            "batch_size": batch,
+            "steps": args.steps,
+            "device": device::name(&dev),
+            "dtype": dtype.as_str(),
+        });
+        atomic::write(path, format!("{metrics:#}\n").as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! Losses for bigger models, each with the output head and targets it expects.
+//!
+//! | loss | head | targets | outputs |
+//! |---|---|---|---|
+//! | `cross-entropy` | logits | class ids (`u32`, shape `(n,)`) | one per class |
+//! | `bce` | one logit | class ids 0/1 | 1 |
+//! | `mse` | raw values | floats `(n, outputs)` | as the targets |
+//! | `half-sse` | sigmoid | floats `(n, outputs)` | as the targets (the tutorial's) |
+//!
+//! The cross-entropies work on logits so they can be computed stably:
+//! softmax through `log_softmax` (which subtracts the row maximum), binary
+//! cross-entropy as `max(z, 0) − z·y + log(1 + e^(−|z|))`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{DType, Result, Tensor, D};
+
+use crate::model::Head;
+
+/// A training loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Softmax cross-entropy over classes, averaged over the batch.
+    CrossEntropy,
+    /// Mean squared error.
+    Mse,
+    /// Binary cross-entropy on one logit, averaged over the batch.
+    Bce,
+    /// The tutorial's `½·Σ(ŷ − y)²` on sigmoid outputs, summed over the batch.
+    HalfSse,
+}
+
+impl Loss {
+    /// The output head this loss expects.
+    pub fn head(self) -> Head {
+        match self {
+            Loss::HalfSse => Head::Sigmoid,
+            Loss::CrossEntropy | Loss::Mse | Loss::Bce => Head::Identity,
+        }
+    }
+
+    /// Whether the targets are class ids (and accuracy means something).
+    pub fn is_classification(self) -> bool {
+        matches!(self, Loss::CrossEntropy | Loss::Bce)
+    }
+
+    /// The loss of `output` (the network's, after its head) against `targets`.
+    pub fn compute(self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        match self {
+            Loss::CrossEntropy => candle_nn::loss::cross_entropy(output, targets),
+            Loss::Bce => bce_with_logits(output, targets),
+            Loss::Mse => candle_nn::loss::mse(output, targets),
+            Loss::HalfSse => crate::train::half_sse(output, targets),
+        }
+    }
+
+    /// The fraction of rows whose predicted class equals the label, for classification losses.
+    pub fn accuracy(self, output: &Tensor, labels: &Tensor) -> Result<Option<f64>> {
+        let predicted = match self {
+            Loss::CrossEntropy => output.argmax(D::Minus1)?,
+            Loss::Bce => output.flatten_all()?.gt(0.0)?.to_dtype(DType::U32)?,
+            Loss::Mse | Loss::HalfSse => return Ok(None),
+        };
+        let rows = labels.dim(0)?;
+        let correct = predicted
+            .eq(labels)?
+            .to_dtype(DType::F64)?
+            .sum_all()?
+            .to_scalar::<f64>()?;
+        Ok(Some(correct / rows.max(1) as f64))
+    }
+
+    /// Class probabilities (or regression outputs) from the network's output.
+    pub fn predictions(self, output: &Tensor) -> Result<Tensor> {
+        match self {
+            Loss::CrossEntropy => candle_nn::ops::softmax_last_dim(output),
+            Loss::Bce => candle_nn::ops::sigmoid(output),
+            Loss::Mse | Loss::HalfSse => Ok(output.clone()),
+        }
+    }
+}
+
+/// `mean(max(z, 0) − z·y + log(1 + e^(−|z|)))`: binary cross-entropy on logits `z`, stable for any `z`.
+///
+/// `labels` are class ids 0/1 of shape `(n,)`; `logits` has shape `(n, 1)` or `(n,)`.
+pub fn bce_with_logits(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let z = logits.flatten_all()?;
+    let y = labels.to_dtype(z.dtype())?.flatten_all()?;
+    let softplus_neg_abs = (z.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    (z.relu()? - (&z * &y)? + softplus_neg_abs)?.mean_all()
+}
+
+impl FromStr for Loss {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "cross-entropy" => Ok(Loss::CrossEntropy),
+            "mse" => Ok(Loss::Mse),
+            "bce" => Ok(Loss::Bce),
+            "half-sse" => Ok(Loss::HalfSse),
+            _ => Err(format!(
+                "unknown loss '{s}': use cross-entropy, mse, bce or half-sse"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Loss::CrossEntropy => "cross-entropy",
+            Loss::Mse => "mse",
+            Loss::Bce => "bce",
+            Loss::HalfSse => "half-sse",
+        })
+    }
+}
