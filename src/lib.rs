@@ -41,6 +41,7 @@ pub mod error;
 pub mod fused;
 pub mod init;
 pub mod model;
+pub mod optim;
 pub mod reference;
 pub mod threads;
 pub mod train;
