@@ -192,16 +192,17 @@ impl std::str::FromStr for Schedule {
         match parts[..] {
             ["constant"] => Ok(Schedule::Constant),
             ["step", every, gamma] => {
-                let every = match every.parse::<usize>() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("bad schedule '{s}': EVERY must be a whole number of epochs ≥ 1, as in step:10:0.5")),
-                };
-                let gamma = match gamma.parse::<f64>() {
-                    Ok(g) if g.is_finite() && g > 0.0 => g,
-                    _ => return Err(format!(
-                        "bad schedule '{s}': GAMMA must be a finite number > 0, as in step:10:0.5"
-                    )),
-                };
+                let bad = |what: &str| format!("bad schedule '{s}': {what}, as in step:10:0.5");
+                let every = every
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("EVERY must be a whole number of epochs ≥ 1"))?;
+                let gamma = gamma
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|g| g.is_finite() && *g > 0.0)
+                    .ok_or_else(|| bad("GAMMA must be a finite number > 0"))?;
                 Ok(Schedule::Step { every, gamma })
             }
             ["cosine"] => Ok(Schedule::Cosine {
