@@ -42,6 +42,7 @@ pub mod fused;
 pub mod init;
 pub mod model;
 pub mod optim;
+pub mod plot;
 pub mod reference;
 pub mod threads;
 pub mod train;
