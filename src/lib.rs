@@ -45,6 +45,8 @@ pub mod idx;
 pub mod init;
 pub mod loss;
 pub mod model;
+pub mod optim;
+pub mod plot;
 pub mod reference;
 pub mod samples;
 pub mod synthetic;

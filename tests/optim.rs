@@ -1,0 +1,335 @@
+//! `SgdMomentum` takes PyTorch's steps; `Schedule` gives the rates it documents.
+//!
+//! The expected weights were printed by PyTorch 2 (float64) running this script:
+//!
+//! ```python
+//! import torch
+//! xs = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-1.0, 2.0, 1.0], [0.0, -0.75, 1.25]], dtype=torch.float64)
+//! ys = torch.tensor([[1.0], [-0.5], [2.0], [0.25]], dtype=torch.float64)
+//! for momentum, nesterov, weight_decay in [(0.9, False, 0.0), (0.9, True, 0.0), (0.9, False, 0.1), (0.5, True, 0.05)]:
+//!     w = torch.tensor([[0.1, -0.2, 0.3]], dtype=torch.float64, requires_grad=True)
+//!     b = torch.tensor([0.05], dtype=torch.float64, requires_grad=True)
+//!     sgd = torch.optim.SGD([w, b], lr=0.05, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+//!     for _ in range(10):
+//!         sgd.zero_grad()
+//!         loss = ((xs @ w.t() + b - ys) ** 2).mean()
+//!         loss.backward()
+//!         sgd.step()
+//!     print(momentum, nesterov, weight_decay, [repr(v) for v in w.flatten().tolist()], repr(b.item()))
+//! ```
+//!
+//! which printed
+//!
+//! ```text
+//! 0.9 False 0.0 ['-0.38605761451841086', '0.6184090293837228', '0.6373805554897122'] 0.09472348455050685
+//! 0.9 True 0.0 ['-0.29197876203372464', '0.5072385174154309', '0.6466039454874966'] 0.08362969965027421
+//! 0.9 False 0.1 ['-0.3642279839030783', '0.5730559400734203', '0.6054958109016881'] 0.10269169014353355
+//! 0.5 True 0.05 ['-0.3073935834150359', '0.4481005286270424', '0.5899604998909345'] 0.17909030515683108
+//! ```
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_nn::{Optimizer, SGD};
+use simple_nn::optim::{MomentumConfig, Schedule, SgdMomentum};
+
+const XS: [[f64; 3]; 4] = [
+    [0.5, -1.0, 2.0],
+    [1.5, 0.25, -0.5],
+    [-1.0, 2.0, 1.0],
+    [0.0, -0.75, 1.25],
+];
+const YS: [f64; 4] = [1.0, -0.5, 2.0, 0.25];
+
+/// The script's linear model and data: `(w, b, xs, ys)`.
+fn model(dev: &Device) -> Result<(Var, Var, Tensor, Tensor)> {
+    let w = Var::from_tensor(&Tensor::new(&[[0.1f64, -0.2, 0.3]], dev)?)?;
+    let b = Var::from_tensor(&Tensor::new(&[0.05f64], dev)?)?;
+    let xs = Tensor::new(&XS, dev)?;
+    let ys = Tensor::new(&YS, dev)?.reshape((4, 1))?;
+    Ok((w, b, xs, ys))
+}
+
+/// The script's mean squared error of `xs·wᵀ + b` against `ys`.
+fn loss(w: &Var, b: &Var, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
+    let prediction = xs.matmul(&w.t()?)?.broadcast_add(b)?;
+    (prediction - ys)?.sqr()?.mean_all()
+}
+
+/// Runs the script's ten steps with `opt` and returns `w` then `b`, flattened.
+fn fit<O: Optimizer>(config: O::Config) -> Result<Vec<f64>> {
+    let (w, b, xs, ys) = model(&Device::Cpu)?;
+    let mut opt = O::new(vec![w.clone(), b.clone()], config)?;
+    for _ in 0..10 {
+        opt.backward_step(&loss(&w, &b, &xs, &ys)?)?;
+    }
+    let mut out = w.flatten_all()?.to_vec1::<f64>()?;
+    out.extend(b.to_vec1::<f64>()?);
+    Ok(out)
+}
+
+fn assert_close(ours: &[f64], torch: &[f64], what: &str) {
+    assert_eq!(ours.len(), torch.len());
+    for (o, t) in ours.iter().zip(torch) {
+        assert!(
+            (o - t).abs() <= 1e-12,
+            "{what}: ours {ours:?}, PyTorch {torch:?}"
+        );
+    }
+}
+
+fn config(momentum: f64, nesterov: bool, weight_decay: f64) -> MomentumConfig {
+    MomentumConfig {
+        lr: 0.05,
+        momentum,
+        nesterov,
+        weight_decay,
+    }
+}
+
+#[test]
+fn momentum_matches_pytorch() -> Result<()> {
+    let ours = fit::<SgdMomentum>(config(0.9, false, 0.0))?;
+    let torch = [
+        -0.38605761451841086,
+        0.6184090293837228,
+        0.6373805554897122,
+        0.09472348455050685,
+    ];
+    assert_close(&ours, &torch, "momentum 0.9");
+    Ok(())
+}
+
+#[test]
+fn nesterov_matches_pytorch() -> Result<()> {
+    let ours = fit::<SgdMomentum>(config(0.9, true, 0.0))?;
+    let torch = [
+        -0.29197876203372464,
+        0.5072385174154309,
+        0.6466039454874966,
+        0.08362969965027421,
+    ];
+    assert_close(&ours, &torch, "nesterov 0.9");
+    Ok(())
+}
+
+#[test]
+fn weight_decay_matches_pytorch() -> Result<()> {
+    let ours = fit::<SgdMomentum>(config(0.9, false, 0.1))?;
+    let torch = [
+        -0.3642279839030783,
+        0.5730559400734203,
+        0.6054958109016881,
+        0.10269169014353355,
+    ];
+    assert_close(&ours, &torch, "momentum 0.9, weight decay 0.1");
+    let ours = fit::<SgdMomentum>(config(0.5, true, 0.05))?;
+    let torch = [
+        -0.3073935834150359,
+        0.4481005286270424,
+        0.5899604998909345,
+        0.17909030515683108,
+    ];
+    assert_close(&ours, &torch, "nesterov 0.5, weight decay 0.05");
+    Ok(())
+}
+
+#[test]
+fn momentum_zero_is_candle_sgd_bit_for_bit() -> Result<()> {
+    let ours = fit::<SgdMomentum>(config(0.0, false, 0.0))?;
+    let candle = fit::<SGD>(0.05)?;
+    assert_eq!(ours, candle);
+    Ok(())
+}
+
+#[test]
+fn velocity_is_per_variable_and_skips_missing_gradients() -> Result<()> {
+    // b gets no gradient in the first steps: its velocity must start at its own first step.
+    let (w, b, xs, ys) = model(&Device::Cpu)?;
+    let mut opt = SgdMomentum::new(vec![w.clone(), b.clone()], config(0.9, false, 0.0))?;
+    let b0 = b.to_vec1::<f64>()?;
+    for _ in 0..3 {
+        let loss_w = xs.matmul(&w.t()?)?.sub(&ys)?.sqr()?.mean_all()?;
+        opt.backward_step(&loss_w)?;
+    }
+    assert_eq!(b.to_vec1::<f64>()?, b0, "b moved without a gradient");
+    // One step with a gradient for b: a first step moves it by exactly lr·grad.
+    let full = loss(&w, &b, &xs, &ys)?;
+    let grads = full.backward()?;
+    let gb = grads.get(&b).unwrap().to_vec1::<f64>()?[0];
+    opt.step(&grads)?;
+    assert_eq!(b.to_vec1::<f64>()?[0], b0[0] - gb * 0.05);
+    Ok(())
+}
+
+#[test]
+fn learning_rate_can_be_changed_between_steps() -> Result<()> {
+    let mut opt = SgdMomentum::new(vec![], config(0.9, true, 0.0))?;
+    assert_eq!(opt.learning_rate(), 0.05);
+    opt.set_learning_rate(0.01);
+    assert_eq!(opt.learning_rate(), 0.01);
+    assert_eq!(opt.config().lr, 0.01);
+    Ok(())
+}
+
+#[test]
+fn integer_variables_are_left_alone() -> Result<()> {
+    let ids = Var::from_tensor(&Tensor::new(&[1u32, 2], &Device::Cpu)?)?;
+    let w = Var::from_tensor(&Tensor::new(&[1.0f32], &Device::Cpu)?)?;
+    let opt = SgdMomentum::new(vec![ids, w], MomentumConfig::new(0.1, 0.9))?;
+    assert_eq!(opt.vars().len(), 1);
+    assert_eq!(opt.vars()[0].dtype(), DType::F32);
+    Ok(())
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_fix() {
+    let cases = [
+        (config(-0.1, false, 0.0), "invalid momentum"),
+        (config(0.9, false, -1.0), "invalid weight decay"),
+        (config(f64::NAN, false, 0.0), "invalid momentum"),
+        (
+            config(0.0, true, 0.0),
+            "Nesterov momentum needs momentum > 0",
+        ),
+    ];
+    for (config, expected) in cases {
+        let err = SgdMomentum::new(vec![], config).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+    for lr in [-0.5, f64::INFINITY, f64::NAN] {
+        let err = SgdMomentum::new(vec![], MomentumConfig::new(lr, 0.9))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid learning rate"), "{err}");
+        assert!(err.contains("use a finite number ≥ 0"), "{err}");
+    }
+}
+
+#[test]
+fn constant_and_step_schedules() {
+    assert_eq!(Schedule::Constant.lr(0.1, 0), 0.1);
+    assert_eq!(Schedule::Constant.lr(0.1, 1000), 0.1);
+    let step = Schedule::Step {
+        every: 10,
+        gamma: 0.5,
+    };
+    // 0.8·0.5^(epoch/10), integer division.
+    for (epoch, lr) in [
+        (0, 0.8),
+        (9, 0.8),
+        (10, 0.4),
+        (19, 0.4),
+        (20, 0.2),
+        (35, 0.1),
+    ] {
+        assert_eq!(step.lr(0.8, epoch), lr, "epoch {epoch}");
+    }
+    // every 0 cannot divide; it means never.
+    let never = Schedule::Step {
+        every: 0,
+        gamma: 0.5,
+    };
+    assert_eq!(never.lr(0.8, 100), 0.8);
+}
+
+#[test]
+fn cosine_schedule() {
+    let cosine = Schedule::Cosine {
+        epochs: 4,
+        min_lr: 0.1,
+    };
+    // 0.1 + (1.1 − 0.1)·(1 + cos(π·e/4))/2: 1.1, 0.1 + 0.5·(1 + √½), 0.6, 0.1 + 0.5·(1 − √½), then 0.1.
+    let half_sqrt2 = std::f64::consts::FRAC_1_SQRT_2;
+    let expected = [
+        1.1,
+        0.1 + 0.5 * (1.0 + half_sqrt2),
+        0.6,
+        0.1 + 0.5 * (1.0 - half_sqrt2),
+        0.1,
+        0.1,
+    ];
+    for (epoch, lr) in expected.into_iter().enumerate() {
+        let got = cosine.lr(1.1, epoch);
+        assert!((got - lr).abs() < 1e-15, "epoch {epoch}: {got} ≠ {lr}");
+    }
+    // Parsed without a length, a cosine is past its end: with_epochs sets it.
+    let parsed: Schedule = "cosine".parse().unwrap();
+    assert_eq!(parsed.lr(1.0, 0), 0.0);
+    let run = parsed.with_epochs(10);
+    assert_eq!(
+        run,
+        Schedule::Cosine {
+            epochs: 10,
+            min_lr: 0.0
+        }
+    );
+    assert_eq!(run.lr(1.0, 0), 1.0);
+    assert!((run.lr(1.0, 5) - 0.5).abs() < 1e-15);
+    assert_eq!(Schedule::Constant.with_epochs(10), Schedule::Constant);
+}
+
+#[test]
+fn schedules_parse_and_print_round_trip() {
+    for (text, schedule) in [
+        ("constant", Schedule::Constant),
+        (
+            "step:10:0.5",
+            Schedule::Step {
+                every: 10,
+                gamma: 0.5,
+            },
+        ),
+        (
+            "step:3:0.1",
+            Schedule::Step {
+                every: 3,
+                gamma: 0.1,
+            },
+        ),
+        (
+            "cosine",
+            Schedule::Cosine {
+                epochs: 0,
+                min_lr: 0.0,
+            },
+        ),
+        (
+            "cosine:0.001",
+            Schedule::Cosine {
+                epochs: 0,
+                min_lr: 0.001,
+            },
+        ),
+    ] {
+        assert_eq!(text.parse::<Schedule>().unwrap(), schedule, "{text}");
+        assert_eq!(schedule.to_string(), text);
+    }
+    // Other spellings of the same numbers print canonically.
+    let s: Schedule = "step:10:5e-1".parse().unwrap();
+    assert_eq!(s.to_string(), "step:10:0.5");
+}
+
+#[test]
+fn bad_schedules_are_refused_with_the_fix() {
+    for (text, expected) in [
+        ("", "unknown schedule '': use constant, step:EVERY:GAMMA"),
+        ("linear", "unknown schedule 'linear'"),
+        ("step", "unknown schedule 'step'"),
+        ("step:10", "unknown schedule 'step:10'"),
+        ("step:10:0.5:1", "unknown schedule"),
+        ("constant:1", "unknown schedule"),
+        ("step:0:0.5", "EVERY must be a whole number of epochs ≥ 1"),
+        ("step:-1:0.5", "EVERY must be"),
+        ("step:x:0.5", "EVERY must be"),
+        ("step:10:0", "GAMMA must be a finite number > 0"),
+        ("step:10:nan", "GAMMA must be"),
+        ("step:10:inf", "GAMMA must be"),
+        ("cosine:-1", "MIN_LR must be a finite number ≥ 0"),
+        ("cosine:abc", "MIN_LR must be"),
+        ("Cosine", "unknown schedule"),
+    ] {
+        let err = text.parse::<Schedule>().unwrap_err();
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
