@@ -8,7 +8,7 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -69,8 +69,8 @@ struct TrainArgs {
     #[arg(long)]
     data: Source,
     /// Hidden layer sizes, comma-separated.
-    #[arg(long, default_value = "64,32", value_parser = parse_hidden)]
-    hidden: Vec<usize>,
+    #[arg(long, default_value = "64,32", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    hidden: Vec<u32>,
     /// Hidden activation.
     #[arg(long, default_value = "relu")]
     activation: Activation,
@@ -165,8 +165,8 @@ struct BenchArgs {
     #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u32).range(1..))]
     inputs: u32,
     /// Hidden layer sizes, comma-separated.
-    #[arg(long, default_value = "512,512", value_parser = parse_hidden)]
-    hidden: Vec<usize>,
+    #[arg(long, default_value = "512,512", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    hidden: Vec<u32>,
     /// Classes (outputs).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     classes: u32,
@@ -194,19 +194,12 @@ fn parse_dtype(s: &str) -> Result<DType, String> {
     }
 }
 
-fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
-        .map(|n| match n.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("bad hidden sizes '{s}': write positive whole numbers separated by commas, e.g. 64,32")),
-        })
-        .collect()
-}
-
 fn parse_positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("'{s}' is not a positive finite number: use e.g. 0.01")),
+        _ => Err(format!(
+            "'{s}' is not a positive finite number: use e.g. 0.01"
+        )),
     }
 }
 
@@ -252,7 +245,10 @@ impl RunOn {
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    for path in [&args.save, &args.history, &args.plot, &args.metrics_json].into_iter().flatten() {
+    for path in [&args.save, &args.history, &args.plot, &args.metrics_json]
+        .into_iter()
+        .flatten()
+    {
         atomic::check_writable(path)?;
     }
     if let Some(path) = &args.plot {
@@ -260,8 +256,15 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     let dev = args.run_on.open()?;
     let dtype = args.run_on.dtype;
-    let kind = if args.loss.is_classification() { TargetKind::Classes } else { TargetKind::Values };
-    let mut samples = args.data.load(Part::Train, kind).with_context(|| format!("--data {}", args.data))?;
+    let kind = if args.loss.is_classification() {
+        TargetKind::Classes
+    } else {
+        TargetKind::Values
+    };
+    let mut samples = args
+        .data
+        .load(Part::Train, kind)
+        .with_context(|| format!("--data {}", args.data))?;
     if !args.loss.is_classification() {
         samples = samples.into_values();
     }
@@ -281,7 +284,7 @@ fn train(args: TrainArgs) -> Result<()> {
     }
 
     let mut sizes = vec![train_set.n_features()];
-    sizes.extend(&args.hidden);
+    sizes.extend(args.hidden.iter().map(|&n| n as usize));
     sizes.push(outputs);
     let spec = ModelSpec {
         sizes: sizes.clone(),
@@ -328,20 +331,32 @@ fn train(args: TrainArgs) -> Result<()> {
     let last = epochs.last().context("no epoch ran")?;
     let train_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
     let samples_per_sec = (train_set.len() * epochs.len()) as f64 / train_seconds.max(1e-9);
-    println!("trained {} epochs in {seconds:.2} s ({samples_per_sec:.0} samples/s)", epochs.len());
+    println!(
+        "trained {} epochs in {seconds:.2} s ({samples_per_sec:.0} samples/s)",
+        epochs.len()
+    );
 
     if let Some(path) = &args.history {
         atomic::write(path, history_csv(&epochs).as_bytes())?;
     }
     if let Some(path) = &args.plot {
-        let train_curve: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
+        let train_curve: Vec<(f64, f64)> = epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.train_loss))
+            .collect();
         let valid_curve: Vec<(f64, f64)> = epochs
             .iter()
             .filter_map(|e| e.valid_loss.map(|l| (e.epoch as f64, l)))
             .collect();
-        let mut series = vec![plot::Series { name: "train", points: &train_curve }];
+        let mut series = vec![plot::Series {
+            name: "train",
+            points: &train_curve,
+        }];
         if !valid_curve.is_empty() {
-            series.push(plot::Series { name: "validation", points: &valid_curve });
+            series.push(plot::Series {
+                name: "validation",
+                points: &valid_curve,
+            });
         }
         let title = format!("{} loss, {} on {}", args.loss, args.optimizer, args.data);
         plot::write(path, &title, "epoch", "loss per sample", &series)?;
@@ -369,14 +384,17 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn epoch_line(e: &Epoch, epochs: usize) -> String {
-    let mut line = format!("epoch {:>3}/{epochs}  lr {:.3e}  train loss {:.5}", e.epoch, e.lr, e.train_loss);
+    let mut line = format!(
+        "epoch {:>3}/{epochs}  lr {:.3e}  train loss {:.5}",
+        e.epoch, e.lr, e.train_loss
+    );
     if let Some(loss) = e.valid_loss {
         line += &format!("  valid loss {loss:.5}");
     }
     if let Some(accuracy) = e.valid_accuracy {
         line += &format!("  valid accuracy {:.2}%", accuracy * 100.0);
     }
-    line + &format!("  {:.2} s", e.seconds)
+    line + &format!("  {:.3} s", e.seconds)
 }
 
 fn history_csv(epochs: &[Epoch]) -> String {
@@ -397,11 +415,21 @@ fn history_csv(epochs: &[Epoch]) -> String {
 }
 
 /// Loads a model and the data it is to run on, prepared the way the model was trained.
-fn model_and_data(model: &PathBuf, data: &Source, run_on: &RunOn) -> Result<(ModelSpec, Mlp, Samples, Device)> {
+fn model_and_data(
+    model: &Path,
+    data: &Source,
+    run_on: &RunOn,
+) -> Result<(ModelSpec, Mlp, Samples, Device)> {
     let dev = run_on.open()?;
     let (spec, mlp) = checkpoint::load_model(model, run_on.dtype, &dev)?;
-    let kind = if spec.loss.is_classification() { TargetKind::Classes } else { TargetKind::Values };
-    let mut samples = data.load(Part::Test, kind).with_context(|| format!("--data {data}"))?;
+    let kind = if spec.loss.is_classification() {
+        TargetKind::Classes
+    } else {
+        TargetKind::Values
+    };
+    let mut samples = data
+        .load(Part::Test, kind)
+        .with_context(|| format!("--data {data}"))?;
     if !spec.loss.is_classification() {
         samples = samples.into_values();
     }
@@ -414,7 +442,10 @@ fn model_and_data(model: &PathBuf, data: &Source, run_on: &RunOn) -> Result<(Mod
     }
     if let (Some(model_classes), Some(data_classes)) = (spec.classes, samples.classes()) {
         if data_classes > model_classes {
-            bail!("--data {data} has labels up to {} but the model knows {model_classes} classes", data_classes - 1)
+            bail!(
+                "--data {data} has labels up to {} but the model knows {model_classes} classes",
+                data_classes - 1
+            )
         }
     }
     if let Some(norm) = &spec.normalization {
@@ -437,7 +468,10 @@ fn eval(args: EvalArgs) -> Result<()> {
             spec.loss,
             scored.loss
         ),
-        None => println!("{} samples: {} loss {:.5}", scored.samples, spec.loss, scored.loss),
+        None => println!(
+            "{} samples: {} loss {:.5}",
+            scored.samples, spec.loss, scored.loss
+        ),
     }
     if let Some(path) = &args.metrics_json {
         let metrics = serde_json::json!({
@@ -491,10 +525,20 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 fn prediction_row(loss: Loss, row: &[f64]) -> String {
-    let cells = |values: &[f64]| values.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",");
+    let cells = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| format!("{v:.6}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     match loss {
         Loss::CrossEntropy => {
-            let best = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+            let best = row
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
             format!("{best},{}\n", cells(row))
         }
         Loss::Bce => {
@@ -511,13 +555,24 @@ fn bench(args: BenchArgs) -> Result<()> {
     }
     let dev = args.run_on.open()?;
     let dtype = args.run_on.dtype;
-    let (inputs, classes, batch) = (args.inputs as usize, args.classes as usize, args.batch_size as usize);
+    let (inputs, classes, batch) = (
+        args.inputs as usize,
+        args.classes as usize,
+        args.batch_size as usize,
+    );
     let mut sizes = vec![inputs];
-    sizes.extend(&args.hidden);
+    sizes.extend(args.hidden.iter().map(|&n| n as usize));
     sizes.push(classes);
-    let config = MlpConfig { sizes: sizes.clone(), activation: Activation::Relu, bias: true, head: Loss::CrossEntropy.head() };
+    let config = MlpConfig {
+        sizes: sizes.clone(),
+        activation: Activation::Relu,
+        bias: true,
+        head: Loss::CrossEntropy.head(),
+    };
     let (mlp, varmap) = Mlp::seeded(config, 0, dtype, &dev)?;
-    let xs = Tensor::randn(0f32, 1.0, (batch, inputs), &Device::Cpu)?.to_dtype(dtype)?.to_device(&dev)?;
+    let xs = Tensor::randn(0f32, 1.0, (batch, inputs), &Device::Cpu)?
+        .to_dtype(dtype)?
+        .to_device(&dev)?;
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % classes as u32).collect();
     let ys = Tensor::from_vec(labels, batch, &dev)?;
     let mut sgd = candle_nn::SGD::new(varmap.all_vars(), args.lr)?;

@@ -228,7 +228,10 @@ impl ModelSpec {
 /// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
 pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
     if Format::of(path)? != Format::Safetensors {
-        fail!("a model is saved as .safetensors, not '{}': rename it *.safetensors", path.display())
+        fail!(
+            "a model is saved as .safetensors, not '{}': rename it *.safetensors",
+            path.display()
+        )
     }
     let tensors: Vec<(String, Tensor)> = {
         let vars = varmap
@@ -244,20 +247,27 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
         }
         tensors
     };
-    let description =
-        serde_json::to_string(spec).map_err(|e| Error::Msg(format!("cannot describe the model: {e}")))?;
+    let description = serde_json::to_string(spec)
+        .map_err(|e| Error::Msg(format!("cannot describe the model: {e}")))?;
     let metadata = HashMap::from([(MODEL_KEY.to_string(), description)]);
     atomic::write_with(path, |tmp| {
-        safetensors::tensor::serialize_to_file(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata), tmp)
-            .map_err(|e| Error::Msg(e.to_string()))
+        safetensors::tensor::serialize_to_file(
+            tensors.iter().map(|(n, t)| (n.as_str(), t)),
+            Some(metadata),
+            tmp,
+        )
+        .map_err(|e| Error::Msg(e.to_string()))
     })
 }
 
 /// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
 pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp)> {
     let shown = path.display();
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::Msg(format!("cannot read model '{shown}': {e}: run `mlp train --save {shown}` first")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::Msg(format!(
+            "cannot read model '{shown}': {e}: run `mlp train --save {shown}` first"
+        ))
+    })?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;
     let Some(description) = metadata.metadata().as_ref().and_then(|m| m.get(MODEL_KEY)) else {
@@ -271,7 +281,10 @@ pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec,
     let mut parameters = HashMap::new();
     for (name, shape) in spec.parameters() {
         let Some(tensor) = tensors.remove(&name) else {
-            fail!("model '{shown}' lacks '{name}', which its description ({:?}) needs", spec.sizes)
+            fail!(
+                "model '{shown}' lacks '{name}', which its description ({:?}) needs",
+                spec.sizes
+            )
         };
         if tensor.dims() != shape.as_slice() {
             fail!(

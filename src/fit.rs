@@ -38,7 +38,9 @@ impl FromStr for OptimizerKind {
             "sgd" => Ok(OptimizerKind::Sgd),
             "momentum" => Ok(OptimizerKind::Momentum),
             "adamw" => Ok(OptimizerKind::AdamW),
-            _ => Err(format!("unknown optimizer '{s}': use sgd, momentum or adamw")),
+            _ => Err(format!(
+                "unknown optimizer '{s}': use sgd, momentum or adamw"
+            )),
         }
     }
 }
@@ -166,10 +168,16 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
         fail!("batch size 0 holds no rows: use e.g. 32")
     }
     if !(config.momentum.is_finite() && (0.0..1.0).contains(&config.momentum)) {
-        fail!("momentum {} is outside [0, 1): use e.g. 0.9", config.momentum)
+        fail!(
+            "momentum {} is outside [0, 1): use e.g. 0.9",
+            config.momentum
+        )
     }
     if !(config.weight_decay.is_finite() && config.weight_decay >= 0.0) {
-        fail!("weight decay {} is not a non-negative number: use e.g. 0.01", config.weight_decay)
+        fail!(
+            "weight decay {} is not a non-negative number: use e.g. 0.01",
+            config.weight_decay
+        )
     }
     Ok(())
 }
@@ -196,7 +204,11 @@ pub fn fit(
     for epoch in 0..config.epochs {
         let lr = config.schedule.lr(config.lr, epoch);
         optimizer.set_learning_rate(lr);
-        let batches = epoch_batches(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64))?;
+        let batches = epoch_batches(
+            train.len(),
+            config.batch_size,
+            config.seed.wrapping_add(epoch as u64),
+        )?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
         let start = Instant::now();
         let mut loss_sum = 0.0;
@@ -240,13 +252,22 @@ pub fn fit(
 }
 
 /// Scores `mlp` on `samples` in batches of 1024 rows, with `loss` and (for classification) accuracy.
-pub fn evaluate(mlp: &Mlp, loss: Loss, samples: &Samples, dtype: DType, dev: &Device) -> Result<Evaluation> {
+pub fn evaluate(
+    mlp: &Mlp,
+    loss: Loss,
+    samples: &Samples,
+    dtype: DType,
+    dev: &Device,
+) -> Result<Evaluation> {
     let (mut loss_sum, mut correct) = (0.0, 0.0);
     let indices: Vec<usize> = (0..samples.len()).collect();
     for chunk in indices.chunks(1024) {
         let (xs, ys) = samples.batch(chunk, dtype, dev)?;
         let output = mlp.forward(&xs)?;
-        let value = loss.compute(&output, &ys)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let value = loss
+            .compute(&output, &ys)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         loss_sum += per_sample(loss, value, chunk.len()) * chunk.len() as f64;
         correct += loss.accuracy(&output, &ys)?.unwrap_or(0.0) * chunk.len() as f64;
     }
@@ -274,14 +295,20 @@ fn parameters_dtype_device(varmap: &VarMap) -> Result<(DType, Device)> {
     }
 }
 
-fn progress_bar(wanted: bool, batches: usize, epoch: usize, epochs: usize) -> Option<indicatif::ProgressBar> {
+fn progress_bar(
+    wanted: bool,
+    batches: usize,
+    epoch: usize,
+    epochs: usize,
+) -> Option<indicatif::ProgressBar> {
     if !wanted || !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(batches as u64);
-    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} batches, {eta} left")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} batches, {eta} left")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(format!("epoch {epoch}/{epochs}"));
     Some(bar)

@@ -83,7 +83,9 @@ impl FromStr for Activation {
             "sigmoid" => Ok(Activation::Sigmoid),
             "tanh" => Ok(Activation::Tanh),
             "relu" => Ok(Activation::Relu),
-            _ => Err(format!("unknown activation '{s}': use relu, tanh or sigmoid")),
+            _ => Err(format!(
+                "unknown activation '{s}': use relu, tanh or sigmoid"
+            )),
         }
     }
 }
@@ -182,13 +184,20 @@ impl Mlp {
     /// Each layer's parameters are uniform in `±1/√in` (PyTorch's default
     /// `Linear` initialisation), from the crate's own generator, so the same
     /// seed gives the same network on every device and dtype.
-    pub fn seeded(config: MlpConfig, seed: u64, dtype: DType, dev: &Device) -> Result<(Self, VarMap)> {
+    pub fn seeded(
+        config: MlpConfig,
+        seed: u64,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<(Self, VarMap)> {
         check_sizes(&config.sizes)?;
         let varmap = VarMap::new();
         {
             let mut rng = crate::init::SplitMix64::new(seed);
             let mut uniform = |n: usize, bound: f64| -> Vec<f64> {
-                (0..n).map(|_| (2.0 * rng.next_f64() - 1.0) * bound).collect()
+                (0..n)
+                    .map(|_| (2.0 * rng.next_f64() - 1.0) * bound)
+                    .collect()
             };
             let mut vars = varmap
                 .data()
@@ -198,7 +207,9 @@ impl Mlp {
                 let (n_in, n_out) = (pair[0], pair[1]);
                 let bound = 1.0 / (n_in as f64).sqrt();
                 let mut put = |name: String, values: Vec<f64>, shape: &[usize]| -> Result<()> {
-                    let t = Tensor::from_vec(values, shape, &Device::Cpu)?.to_dtype(dtype)?.to_device(dev)?;
+                    let t = Tensor::from_vec(values, shape, &Device::Cpu)?
+                        .to_dtype(dtype)?
+                        .to_device(dev)?;
                     vars.insert(name, Var::from_tensor(&t)?);
                     Ok(())
                 };
@@ -243,20 +254,22 @@ impl Mlp {
     /// configurations run the stock ops whatever is asked.
     pub fn forward_with(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
         if kernels == Kernels::Fused && self.config.is_sigmoid_without_bias() {
-            return self
-                .layers
-                .iter()
-                .try_fold(xs.clone(), |h, layer| fused::linear_sigmoid(&h, layer.weight()));
+            return self.layers.iter().try_fold(xs.clone(), |h, layer| {
+                fused::linear_sigmoid(&h, layer.weight())
+            });
         }
         let last = self.layers.len() - 1;
-        self.layers.iter().enumerate().try_fold(xs.clone(), |h, (i, layer)| {
-            let z = layer.forward(&h)?;
-            match (i == last, self.config.head) {
-                (false, _) => self.config.activation.apply(&z),
-                (true, Head::Sigmoid) => candle_nn::ops::sigmoid(&z),
-                (true, Head::Identity) => Ok(z),
-            }
-        })
+        self.layers
+            .iter()
+            .enumerate()
+            .try_fold(xs.clone(), |h, (i, layer)| {
+                let z = layer.forward(&h)?;
+                match (i == last, self.config.head) {
+                    (false, _) => self.config.activation.apply(&z),
+                    (true, Head::Sigmoid) => candle_nn::ops::sigmoid(&z),
+                    (true, Head::Identity) => Ok(z),
+                }
+            })
     }
 }
 

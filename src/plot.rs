@@ -41,14 +41,8 @@ pub const PNG_SIZE: (usize, usize) = (800, 500);
 /// Width and height of an SVG plot, in pixels.
 pub const SVG_SIZE: (usize, usize) = (640, 400);
 
-/// Draws the curves on shared axes with a title, axis labels and a legend, and writes them to `path` (.svg or .png by extension; anything else is an error naming both).
-pub fn write(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-) -> Result<()> {
+/// Checks, before any long work, that `path` names a plot this module can write; true for SVG.
+pub fn check_path(path: &Path) -> Result<bool> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -69,8 +63,20 @@ pub fn write(
             );
         }
     }
+    Ok(ext == "svg")
+}
+
+/// Draws the curves on shared axes with a title, axis labels and a legend, and writes them to `path` (.svg or .png by extension; anything else is an error naming both).
+pub fn write(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
+    let is_svg = check_path(path)?;
     let chart = Chart::new(title, x_label, y_label, series);
-    let bytes = if ext == "svg" {
+    let bytes = if is_svg {
         svg(&chart).into_bytes()
     } else {
         png(&chart)?

@@ -1,0 +1,296 @@
+//! The `mlp` example trains, evaluates, predicts and benchmarks end to end, and refuses bad input clearly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mlp_binary() -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().and_then(Path::parent).unwrap();
+    let exe = profile_dir
+        .join("examples")
+        .join(format!("mlp{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        exe.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        exe.display()
+    );
+    exe
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(mlp_binary()).args(args).output().unwrap()
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("simple-nn-mlp-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn train_then_eval_and_predict_from_the_saved_file_alone() {
+    let dir = scratch("cycle");
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        "spirals:200",
+        "--hidden",
+        "32,32",
+        "--epochs",
+        "25",
+        "--lr",
+        "0.01",
+        "--normalize",
+        "--save",
+        &p("m.safetensors"),
+        "--history",
+        &p("h.csv"),
+        "--plot",
+        &p("loss.png"),
+        "--metrics-json",
+        &p("train.json"),
+    ]));
+    assert!(text.contains("epoch  25/25"), "{text}");
+
+    let history = std::fs::read_to_string(dir.join("h.csv")).unwrap();
+    let mut lines = history.lines();
+    assert_eq!(
+        lines.next(),
+        Some("epoch,lr,train_loss,valid_loss,valid_accuracy,seconds")
+    );
+    assert_eq!(lines.count(), 25);
+    let png = std::fs::read(dir.join("loss.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let trained = json(&dir.join("train.json"));
+    assert_eq!(trained["epochs"], 25);
+    assert!(
+        trained["valid_accuracy"].as_f64().unwrap() > 0.8,
+        "{trained}"
+    );
+    assert!(trained["samples_per_sec"].as_f64().unwrap() > 0.0);
+
+    // eval rebuilds the model, normalisation included, from the file alone.
+    let text = ok(&run(&[
+        "eval",
+        "--model",
+        &p("m.safetensors"),
+        "--data",
+        "spirals:200",
+        "--metrics-json",
+        &p("eval.json"),
+    ]));
+    assert!(text.contains("400 samples: accuracy"), "{text}");
+    let scored = json(&dir.join("eval.json"));
+    assert_eq!(scored["samples"], 400);
+    assert!(scored["accuracy"].as_f64().unwrap() > 0.8, "{scored}");
+
+    ok(&run(&[
+        "predict",
+        "--model",
+        &p("m.safetensors"),
+        "--data",
+        "spirals:200",
+        "--output",
+        &p("pred.csv"),
+    ]));
+    let predictions = std::fs::read_to_string(dir.join("pred.csv")).unwrap();
+    let mut rows = predictions.lines();
+    assert_eq!(rows.next(), Some("predicted,p0,p1"));
+    let rows: Vec<Vec<f64>> = rows
+        .map(|r| r.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 400);
+    for row in &rows {
+        assert!((row[1] + row[2] - 1.0).abs() < 1e-5, "{row:?}");
+        assert_eq!(row[0], if row[2] > row[1] { 1.0 } else { 0.0 });
+    }
+    // The predicted classes agree with eval's accuracy: spirals:N test rows alternate class 0, 1.
+    let correct = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r[0] == (i % 2) as f64)
+        .count();
+    let accuracy = correct as f64 / rows.len() as f64;
+    assert!(
+        (accuracy - scored["accuracy"].as_f64().unwrap()).abs() < 1e-9,
+        "{accuracy} vs {scored}"
+    );
+}
+
+#[test]
+fn regression_on_a_csv_file() {
+    let dir = scratch("csv");
+    // y = 2·a − b + 0.5, exactly.
+    let mut csv = String::from("a,label,b\n");
+    for i in 0..64 {
+        let (a, b) = ((i % 8) as f64 / 8.0, (i / 8) as f64 / 8.0);
+        csv += &format!("{a},{},{b}\n", 2.0 * a - b + 0.5);
+    }
+    std::fs::write(dir.join("line.csv"), csv).unwrap();
+    let data = format!("csv:{}", dir.join("line.csv").display());
+    let model = dir.join("line.safetensors");
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        &data,
+        "--loss",
+        "mse",
+        "--hidden",
+        "8",
+        "--epochs",
+        "200",
+        "--lr",
+        "0.01",
+        "--valid-fraction",
+        "0",
+        "--save",
+        model.to_str().unwrap(),
+    ]));
+    assert!(
+        !text.contains("accuracy"),
+        "regression has no accuracy: {text}"
+    );
+    let text = ok(&run(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        &data,
+    ]));
+    let loss: f64 = text
+        .split("mse loss ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(loss < 1e-3, "{text}");
+    let text = ok(&run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        &data,
+    ]));
+    assert!(text.starts_with("output0\n"), "{text}");
+}
+
+#[test]
+fn bench_reports_samples_per_second() {
+    let dir = scratch("bench");
+    let metrics = dir.join("bench.json");
+    let text = ok(&run(&[
+        "bench",
+        "--inputs",
+        "32",
+        "--hidden",
+        "16,16",
+        "--classes",
+        "4",
+        "--batch-size",
+        "8",
+        "--steps",
+        "5",
+        "--metrics-json",
+        metrics.to_str().unwrap(),
+    ]));
+    assert!(text.contains("samples/s"), "{text}");
+    let m = json(&metrics);
+    let (sps, ms) = (
+        m["samples_per_sec"].as_f64().unwrap(),
+        m["ms_per_step"].as_f64().unwrap(),
+    );
+    assert!(sps > 0.0 && ms > 0.0);
+    assert!(
+        (sps * ms / 1e3 - 8.0).abs() < 1e-6,
+        "samples/s and ms/step disagree: {m}"
+    );
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
+    let dir = scratch("bad");
+    let model = dir.join("m.safetensors");
+    let save = model.to_str().unwrap();
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "a,label\n1,0\n2\n").unwrap();
+    let ragged = format!("csv:{}", ragged.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", "--data", "spirals:10", "--hidden", "0"], "0"),
+        (
+            vec!["train", "--data", "spirals:10", "--batch-size", "0"],
+            "0",
+        ),
+        (
+            vec!["train", "--data", "spirals:10", "--lr", "nan"],
+            "not a positive finite number",
+        ),
+        (
+            vec!["train", "--data", "spirals:10", "--valid-fraction", "1.5"],
+            "fraction",
+        ),
+        (vec!["train", "--data", "nothing:3"], "nothing:3"),
+        (vec!["train", "--data", "parity:0"], "parity"),
+        (vec!["train", "--data", &ragged], "line 3"),
+        (
+            vec!["train", "--data", "spirals:10", "--device", "cuda"],
+            "--features cuda",
+        ),
+        (
+            vec![
+                "train", "--data", "parity:3", "--loss", "bce", "--plot", "x.jpg",
+            ],
+            ".svg or .png",
+        ),
+        (
+            vec![
+                "eval",
+                "--model",
+                "missing.safetensors",
+                "--data",
+                "spirals:10",
+            ],
+            "mlp train --save",
+        ),
+    ];
+    for (mut args, expected) in cases {
+        if args[0] == "train" {
+            args.extend(["--epochs", "1", "--save", save]);
+        }
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!model.exists(), "{args:?} left a model file");
+    }
+    // A model whose input size differs from the data's.
+    ok(&run(&[
+        "train", "--data", "parity:3", "--epochs", "1", "--save", save,
+    ]));
+    let out = run(&["eval", "--model", save, "--data", "parity:5"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("has 5 features but the model takes 3"),
+        "{stderr}"
+    );
+}
