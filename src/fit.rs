@@ -186,6 +186,32 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
 ///
 /// `on_epoch` sees each epoch's numbers as soon as they exist (to print or
 /// log them); an error from it stops training.
+///
+/// ```
+/// use candle_core::{DType, Device};
+/// use simple_nn::fit::{self, FitConfig, OptimizerKind};
+/// use simple_nn::loss::Loss;
+/// use simple_nn::model::{Activation, Mlp, MlpConfig};
+/// use simple_nn::optim::Schedule;
+/// use simple_nn::samples::{Part, Source, TargetKind};
+///
+/// # fn main() -> candle_core::Result<()> {
+/// let data = "spirals:300".parse::<Source>().unwrap().load(Part::Train, TargetKind::Classes)?;
+/// let (train, valid) = data.split(0.1, 0)?;
+/// let config = MlpConfig { sizes: vec![2, 64, 64, 2], activation: Activation::Relu, bias: true, head: Loss::CrossEntropy.head() };
+/// let (mlp, varmap) = Mlp::seeded(config, 0, DType::F32, &Device::Cpu)?;
+/// let settings = FitConfig {
+///     loss: Loss::CrossEntropy, optimizer: OptimizerKind::AdamW, lr: 0.01, momentum: 0.9, nesterov: false,
+///     weight_decay: 0.0, schedule: Schedule::Constant, batch_size: 32, epochs: 40, seed: 0, progress: false,
+/// };
+/// let epochs = fit::fit(&mlp, &varmap, &train, &valid, &settings, |epoch| {
+///     println!("epoch {}: validation accuracy {:?}", epoch.epoch, epoch.valid_accuracy);
+///     Ok(())
+/// })?;
+/// assert!(epochs[39].valid_accuracy.unwrap() > 0.9);
+/// # Ok(())
+/// # }
+/// ```
 pub fn fit(
     mlp: &Mlp,
     varmap: &VarMap,
