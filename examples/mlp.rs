@@ -18,11 +18,12 @@ use candle_nn::Optimizer;
 use clap::{Args, Parser, Subcommand};
 use simple_nn::checkpoint::{self, ModelSpec};
 use simple_nn::fit::{self, Epoch, FitConfig, OptimizerKind};
+use simple_nn::fused::FusedSgd;
 use simple_nn::loss::Loss;
 use simple_nn::model::{Activation, Mlp, MlpConfig};
 use simple_nn::optim::Schedule;
 use simple_nn::samples::{Normalization, Part, Samples, Source, TargetKind};
-use simple_nn::{atomic, device, plot, DeviceSpec};
+use simple_nn::{atomic, device, plot, DeviceSpec, Kernels};
 
 // Every step makes and drops tensors; mimalloc keeps their buffers ready for
 // reuse instead of handing large ones back to the kernel each time.
@@ -104,6 +105,9 @@ struct TrainArgs {
     /// Passes over the training data.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     epochs: u32,
+    /// `fused`: one op per dense layer and for the loss, in-place SGD; `stock`: candle's own ops.
+    #[arg(long, default_value = "fused")]
+    kernels: Kernels,
     /// Seed of the initial weights, the validation split and the batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -179,6 +183,9 @@ struct BenchArgs {
     /// SGD learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = parse_positive)]
     lr: f64,
+    /// `fused` (one op per dense layer and for the loss, in-place SGD) or `stock` (candle's own ops and SGD).
+    #[arg(long, default_value = "fused")]
+    kernels: Kernels,
     #[command(flatten)]
     run_on: RunOn,
     /// Write samples_per_sec and ms_per_step as a flat JSON object.
@@ -307,6 +314,7 @@ fn train(args: TrainArgs) -> Result<()> {
         epochs: args.epochs as usize,
         seed: args.seed,
         progress: true,
+        kernels: args.kernels,
     };
     fit::check_config(&config)?;
     println!(
@@ -575,10 +583,16 @@ fn bench(args: BenchArgs) -> Result<()> {
         .to_device(&dev)?;
     let labels: Vec<u32> = (0..batch as u32).map(|i| i % classes as u32).collect();
     let ys = Tensor::from_vec(labels, batch, &dev)?;
-    let mut sgd = candle_nn::SGD::new(varmap.all_vars(), args.lr)?;
+    let mut stock_sgd = candle_nn::SGD::new(varmap.all_vars(), args.lr)?;
+    let mut fused_sgd = FusedSgd::new(varmap.all_vars(), args.lr)?;
+    let kernels = args.kernels;
     let mut step = || -> Result<()> {
-        let loss = candle_nn::loss::cross_entropy(&mlp.forward(&xs)?, &ys)?;
-        sgd.backward_step(&loss)?;
+        let output = mlp.forward_with(&xs, kernels)?;
+        let loss = Loss::CrossEntropy.compute_with(&output, &ys, kernels)?;
+        match kernels {
+            Kernels::Stock => stock_sgd.backward_step(&loss)?,
+            Kernels::Fused => fused_sgd.backward_step(&loss)?,
+        }
         Ok(())
     };
     for _ in 0..3 {
@@ -594,7 +608,7 @@ fn bench(args: BenchArgs) -> Result<()> {
     let ms_per_step = seconds * 1e3 / args.steps as f64;
     let samples_per_sec = (batch * args.steps as usize) as f64 / seconds;
     println!(
-        "mlp bench: {sizes:?} relu, batch {batch}, {} steps, {} on {}, {} threads: {ms_per_step:.3} ms/step, {samples_per_sec:.0} samples/s",
+        "mlp bench: {sizes:?} relu, batch {batch}, {} steps, {kernels} kernels, {} on {}, {} threads: {ms_per_step:.3} ms/step, {samples_per_sec:.0} samples/s",
         args.steps,
         dtype.as_str(),
         device::name(&dev),
@@ -605,6 +619,7 @@ fn bench(args: BenchArgs) -> Result<()> {
             "samples_per_sec": samples_per_sec,
             "ms_per_step": ms_per_step,
             "batch_size": batch,
+            "kernels": kernels.to_string(),
             "steps": args.steps,
             "device": device::name(&dev),
             "dtype": dtype.as_str(),

@@ -14,6 +14,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap, SGD};
 
+use crate::fused::{FusedSgd, Kernels};
 use crate::loss::Loss;
 use crate::model::Mlp;
 use crate::optim::{MomentumConfig, Schedule, SgdMomentum};
@@ -80,6 +81,8 @@ pub struct FitConfig {
     pub seed: u64,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// Stock candle ops, or the fused ones where they cover the model (same numbers, faster).
+    pub kernels: Kernels,
 }
 
 /// What one epoch of training measured.
@@ -113,6 +116,7 @@ pub struct Evaluation {
 /// The optimizers behind one interface.
 enum AnyOptimizer {
     Sgd(SGD),
+    FusedSgd(FusedSgd),
     Momentum(SgdMomentum),
     AdamW(AdamW),
 }
@@ -121,6 +125,9 @@ impl AnyOptimizer {
     fn new(varmap: &VarMap, config: &FitConfig) -> Result<Self> {
         let vars = varmap.all_vars();
         Ok(match config.optimizer {
+            OptimizerKind::Sgd if config.kernels == Kernels::Fused => {
+                AnyOptimizer::FusedSgd(FusedSgd::new(vars, config.lr)?)
+            }
             OptimizerKind::Sgd => AnyOptimizer::Sgd(SGD::new(vars, config.lr)?),
             OptimizerKind::Momentum => AnyOptimizer::Momentum(SgdMomentum::new(
                 vars,
@@ -145,6 +152,7 @@ impl AnyOptimizer {
     fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
         match self {
             AnyOptimizer::Sgd(o) => o.backward_step(loss),
+            AnyOptimizer::FusedSgd(o) => o.backward_step(loss),
             AnyOptimizer::Momentum(o) => o.backward_step(loss),
             AnyOptimizer::AdamW(o) => o.backward_step(loss),
         }
@@ -153,6 +161,7 @@ impl AnyOptimizer {
     fn set_learning_rate(&mut self, lr: f64) {
         match self {
             AnyOptimizer::Sgd(o) => o.set_learning_rate(lr),
+            AnyOptimizer::FusedSgd(o) => o.set_learning_rate(lr),
             AnyOptimizer::Momentum(o) => o.set_learning_rate(lr),
             AnyOptimizer::AdamW(o) => o.set_learning_rate(lr),
         }
@@ -240,7 +249,8 @@ pub fn fit(
         let mut loss_sum = 0.0;
         for (step, indices) in batches.iter().enumerate() {
             let (xs, ys) = train.batch(indices, dtype, &dev)?;
-            let loss = config.loss.compute(&mlp.forward(&xs)?, &ys)?;
+            let output = mlp.forward_with(&xs, config.kernels)?;
+            let loss = config.loss.compute_with(&output, &ys, config.kernels)?;
             let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
                 fail!(

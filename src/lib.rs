@@ -37,6 +37,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod csv;
 pub mod data;
+pub mod dense;
 pub mod device;
 pub mod error;
 pub mod fit;

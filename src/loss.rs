@@ -16,6 +16,7 @@ use std::str::FromStr;
 
 use candle_core::{DType, Result, Tensor, D};
 
+use crate::fused::Kernels;
 use crate::model::Head;
 
 /// A training loss.
@@ -53,6 +54,22 @@ impl Loss {
             Loss::Bce => bce_with_logits(output, targets),
             Loss::Mse => candle_nn::loss::mse(output, targets),
             Loss::HalfSse => crate::train::half_sse(output, targets),
+        }
+    }
+
+    /// [`Loss::compute`] on the chosen kernels: the fused softmax cross-entropy, or the stock ops.
+    pub fn compute_with(
+        self,
+        output: &Tensor,
+        targets: &Tensor,
+        kernels: Kernels,
+    ) -> Result<Tensor> {
+        match (self, kernels) {
+            (Loss::CrossEntropy, Kernels::Fused) => {
+                crate::dense::softmax_cross_entropy(output, targets)
+            }
+            (Loss::HalfSse, Kernels::Fused) => crate::fused::half_sse(output, targets),
+            _ => self.compute(output, targets),
         }
     }
 

@@ -15,6 +15,7 @@ use std::str::FromStr;
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
 use candle_nn::{linear_b, Linear, VarBuilder, VarMap};
 
+use crate::dense::{self, DenseActivation};
 use crate::fused::{self, Kernels};
 
 /// The tutorial's layer sizes: 3 inputs (the last one the constant bias), 4 hidden, 1 output.
@@ -250,8 +251,9 @@ impl Mlp {
 impl Mlp {
     /// The forward pass with the chosen kernels; [`Module::forward`] uses the stock ones.
     ///
-    /// The fused kernels cover the tutorial's kind of network; other
-    /// configurations run the stock ops whatever is asked.
+    /// The fused kernels cover the tutorial's kind of network (`fused`) and
+    /// relu networks with raw outputs (`dense`); other configurations run the
+    /// stock ops whatever is asked.
     pub fn forward_with(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
         if kernels == Kernels::Fused && self.config.is_sigmoid_without_bias() {
             return self.layers.iter().try_fold(xs.clone(), |h, layer| {
@@ -259,6 +261,23 @@ impl Mlp {
             });
         }
         let last = self.layers.len() - 1;
+        if kernels == Kernels::Fused
+            && self.config.activation == Activation::Relu
+            && self.config.head == Head::Identity
+        {
+            return self
+                .layers
+                .iter()
+                .enumerate()
+                .try_fold(xs.clone(), |h, (i, layer)| {
+                    let act = if i == last {
+                        DenseActivation::Identity
+                    } else {
+                        DenseActivation::Relu
+                    };
+                    dense::dense(&h, layer.weight(), layer.bias(), act)
+                });
+        }
         self.layers
             .iter()
             .enumerate()

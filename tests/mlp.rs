@@ -27,6 +27,7 @@ fn config(loss: Loss, optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u6
         epochs,
         seed,
         progress: false,
+        kernels: simple_nn::Kernels::Stock,
     }
 }
 
@@ -305,4 +306,38 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no model description"), "{err}");
+}
+
+#[test]
+fn fused_kernels_train_the_same_weights_as_stock_ops() {
+    let data = "spirals:64"
+        .parse::<Source>()
+        .unwrap()
+        .load(Part::Train, TargetKind::Classes)
+        .unwrap();
+    let shape = MlpConfig {
+        sizes: vec![2, 16, 8, 2],
+        activation: Activation::Relu,
+        bias: true,
+        head: Head::Identity,
+    };
+    let trained = |kernels| {
+        let (mlp, varmap) = Mlp::seeded(shape.clone(), 5, DType::F64, &Device::Cpu).unwrap();
+        let settings = FitConfig {
+            kernels,
+            ..config(Loss::CrossEntropy, OptimizerKind::Sgd, 0.1, 5, 5)
+        };
+        fit::fit(&mlp, &varmap, &data, &data.select(&[]), &settings, |_| {
+            Ok(())
+        })
+        .unwrap();
+        let (xs, _) = data.tensors(DType::F64, &Device::Cpu).unwrap();
+        mlp.forward(&xs).unwrap()
+    };
+    let diff = max_abs_diff(
+        &trained(simple_nn::Kernels::Fused),
+        &trained(simple_nn::Kernels::Stock),
+    )
+    .unwrap();
+    assert!(diff <= 1e-10, "outputs after 5 epochs differ by {diff:e}");
 }

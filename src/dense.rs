@@ -1,0 +1,480 @@
+//! Fused CPU ops for bigger models: a dense layer and softmax cross-entropy, each one autograd node.
+//!
+//! With stock ops a layer `act(x·wᵀ + b)` is four graph nodes (transpose,
+//! matmul, broadcast add, activation), and candle's matmul backward always
+//! computes the gradients of *both* operands, also the input batch's, which
+//! nobody needs. [`dense`] is one node: its forward writes the bias into the
+//! output and lets gemm accumulate `x·wᵀ` onto it, then applies the
+//! activation in place; its backward returns `∂/∂w`, `∂/∂b` and, only when
+//! `x` needs one, `∂/∂x`. [`softmax_cross_entropy`] is one node whose
+//! backward is `(softmax − onehot) / rows`.
+//!
+//! candle's `backward()` still drives both, on the `Linear` layers' own
+//! weights. Other devices and dtypes fall back to the stock expressions. The
+//! tests compare values and gradients with the stock ops and with finite
+//! differences.
+
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
+    WithDType,
+};
+use gemm::Parallelism;
+
+/// The activations a fused dense layer supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseActivation {
+    /// No activation: logits or regression outputs.
+    Identity,
+    /// `max(0, x)`.
+    Relu,
+}
+
+/// The float types the kernels run on.
+trait Real:
+    WithDType + PartialOrd + std::ops::AddAssign + std::ops::SubAssign + std::ops::MulAssign
+{
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+fn is_fusable(ts: &[&Tensor]) -> bool {
+    let dtype = ts[0].dtype();
+    matches!(dtype, DType::F32 | DType::F64)
+        && ts.iter().all(|t| t.device().is_cpu() && t.dtype() == dtype)
+}
+
+/// `act(x·wᵀ + b)` for a `Linear` weight `w` of shape `(out, in)` and optional bias `b` of shape `(out,)`.
+pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -> Result<Tensor> {
+    let fusable = x.rank() == 2 && is_fusable(&[x, w]) && b.is_none_or(|b| is_fusable(&[w, b]));
+    if !fusable {
+        let z = x.matmul(&w.t()?)?;
+        let z = match b {
+            Some(b) => z.broadcast_add(b)?,
+            None => z,
+        };
+        return match act {
+            DenseActivation::Identity => Ok(z),
+            DenseActivation::Relu => z.relu(),
+        };
+    }
+    match b {
+        Some(b) => x
+            .contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, Dense(act)),
+        None => x.contiguous()?.apply_op2(&w.contiguous()?, Dense(act)),
+    }
+}
+
+struct Dense(DenseActivation);
+
+/// The contiguous values of a CPU storage.
+fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
+        None => Err(candle_core::Error::RequiresContiguous { op: "dense" }.bt()),
+    }
+}
+
+/// A row-major matrix view: `rows × cols` with row stride `rs` and column stride `cs`.
+#[derive(Clone, Copy)]
+struct View<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T> View<'a, T> {
+    fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Whether every element the view addresses lies inside `data`.
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst (a.rows × b.cols, row-major) = [dst +] a·b` with gemm.
+fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+        candle_core::bail!(
+            "dense: matmul operands do not fit ({m}×{k} by {}×{n} into {})",
+            b.rows,
+            dst.len()
+        )
+    }
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: every element gemm reads lies inside `a.data` and `b.data` (checked by
+    // `fits`), and `dst` holds exactly m·n elements, written row-major (rs = n, cs = 1).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    Ok(())
+}
+
+/// The forward pass on slices: `act(x·wᵀ + b)`, `rows × out`.
+fn forward<T: Real>(
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    (rows, n_in, n_out): (usize, usize, usize),
+    act: DenseActivation,
+) -> Result<Vec<T>> {
+    let mut out = match b {
+        Some(b) => b.iter().copied().cycle().take(rows * n_out).collect(),
+        None => vec![T::zero(); rows * n_out],
+    };
+    matmul(
+        &mut out,
+        View::new(x, rows, n_in),
+        View::new(w, n_out, n_in).t(),
+        b.is_some(),
+    )?;
+    if act == DenseActivation::Relu {
+        for v in &mut out {
+            if *v < T::zero() {
+                *v = T::zero();
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Dense {
+    fn cpu_forward(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        b: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (rows, n_in) = x.1.shape().dims2()?;
+        let (n_out, w_in) = w.1.shape().dims2()?;
+        if n_in != w_in || b.is_some_and(|b| b.1.shape().dims() != [n_out]) {
+            candle_core::bail!(
+                "dense: x {:?}, w {:?} and the bias do not fit together",
+                x.1.shape(),
+                w.1.shape()
+            )
+        }
+        let dims = (rows, n_in, n_out);
+        let storage = match x.0 {
+            CpuStorage::F64(_) => CpuStorage::F64(forward(
+                values(x.0, x.1)?,
+                values(w.0, w.1)?,
+                b.map(|b| values(b.0, b.1)).transpose()?,
+                dims,
+                self.0,
+            )?),
+            CpuStorage::F32(_) => CpuStorage::F32(forward(
+                values(x.0, x.1)?,
+                values(w.0, w.1)?,
+                b.map(|b| values(b.0, b.1)).transpose()?,
+                dims,
+                self.0,
+            )?),
+            _ => candle_core::bail!("dense: only f32 and f64 are fused"),
+        };
+        Ok((storage, Shape::from((rows, n_out))))
+    }
+
+    /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from the output `res` and its gradient.
+    fn backward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+        let grad = grad.contiguous()?;
+        let (rows, n_in) = x.dims2()?;
+        let n_out = w.dim(0)?;
+        let need_dx = x.track_op();
+        let guards = [x, w, res, &grad].map(|t| t.storage_and_layout());
+        let mut cpu = Vec::with_capacity(4);
+        for (storage, layout) in &guards {
+            let Storage::Cpu(s) = &**storage else {
+                candle_core::bail!("dense backward: tensors left the CPU")
+            };
+            cpu.push((s, *layout));
+        }
+        let dims = (rows, n_in, n_out);
+        match x.dtype() {
+            DType::F64 => backward_tensors::<f64>(&cpu, dims, self.0, need_dx),
+            _ => backward_tensors::<f32>(&cpu, dims, self.0, need_dx),
+        }
+    }
+}
+
+/// The backward pass on CPU storages `[x, w, res, grad]`, results as CPU tensors.
+fn backward_tensors<T: Real>(
+    cpu: &[(&CpuStorage, &Layout)],
+    (rows, n_in, n_out): (usize, usize, usize),
+    act: DenseActivation,
+    need_dx: bool,
+) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+    let [x, w, res, grad] = [cpu[0], cpu[1], cpu[2], cpu[3]].map(|(s, l)| values::<T>(s, l));
+    let (x, w, res, grad) = (x?, w?, res?, grad?);
+    let delta: Vec<T> = match act {
+        DenseActivation::Identity => grad.to_vec(),
+        DenseActivation::Relu => res
+            .iter()
+            .zip(grad)
+            .map(|(&r, &g)| if r > T::zero() { g } else { T::zero() })
+            .collect(),
+    };
+    let d = View::new(&delta, rows, n_out);
+    let mut dw = vec![T::zero(); n_out * n_in];
+    matmul(&mut dw, d.t(), View::new(x, rows, n_in), false)?;
+    let mut db = vec![T::zero(); n_out];
+    for row in delta.chunks_exact(n_out.max(1)) {
+        for (s, &v) in db.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    let dx = if need_dx {
+        let mut dx = vec![T::zero(); rows * n_in];
+        matmul(&mut dx, d, View::new(w, n_out, n_in), false)?;
+        Some(Tensor::from_vec(dx, (rows, n_in), &Device::Cpu)?)
+    } else {
+        None
+    };
+    Ok((
+        dx,
+        Tensor::from_vec(dw, (n_out, n_in), &Device::Cpu)?,
+        Tensor::from_vec(db, n_out, &Device::Cpu)?,
+    ))
+}
+
+impl CustomOp2 for Dense {
+    fn name(&self) -> &'static str {
+        "dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        xl: &Layout,
+        w: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.cpu_forward((x, xl), (w, wl), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = self.backward(x, w, res, grad)?;
+        Ok((dx, Some(dw)))
+    }
+}
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        "dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        xl: &Layout,
+        w: &CpuStorage,
+        wl: &Layout,
+        b: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.cpu_forward((x, xl), (w, wl), Some((b, bl)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = self.backward(x, w, res, grad)?;
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+/// Softmax cross-entropy of `logits` `(rows, classes)` against class ids `labels` `(rows,)`, averaged over rows.
+pub fn softmax_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let fusable = logits.rank() == 2
+        && is_fusable(&[logits])
+        && labels.dtype() == DType::U32
+        && labels.device().is_cpu()
+        && labels.dims() == [logits.dim(0)?];
+    if !fusable {
+        return candle_nn::loss::cross_entropy(logits, labels);
+    }
+    logits
+        .contiguous()?
+        .apply_op2(&labels.contiguous()?, SoftmaxCrossEntropy)
+}
+
+struct SoftmaxCrossEntropy;
+
+/// Per row: the softmax (written into `probabilities`) and `−log softmax[label]`; returns the mean loss.
+fn softmax_rows<T: Real>(
+    logits: &[T],
+    labels: &[u32],
+    classes: usize,
+    probabilities: &mut Vec<T>,
+) -> Result<T> {
+    let mut total = T::zero();
+    probabilities.clear();
+    probabilities.extend_from_slice(logits);
+    for (row, &label) in probabilities.chunks_exact_mut(classes).zip(labels) {
+        let label = label as usize;
+        if label >= classes {
+            candle_core::bail!("label {label} is out of range for {classes} classes")
+        }
+        let max = row
+            .iter()
+            .copied()
+            .fold(row[0], |m, v| if v > m { v } else { m });
+        let shifted_label = row[label] - max;
+        let mut sum = T::zero();
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        // −log softmax[label] = log Σ e^(z − max) − (z_label − max): no overflow, no log(0).
+        total += sum.ln() - shifted_label;
+        for v in row.iter_mut() {
+            *v = *v / sum;
+        }
+    }
+    Ok(total / T::from_f64(labels.len().max(1) as f64))
+}
+
+impl CustomOp2 for SoftmaxCrossEntropy {
+    fn name(&self) -> &'static str {
+        "softmax-cross-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        z: &CpuStorage,
+        zl: &Layout,
+        y: &CpuStorage,
+        yl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, classes) = zl.shape().dims2()?;
+        let labels = values::<u32>(y, yl)?;
+        let storage = match z {
+            CpuStorage::F64(_) => CpuStorage::F64(vec![softmax_rows(
+                values::<f64>(z, zl)?,
+                labels,
+                classes,
+                &mut Vec::new(),
+            )?]),
+            CpuStorage::F32(_) => CpuStorage::F32(vec![softmax_rows(
+                values::<f32>(z, zl)?,
+                labels,
+                classes,
+                &mut Vec::new(),
+            )?]),
+            _ => candle_core::bail!("softmax-cross-entropy: only f32 and f64 are fused"),
+        };
+        Ok((storage, Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        labels: &Tensor,
+        _loss: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        fn gradient<T: Real>(logits: &Tensor, labels: &Tensor, grad: &Tensor) -> Result<Tensor> {
+            let (rows, classes) = logits.dims2()?;
+            let (zg, yg) = (logits.storage_and_layout(), labels.storage_and_layout());
+            let (Storage::Cpu(z), Storage::Cpu(y)) = (&*zg.0, &*yg.0) else {
+                candle_core::bail!("softmax-cross-entropy backward: tensors left the CPU")
+            };
+            let labels = values::<u32>(y, yg.1)?;
+            let mut p = Vec::new();
+            softmax_rows(values::<T>(z, zg.1)?, labels, classes, &mut p)?;
+            let scale = grad.to_scalar::<T>()? / T::from_f64(rows.max(1) as f64);
+            for (row, &label) in p.chunks_exact_mut(classes).zip(labels) {
+                row[label as usize] -= T::one();
+                for v in row.iter_mut() {
+                    *v *= scale;
+                }
+            }
+            Tensor::from_vec(p, (rows, classes), &Device::Cpu)
+        }
+        let dz = match logits.dtype() {
+            DType::F64 => gradient::<f64>(logits, labels, grad)?,
+            _ => gradient::<f32>(logits, labels, grad)?,
+        };
+        Ok((Some(dz), None))
+    }
+}

@@ -1,0 +1,159 @@
+//! The fused dense layer and softmax cross-entropy compute what candle's stock ops compute.
+//!
+//! Expected values come from the stock ops (matmul, broadcast add, relu,
+//! candle-nn's cross_entropy) and from central finite differences in f64.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor, Var};
+use common::max_abs_diff;
+use simple_nn::dense::{dense, softmax_cross_entropy, DenseActivation};
+use simple_nn::Init;
+
+fn random(shape: (usize, usize), seed: u64, dtype: DType) -> Tensor {
+    Init::Uniform(seed)
+        .weights(&[shape.0, shape.1], dtype, &Device::Cpu)
+        .unwrap()
+        .remove(0)
+}
+
+fn stock(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -> Tensor {
+    let z = x.matmul(&w.t().unwrap()).unwrap();
+    let z = match b {
+        Some(b) => z.broadcast_add(b).unwrap(),
+        None => z,
+    };
+    match act {
+        DenseActivation::Identity => z,
+        DenseActivation::Relu => z.relu().unwrap(),
+    }
+}
+
+/// Gradients of `sum(out · probe)` for x (a variable here), w and b, through one path.
+fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivation) -> [Tensor; 3] {
+    let (x, w, b) = (
+        Var::from_tensor(x).unwrap(),
+        Var::from_tensor(w).unwrap(),
+        Var::from_tensor(b).unwrap(),
+    );
+    let out = if fused {
+        dense(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act).unwrap()
+    } else {
+        stock(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act)
+    };
+    let probe = random(out.dims2().unwrap(), 99, out.dtype());
+    let grads = (out * probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    [&x, &w, &b].map(|v| grads.get(v).unwrap().clone())
+}
+
+#[test]
+fn dense_forward_equals_stock_ops() {
+    for (rows, n_in, n_out) in [(7, 5, 3), (1, 1, 1), (64, 33, 17), (256, 784, 512)] {
+        for act in [DenseActivation::Identity, DenseActivation::Relu] {
+            for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-4)] {
+                let x = random((rows, n_in), 1, dtype);
+                let w = random((n_out, n_in), 2, dtype);
+                let b = random((1, n_out), 3, dtype).flatten_all().unwrap();
+                for bias in [Some(&b), None] {
+                    let fused = dense(&x, &w, bias, act).unwrap();
+                    let diff = max_abs_diff(&fused, &stock(&x, &w, bias, act)).unwrap();
+                    assert!(
+                        diff <= tolerance,
+                        "({rows},{n_in},{n_out}) {act:?} {dtype:?} bias {}: {diff:e}",
+                        bias.is_some()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dense_gradients_equal_stock_gradients() {
+    for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-4)] {
+        let x = random((9, 6), 4, dtype);
+        let w = random((5, 6), 5, dtype);
+        let b = random((1, 5), 6, dtype).flatten_all().unwrap();
+        for act in [DenseActivation::Identity, DenseActivation::Relu] {
+            let fused = gradients(true, &x, &w, &b, act);
+            let stock = gradients(false, &x, &w, &b, act);
+            for (name, (f, s)) in ["x", "w", "b"].iter().zip(fused.iter().zip(&stock)) {
+                let diff = max_abs_diff(f, s).unwrap();
+                assert!(diff <= tolerance, "{act:?} {dtype:?} ∂/∂{name}: {diff:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dense_skips_the_gradient_of_data() {
+    let x = random((4, 3), 7, DType::F64);
+    let w = Var::from_tensor(&random((2, 3), 8, DType::F64)).unwrap();
+    let out = dense(&x, w.as_tensor(), None, DenseActivation::Relu).unwrap();
+    let grads = out.sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none());
+    assert!(grads.get(w.as_tensor()).is_some());
+}
+
+#[test]
+fn dense_gradients_pass_finite_differences() {
+    let x = random((5, 4), 9, DType::F64);
+    let w = random((3, 4), 10, DType::F64);
+    let b = random((1, 3), 11, DType::F64).flatten_all().unwrap();
+    let [_, dw, _] = gradients(true, &x, &w, &b, DenseActivation::Identity);
+    let probe = random((5, 3), 99, DType::F64);
+    let h = 1e-6;
+    let dw = dw.to_vec2::<f64>().unwrap();
+    for (r, c) in [(0, 0), (1, 2), (2, 3)] {
+        let at = |delta: f64| {
+            let mut values = w.to_vec2::<f64>().unwrap();
+            values[r][c] += delta;
+            let w = Tensor::new(values, &Device::Cpu).unwrap();
+            let out = dense(&x, &w, Some(&b), DenseActivation::Identity).unwrap();
+            (out * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        let numeric = (at(h) - at(-h)) / (2.0 * h);
+        assert!(
+            (dw[r][c] - numeric).abs() < 1e-8,
+            "w[{r}][{c}]: {} vs {numeric}",
+            dw[r][c]
+        );
+    }
+}
+
+#[test]
+fn softmax_cross_entropy_equals_candle_nn_in_value_and_gradient() {
+    for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        let logits = (random((8, 5), 12, dtype) * 30.0).unwrap(); // large logits: the stable path matters
+        let labels = Tensor::new(&[0u32, 4, 2, 2, 1, 3, 0, 4], &Device::Cpu).unwrap();
+        let value = |fused: bool| {
+            let z = Var::from_tensor(&logits).unwrap();
+            let loss = if fused {
+                softmax_cross_entropy(z.as_tensor(), &labels).unwrap()
+            } else {
+                candle_nn::loss::cross_entropy(z.as_tensor(), &labels).unwrap()
+            };
+            let grad = loss.backward().unwrap().get(&z).unwrap().clone();
+            (loss, grad)
+        };
+        let ((fused, fused_grad), (stock, stock_grad)) = (value(true), value(false));
+        assert!(max_abs_diff(&fused, &stock).unwrap() <= tolerance * 30.0);
+        assert!(
+            max_abs_diff(&fused_grad, &stock_grad).unwrap() <= tolerance,
+            "{dtype:?}"
+        );
+    }
+    let bad = Tensor::new(&[0u32, 7], &Device::Cpu).unwrap();
+    let err = softmax_cross_entropy(&random((2, 3), 1, DType::F32), &bad).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+}
