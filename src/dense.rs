@@ -408,7 +408,7 @@ fn softmax_rows<T: Real>(
         // −log softmax[label] = log Σ e^(z − max) − (z_label − max): no overflow, no log(0).
         total += sum.ln() - shifted_label;
         for v in row.iter_mut() {
-            *v = *v / sum;
+            *v /= sum;
         }
     }
     Ok(total / T::from_f64(labels.len().max(1) as f64))
