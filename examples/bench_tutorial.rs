@@ -21,6 +21,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
+use simple_nn::bench::{median, number_before, peers_python};
 use simple_nn::{Dataset, Init, Kernels, Mode, Trainer};
 
 // Many small tensors are made and dropped every step; mimalloc serves them
@@ -72,7 +73,7 @@ fn run(args: Args) -> Result<()> {
     simple_nn::threads::init(Some(args.threads));
     let python = match &args.python {
         Some(python) => python.clone(),
-        None => peers_python(&args.peers)?,
+        None => peers_python(&args.peers, true)?,
     };
     let numpy_script = args.peers.join("numpy_manual.py");
     let mut variants = vec![peer("numpy, hand-written loop", &python, &numpy_script)];
@@ -167,11 +168,7 @@ fn peer(name: &str, python: &Path, script: &Path) -> Variant {
                     String::from_utf8_lossy(&out.stderr).trim()
                 )
             }
-            let number = text
-                .split(" = ")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|n| n.parse().ok());
+            let number = number_before(&text, " us/iteration");
             number.with_context(|| {
                 format!(
                     "no 'X us/iteration' in the output of {}: {text}",
@@ -181,31 +178,6 @@ fn peer(name: &str, python: &Path, script: &Path) -> Variant {
         }),
         samples: Vec::new(),
     }
-}
-
-/// The python of the peers' virtual environment, created with numpy if missing.
-fn peers_python(peers: &Path) -> Result<PathBuf> {
-    let setup = peers.join("setup.sh");
-    let out = Command::new("bash")
-        .arg(&setup)
-        .env("PEERS", "numpy")
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run {}: pass --peers DIR or --python PATH",
-                setup.display()
-            )
-        })?;
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            setup.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let python = text.lines().last().unwrap_or_default().trim();
-    Ok(PathBuf::from(python))
 }
 
 /// Peak resident memory of a command, in MiB, from `/usr/bin/time -v`.
@@ -228,15 +200,4 @@ fn peak_rss(command: &mut Command) -> Result<f64> {
         .and_then(|n| n.trim().parse().ok())
         .with_context(|| format!("no peak memory in /usr/bin/time's output: {text}"))?;
     Ok(kib / 1024.0)
-}
-
-fn median(samples: &[f64]) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
 }

@@ -34,6 +34,7 @@ macro_rules! fail {
 }
 
 pub mod atomic;
+pub mod bench;
 pub mod checkpoint;
 pub mod csv;
 pub mod data;

@@ -1,0 +1,59 @@
+//! Helpers shared by the side-by-side benchmark examples (`bench_tutorial`, `bench_mlp`).
+//!
+//! The peers are the reference scripts in `shared/peers`, run as child
+//! processes in a Python environment that their `setup.sh` creates.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::{Error, Result};
+
+/// The median of `samples` (the mean of the middle two for an even count; NaN for none).
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[mid],
+        _ => (sorted[mid - 1] + sorted[mid]) / 2.0,
+    }
+}
+
+/// The python of the peers' virtual environment, created by `<peers>/setup.sh` if missing.
+///
+/// `numpy_only` installs numpy alone (small); otherwise PyTorch too (large).
+pub fn peers_python(peers: &Path, numpy_only: bool) -> Result<PathBuf> {
+    let setup = peers.join("setup.sh");
+    let mut command = Command::new("bash");
+    command.arg(&setup);
+    if numpy_only {
+        command.env("PEERS", "numpy");
+    }
+    let out = command.output().map_err(|e| {
+        Error::Msg(format!(
+            "cannot run {} ({e}): pass --peers DIR or --python PATH",
+            setup.display()
+        ))
+    })?;
+    if !out.status.success() {
+        fail!(
+            "{} failed: {}",
+            setup.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(PathBuf::from(
+        text.lines().last().unwrap_or_default().trim(),
+    ))
+}
+
+/// The number just before `marker` in `text` (`"… 12345 samples/s"` → 12345).
+pub fn number_before(text: &str, marker: &str) -> Option<f64> {
+    let head = &text[..text.find(marker)?];
+    head.rsplit(|c: char| c.is_whitespace() || c == ',' || c == '=')
+        .next()?
+        .parse()
+        .ok()
+}
