@@ -56,7 +56,7 @@ struct RunOn {
     /// cpu, cuda, cuda:N, metal or auto.
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
-    /// f32 or f64.
+    /// f32, f64, or (mainly on CUDA) bf16 or f16.
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     dtype: DType,
     /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else all available).
@@ -197,7 +197,11 @@ fn parse_dtype(s: &str) -> Result<DType, String> {
     match s {
         "f32" => Ok(DType::F32),
         "f64" => Ok(DType::F64),
-        _ => Err(format!("unsupported dtype '{s}': use f32 or f64")),
+        "bf16" => Ok(DType::BF16),
+        "f16" => Ok(DType::F16),
+        _ => Err(format!(
+            "unsupported dtype '{s}': use f32, f64, bf16 or f16"
+        )),
     }
 }
 

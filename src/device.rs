@@ -47,6 +47,24 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
     if !cfg!(feature = "cuda") {
         fail!("device 'cuda:{ordinal}' is not compiled in: rebuild with `--features cuda`, or use `--device cpu`")
     }
+    #[cfg(feature = "cuda")]
+    {
+        let count = candle_core::cuda::cudarc::driver::CudaContext::device_count().map_err(|e| {
+            candle_core::Error::Msg(format!(
+                "cannot count CUDA devices ({e}): check the NVIDIA driver with `nvidia-smi`, or use `--device cpu`"
+            ))
+        })?;
+        let count = usize::try_from(count).unwrap_or(0);
+        if ordinal >= count {
+            match count {
+                0 => fail!("device 'cuda:{ordinal}': this machine has no CUDA device: use `--device cpu`"),
+                n => fail!(
+                    "device 'cuda:{ordinal}' does not exist: this machine has {n} CUDA device(s), cuda:0 to cuda:{}",
+                    n - 1
+                ),
+            }
+        }
+    }
     Device::new_cuda(ordinal).map_err(|e| {
         candle_core::Error::Msg(format!(
             "cannot open CUDA device {ordinal} ({}): check `nvidia-smi`, or use `--device cpu`",

@@ -212,6 +212,7 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
 /// let settings = FitConfig {
 ///     loss: Loss::CrossEntropy, optimizer: OptimizerKind::AdamW, lr: 0.01, momentum: 0.9, nesterov: false,
 ///     weight_decay: 0.0, schedule: Schedule::Constant, batch_size: 32, epochs: 40, seed: 0, progress: false,
+///     kernels: simple_nn::Kernels::Fused,
 /// };
 /// let epochs = fit::fit(&mlp, &varmap, &train, &valid, &settings, |epoch| {
 ///     println!("epoch {}: validation accuracy {:?}", epoch.epoch, epoch.valid_accuracy);

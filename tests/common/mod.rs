@@ -44,3 +44,44 @@ pub fn values(t: &Tensor) -> Vec<f64> {
         .to_vec1()
         .unwrap()
 }
+
+/// Every device this build and machine offer: the CPU always, CUDA and Metal when compiled in and present.
+///
+/// Prints, once per call, which GPU backends were skipped and why, so a test
+/// log says what it did not cover.
+pub fn devices() -> Vec<Device> {
+    let mut devices = vec![Device::Cpu];
+    if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
+        match Device::new_cuda(0) {
+            Ok(dev) => devices.push(dev),
+            Err(e) => eprintln!("skipped cuda: {e}"),
+        }
+    } else if cfg!(feature = "cuda") {
+        eprintln!("skipped cuda: no CUDA device on this machine");
+    } else {
+        eprintln!("skipped cuda: not compiled in (build with --features cuda)");
+    }
+    if cfg!(feature = "metal") && candle_core::utils::metal_is_available() {
+        match Device::new_metal(0) {
+            Ok(dev) => devices.push(dev),
+            Err(e) => eprintln!("skipped metal: {e}"),
+        }
+    } else {
+        eprintln!("skipped metal: not compiled in or no Metal device");
+    }
+    devices
+}
+
+/// The GPU of [`devices`], if any: the other side of a CPU↔GPU parity test.
+pub fn gpu() -> Option<Device> {
+    devices().into_iter().find(|d| !d.is_cpu())
+}
+
+/// The dtypes a device computes in: Metal has no float64.
+pub fn float_dtypes(dev: &Device) -> Vec<DType> {
+    if dev.is_metal() {
+        vec![DType::F32]
+    } else {
+        vec![DType::F64, DType::F32]
+    }
+}

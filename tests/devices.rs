@@ -1,0 +1,231 @@
+//! Every device-level property, run on every device present, and CPU↔GPU parity.
+//!
+//! Each test body runs on the CPU always and on CUDA or Metal when the
+//! build has the backend and the machine the device (see
+//! `common::devices`, which prints what it skipped and why). Expected
+//! values: the hand-written reference on the same device, the labels, and,
+//! for parity, the CPU's own run from the same initial weights.
+
+mod common;
+
+use candle_core::{DType, Device, Module};
+use common::{devices, float_dtypes, gpu, max_abs_diff, max_abs_diff_all, setup, values};
+use simple_nn::fit::{self, FitConfig, OptimizerKind};
+use simple_nn::loss::Loss;
+use simple_nn::model::{Activation, Head, Mlp, MlpConfig};
+use simple_nn::optim::Schedule;
+use simple_nn::samples::{Part, Source, TargetKind};
+use simple_nn::{checkpoint, reference, Dataset, Init, Kernels, Mode, Trainer};
+
+fn device_name(dev: &Device) -> String {
+    simple_nn::device::name(dev)
+}
+
+#[test]
+fn autograd_step_equals_the_reference_on_every_device() {
+    setup();
+    for dev in devices() {
+        for dtype in float_dtypes(&dev) {
+            let tolerance = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+            let (xs, ys) = Dataset::Article.tensors(dtype, &dev).unwrap();
+            let ws = Init::Numpy(1).weights(&[3, 4, 1], dtype, &dev).unwrap();
+            let expected = reference::step(&xs, &ys, &ws, 1.0).unwrap().weights;
+            let mut trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+            trainer.step(&xs, &ys).unwrap();
+            let diff =
+                max_abs_diff_all(&trainer.mlp().tutorial_weights().unwrap(), &expected).unwrap();
+            assert!(
+                diff <= tolerance,
+                "{} {dtype:?}: {diff:e}",
+                device_name(&dev)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_mode_and_kernel_learns_or_fails_as_printed_on_every_device() {
+    setup();
+    for dev in devices() {
+        let dtype = float_dtypes(&dev)[0];
+        let (xs, ys) = Dataset::Article.tensors(dtype, &dev).unwrap();
+        let ws = Init::Numpy(1).weights(&[3, 4, 1], dtype, &dev).unwrap();
+        for (mode, kernels) in [
+            (Mode::Autograd, Kernels::Stock),
+            (Mode::Autograd, Kernels::Fused),
+            (Mode::Manual, Kernels::Fused),
+            (Mode::AsPrinted, Kernels::Stock),
+        ] {
+            let mut trainer = Trainer::with_kernels(mode, kernels, &ws, 1.0).unwrap();
+            for _ in 0..20_000 {
+                trainer.step(&xs, &ys).unwrap();
+            }
+            let output: Vec<f64> = values(&trainer.mlp().forward(&xs).unwrap())
+                .iter()
+                .map(|v| v.round())
+                .collect();
+            let expected = if mode == Mode::AsPrinted {
+                [1.0; 5]
+            } else {
+                [0.0, 1.0, 1.0, 0.0, 0.0]
+            };
+            assert_eq!(output, expected, "{} {mode} {kernels}", device_name(&dev));
+        }
+    }
+}
+
+#[test]
+fn checkpoints_round_trip_on_every_device() {
+    let dir = std::env::temp_dir().join(format!("simple-nn-devices-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for dev in devices() {
+        for dtype in float_dtypes(&dev) {
+            let ws = Init::Uniform(3).weights(&[3, 6, 1], dtype, &dev).unwrap();
+            for name in ["w.npz", "w.safetensors"] {
+                let path = dir.join(format!(
+                    "{}-{}-{name}",
+                    device_name(&dev).replace(':', "-"),
+                    dtype.as_str()
+                ));
+                checkpoint::save(&path, &ws).unwrap();
+                let loaded = checkpoint::load(&path, &[3, 6, 1], dtype, &dev).unwrap();
+                assert!(loaded[0].device().same_device(&dev));
+                assert_eq!(
+                    max_abs_diff_all(&loaded, &ws).unwrap(),
+                    0.0,
+                    "{} {name}",
+                    device_name(&dev)
+                );
+            }
+        }
+    }
+}
+
+fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
+    let train = "spirals:200"
+        .parse::<Source>()
+        .unwrap()
+        .load(Part::Train, TargetKind::Classes)
+        .unwrap();
+    let test = "spirals:200"
+        .parse::<Source>()
+        .unwrap()
+        .load(Part::Test, TargetKind::Classes)
+        .unwrap();
+    let config = MlpConfig {
+        sizes: vec![2, 64, 64, 2],
+        activation: Activation::Relu,
+        bias: true,
+        head: Head::Identity,
+    };
+    let (mlp, varmap) = Mlp::seeded(config, 0, dtype, dev).unwrap();
+    let settings = FitConfig {
+        loss: Loss::CrossEntropy,
+        optimizer: OptimizerKind::AdamW,
+        lr: 0.01,
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+        schedule: Schedule::Constant,
+        batch_size: 32,
+        epochs,
+        seed: 0,
+        progress: false,
+        kernels: Kernels::Fused,
+    };
+    let curve = fit::fit(&mlp, &varmap, &train, &test.select(&[]), &settings, |_| {
+        Ok(())
+    })
+    .unwrap()
+    .iter()
+    .map(|e| e.train_loss)
+    .collect();
+    let accuracy = fit::evaluate(&mlp, Loss::CrossEntropy, &test, dtype, dev)
+        .unwrap()
+        .accuracy
+        .unwrap();
+    (curve, accuracy)
+}
+
+#[test]
+fn mlp_converges_on_every_device() {
+    for dev in devices() {
+        let (_, accuracy) = spirals_run(&dev, DType::F32, 60);
+        assert!(
+            accuracy >= 0.95,
+            "{}: held-out accuracy {accuracy}",
+            device_name(&dev)
+        );
+    }
+}
+
+/// From the same weights, 60000 tutorial steps agree between the CPU and the GPU.
+/// Tolerances: f64 1e-10 (the GPU's exp and reductions round differently from
+/// the CPU's, ~1e-16 per step); f32 1e-3 on the outputs.
+#[test]
+fn tutorial_network_agrees_between_cpu_and_gpu() {
+    setup();
+    let Some(gpu) = gpu() else {
+        eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
+        return;
+    };
+    for dtype in float_dtypes(&gpu) {
+        let run = |dev: &Device| {
+            let (xs, ys) = Dataset::Article.tensors(dtype, dev).unwrap();
+            let ws = Init::Numpy(1).weights(&[3, 4, 1], dtype, dev).unwrap();
+            let mut trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+            for _ in 0..60_000 {
+                trainer.step(&xs, &ys).unwrap();
+            }
+            (
+                trainer.mlp().tutorial_weights().unwrap(),
+                trainer.mlp().forward(&xs).unwrap(),
+            )
+        };
+        let ((cpu_ws, cpu_out), (gpu_ws, gpu_out)) = (run(&Device::Cpu), run(&gpu));
+        let weights = max_abs_diff_all(&cpu_ws, &gpu_ws).unwrap();
+        let outputs = max_abs_diff(&cpu_out, &gpu_out).unwrap();
+        eprintln!("{dtype:?}: max |cpu - gpu| weights {weights:e}, outputs {outputs:e}");
+        match dtype {
+            DType::F64 => assert!(weights <= 1e-10, "{weights:e}"),
+            _ => assert!(outputs <= 1e-3, "{outputs:e}"),
+        }
+    }
+}
+
+/// The MLP's loss curve agrees between the CPU and the GPU within 1e-3 per epoch (f32).
+#[test]
+fn mlp_loss_curve_agrees_between_cpu_and_gpu() {
+    let Some(gpu) = gpu() else {
+        eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
+        return;
+    };
+    let (cpu_curve, _) = spirals_run(&Device::Cpu, DType::F32, 10);
+    let (gpu_curve, _) = spirals_run(&gpu, DType::F32, 10);
+    for (epoch, (c, g)) in cpu_curve.iter().zip(&gpu_curve).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-3,
+            "epoch {}: cpu {c} gpu {g}",
+            epoch + 1
+        );
+    }
+}
+
+#[test]
+fn checkpoints_saved_on_one_device_load_on_another() {
+    let Some(gpu) = gpu() else {
+        eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("simple-nn-cross-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.safetensors");
+    let on_gpu = Init::Uniform(5)
+        .weights(&[3, 4, 1], DType::F32, &gpu)
+        .unwrap();
+    checkpoint::save(&path, &on_gpu).unwrap();
+    let on_cpu = checkpoint::load(&path, &[3, 4, 1], DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(max_abs_diff_all(&on_cpu, &on_gpu).unwrap(), 0.0);
+    let back = checkpoint::load(&path, &[3, 4, 1], DType::F32, &gpu).unwrap();
+    assert!(back[0].device().same_device(&gpu));
+}
