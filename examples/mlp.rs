@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::Optimizer;
+use candle_nn::{Optimizer, VarMap};
 use clap::{Args, Parser, Subcommand};
-use simple_nn::checkpoint::{self, ModelSpec};
+use simple_nn::checkpoint::{self, ModelSpec, Training};
 use simple_nn::fit::{self, Epoch, FitConfig, OptimizerKind};
 use simple_nn::fused::FusedSgd;
 use simple_nn::loss::Loss;
@@ -69,15 +69,19 @@ struct TrainArgs {
     /// csv:PATH, mnist:DIR, parity:N or spirals:N.
     #[arg(long)]
     data: Source,
-    /// Hidden layer sizes, comma-separated.
-    #[arg(long, default_value = "64,32", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
-    hidden: Vec<u32>,
-    /// Hidden activation.
-    #[arg(long, default_value = "relu")]
-    activation: Activation,
-    /// cross-entropy (classes), bce (two classes), mse or half-sse (values).
-    #[arg(long, default_value = "cross-entropy")]
-    loss: Loss,
+    /// Hidden layer sizes, comma-separated [default: 64,32].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    hidden: Option<Vec<u32>>,
+    /// Hidden activation: relu, tanh or sigmoid [default: relu].
+    #[arg(long)]
+    activation: Option<Activation>,
+    /// cross-entropy (classes), bce (two classes), mse or half-sse (values) [default: cross-entropy].
+    #[arg(long)]
+    loss: Option<Loss>,
+    /// Go on training a model saved by `train --save`, from the epoch it reached, with its shape,
+    /// normalisation and optimizer settings (the optimizer's running averages start afresh).
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Layers without bias (the tutorial's network has none).
     #[arg(long)]
     no_bias: bool,
@@ -222,6 +226,13 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`mlp predict … | head`) ends the program quietly, as it does
+    // `cat`, instead of making the next print fail.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let threads = match &cli.command {
         Command::Train(a) => a.run_on.threads,
@@ -255,6 +266,16 @@ impl RunOn {
     }
 }
 
+/// A model ready to train: new, or resumed from a checkpoint.
+struct Prepared {
+    spec: ModelSpec,
+    mlp: Mlp,
+    varmap: VarMap,
+    train_set: Samples,
+    valid_set: Samples,
+    config: FitConfig,
+}
+
 fn train(args: TrainArgs) -> Result<()> {
     for path in [&args.save, &args.history, &args.plot, &args.metrics_json]
         .into_iter()
@@ -267,78 +288,52 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     let dev = args.run_on.open()?;
     let dtype = args.run_on.dtype;
-    let kind = if args.loss.is_classification() {
-        TargetKind::Classes
-    } else {
-        TargetKind::Values
-    };
-    let mut samples = args
-        .data
-        .load(Part::Train, kind)
-        .with_context(|| format!("--data {}", args.data))?;
-    if !args.loss.is_classification() {
-        samples = samples.into_values();
-    }
-    let outputs = match (args.loss, samples.classes()) {
-        (Loss::Bce, Some(2)) => 1,
-        (Loss::Bce, classes) => bail!(
-            "--loss bce needs two classes, the data has {}: use --loss cross-entropy",
-            classes.unwrap_or(0)
-        ),
-        _ => samples.n_outputs(),
-    };
-    let (mut train_set, mut valid_set) = samples.split(args.valid_fraction, args.seed)?;
-    let normalization = args.normalize.then(|| Normalization::fit(&train_set));
-    if let Some(norm) = &normalization {
-        norm.apply(&mut train_set)?;
-        norm.apply(&mut valid_set)?;
-    }
-
-    let mut sizes = vec![train_set.n_features()];
-    sizes.extend(args.hidden.iter().map(|&n| n as usize));
-    sizes.push(outputs);
-    let spec = ModelSpec {
-        sizes: sizes.clone(),
-        activation: args.activation,
-        bias: !args.no_bias,
-        loss: args.loss,
-        classes: train_set.classes(),
-        normalization,
-    };
-    let (mlp, varmap) = Mlp::seeded(spec.config(), args.seed, dtype, &dev)?;
-    let config = FitConfig {
-        loss: args.loss,
-        optimizer: args.optimizer,
-        lr: args.lr,
-        momentum: args.momentum,
-        nesterov: args.nesterov,
-        weight_decay: args.weight_decay,
-        schedule: args.schedule.with_epochs(args.epochs as usize),
-        batch_size: args.batch_size as usize,
-        epochs: args.epochs as usize,
-        seed: args.seed,
-        progress: true,
-        kernels: args.kernels,
+    let Prepared {
+        mut spec,
+        mlp,
+        varmap,
+        train_set,
+        valid_set,
+        config,
+    } = match &args.resume {
+        Some(path) => resumed(&args, path, dtype, &dev)
+            .with_context(|| format!("--resume {}", path.display()))?,
+        None => fresh(&args, dtype, &dev)?,
     };
     fit::check_config(&config)?;
     println!(
-        "simple-nn mlp: {sizes:?} {} {} on {} ({} train, {} validation rows), {} lr {} batch {}, {} on {}",
-        args.activation,
-        args.loss,
+        "simple-nn mlp: {:?} {} {} on {} ({} train, {} validation rows), {} lr {} batch {}, epochs {}..{}, {} on {}",
+        spec.sizes,
+        spec.activation,
+        spec.loss,
         args.data,
         train_set.len(),
         valid_set.len(),
-        args.optimizer,
-        args.lr,
-        args.batch_size,
+        config.optimizer,
+        config.lr,
+        config.batch_size,
+        config.start_epoch + 1,
+        config.epochs,
         dtype.as_str(),
         device::name(&dev),
     );
     let start = Instant::now();
     let epochs = fit::fit(&mlp, &varmap, &train_set, &valid_set, &config, |e| {
-        println!("{}", epoch_line(e, args.epochs as usize));
+        println!("{}", epoch_line(e, config.epochs));
         Ok(())
     })?;
+    spec.training = Some(Training {
+        epochs: config.epochs,
+        optimizer: config.optimizer.to_string(),
+        lr: config.lr,
+        momentum: config.momentum,
+        nesterov: config.nesterov,
+        weight_decay: config.weight_decay,
+        schedule: config.schedule.to_string(),
+        batch_size: config.batch_size,
+        seed: config.seed,
+        valid_fraction: args.valid_fraction,
+    });
     let seconds = start.elapsed().as_secs_f64();
     let last = epochs.last().context("no epoch ran")?;
     let train_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
@@ -370,7 +365,7 @@ fn train(args: TrainArgs) -> Result<()> {
                 points: &valid_curve,
             });
         }
-        let title = format!("{} loss, {} on {}", args.loss, args.optimizer, args.data);
+        let title = format!("{} loss, {} on {}", spec.loss, config.optimizer, args.data);
         plot::write(path, &title, "epoch", "loss per sample", &series)?;
     }
     if let Some(path) = &args.save {
@@ -393,6 +388,152 @@ fn train(args: TrainArgs) -> Result<()> {
         atomic::write(path, format!("{metrics:#}\n").as_bytes())?;
     }
     Ok(())
+}
+
+/// A new model shaped by the flags and the data.
+fn fresh(args: &TrainArgs, dtype: DType, dev: &Device) -> Result<Prepared> {
+    let loss = args.loss.unwrap_or(Loss::CrossEntropy);
+    let samples = load_for(&args.data, loss)?;
+    let outputs = match (loss, samples.classes()) {
+        (Loss::Bce, Some(2)) => 1,
+        (Loss::Bce, classes) => bail!(
+            "--loss bce needs two classes, the data has {}: use --loss cross-entropy",
+            classes.unwrap_or(0)
+        ),
+        _ => samples.n_outputs(),
+    };
+    let (mut train_set, mut valid_set) = samples.split(args.valid_fraction, args.seed)?;
+    let normalization = args.normalize.then(|| Normalization::fit(&train_set));
+    if let Some(norm) = &normalization {
+        norm.apply(&mut train_set)?;
+        norm.apply(&mut valid_set)?;
+    }
+    let mut sizes = vec![train_set.n_features()];
+    sizes.extend(
+        args.hidden
+            .as_deref()
+            .unwrap_or(&[64, 32])
+            .iter()
+            .map(|&n| n as usize),
+    );
+    sizes.push(outputs);
+    let spec = ModelSpec {
+        sizes,
+        activation: args.activation.unwrap_or(Activation::Relu),
+        bias: !args.no_bias,
+        loss,
+        classes: train_set.classes(),
+        normalization,
+        training: None,
+    };
+    let (mlp, varmap) = Mlp::seeded(spec.config(), args.seed, dtype, dev)?;
+    let config = FitConfig {
+        loss,
+        optimizer: args.optimizer,
+        lr: args.lr,
+        momentum: args.momentum,
+        nesterov: args.nesterov,
+        weight_decay: args.weight_decay,
+        schedule: args.schedule.with_epochs(args.epochs as usize),
+        batch_size: args.batch_size as usize,
+        epochs: args.epochs as usize,
+        start_epoch: 0,
+        seed: args.seed,
+        progress: true,
+        kernels: args.kernels,
+    };
+    Ok(Prepared {
+        spec,
+        mlp,
+        varmap,
+        train_set,
+        valid_set,
+        config,
+    })
+}
+
+/// A saved model, trained on from where it stopped with the settings it was trained with.
+fn resumed(args: &TrainArgs, path: &Path, dtype: DType, dev: &Device) -> Result<Prepared> {
+    let (spec, mlp, varmap) = checkpoint::load_trainable(path, dtype, dev)?;
+    let Some(done) = spec.training.clone() else {
+        bail!("the model records no training settings to resume with: train a new one")
+    };
+    let hidden = &spec.sizes[1..spec.sizes.len() - 1];
+    if let Some(asked) = &args.hidden {
+        if asked.iter().map(|&n| n as usize).ne(hidden.iter().copied()) {
+            bail!("the saved network's hidden layers are {hidden:?}, not --hidden {asked:?}: drop --hidden to resume it, or train a new model")
+        }
+    }
+    if args.activation.is_some_and(|a| a != spec.activation)
+        || args.loss.is_some_and(|l| l != spec.loss)
+    {
+        bail!(
+            "the saved network uses {} with {}: drop --activation/--loss to resume it, or train a new model",
+            spec.activation,
+            spec.loss
+        )
+    }
+    if args.epochs as usize <= done.epochs {
+        bail!(
+            "the model has already trained {} epochs: pass --epochs above that to train on",
+            done.epochs
+        )
+    }
+    let mut samples = load_for(&args.data, spec.loss)?;
+    if samples.n_features() != spec.sizes[0] {
+        bail!(
+            "--data {} has {} features but the saved network takes {}",
+            args.data,
+            samples.n_features(),
+            spec.sizes[0]
+        )
+    }
+    if let Some(norm) = &spec.normalization {
+        norm.apply(&mut samples)?;
+    }
+    let (train_set, valid_set) = samples.split(done.valid_fraction, done.seed)?;
+    let optimizer: OptimizerKind = done.optimizer.parse().map_err(anyhow::Error::msg)?;
+    let schedule: Schedule = done.schedule.parse().map_err(anyhow::Error::msg)?;
+    let config = FitConfig {
+        loss: spec.loss,
+        optimizer,
+        lr: done.lr,
+        momentum: done.momentum,
+        nesterov: done.nesterov,
+        weight_decay: done.weight_decay,
+        schedule: schedule.with_epochs(args.epochs as usize),
+        batch_size: done.batch_size,
+        epochs: args.epochs as usize,
+        start_epoch: done.epochs,
+        seed: done.seed,
+        progress: true,
+        kernels: args.kernels,
+    };
+    Ok(Prepared {
+        spec,
+        mlp,
+        varmap,
+        train_set,
+        valid_set,
+        config,
+    })
+}
+
+/// Loads the training part of `data` with the targets `loss` needs.
+fn load_for(data: &Source, loss: Loss) -> Result<Samples> {
+    let kind = if loss.is_classification() {
+        TargetKind::Classes
+    } else {
+        TargetKind::Values
+    };
+    let samples = data
+        .load(Part::Train, kind)
+        .with_context(|| format!("--data {data}"))?;
+    Ok(if loss.is_classification() {
+        samples
+    } else {
+        samples.into_values()
+    })
 }
 
 fn epoch_line(e: &Epoch, epochs: usize) -> String {

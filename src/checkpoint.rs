@@ -199,6 +199,34 @@ pub struct ModelSpec {
     pub classes: Option<usize>,
     /// The feature standardisation fitted on the training data, if any.
     pub normalization: Option<Normalization>,
+    /// How it was trained, so that `train --resume` can go on where it stopped.
+    #[serde(default)]
+    pub training: Option<Training>,
+}
+
+/// The settings and progress of a model's training, saved with it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Training {
+    /// Epochs completed.
+    pub epochs: usize,
+    /// The optimizer, as written on the command line (`adamw`, …).
+    pub optimizer: String,
+    /// The base learning rate.
+    pub lr: f64,
+    /// Momentum (momentum SGD).
+    pub momentum: f64,
+    /// Nesterov momentum (momentum SGD).
+    pub nesterov: bool,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// The learning-rate schedule, as written on the command line.
+    pub schedule: String,
+    /// Rows per minibatch.
+    pub batch_size: usize,
+    /// The seed of the split and the batch order.
+    pub seed: u64,
+    /// The fraction held out for validation.
+    pub valid_fraction: f64,
 }
 
 impl ModelSpec {
@@ -262,6 +290,36 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
 
 /// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
 pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp)> {
+    let (spec, parameters) = read_model(path, dtype, dev)?;
+    let vb = VarBuilder::from_tensors(parameters, dtype, dev);
+    let mlp = Mlp::build(spec.config(), vb)?;
+    Ok((spec, mlp))
+}
+
+/// Loads a model saved by [`save_model`] with trainable parameters: its description, the network and its variables.
+pub fn load_trainable(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp, VarMap)> {
+    let (spec, parameters) = read_model(path, dtype, dev)?;
+    let varmap = VarMap::new();
+    {
+        let mut vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Msg("the VarMap's lock is poisoned".into()))?;
+        for (name, tensor) in parameters {
+            vars.insert(name, candle_core::Var::from_tensor(&tensor)?);
+        }
+    }
+    let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
+    let mlp = Mlp::build(spec.config(), vb)?;
+    Ok((spec, mlp, varmap))
+}
+
+/// A model file's description and parameters, checked against each other.
+fn read_model(
+    path: &Path,
+    dtype: DType,
+    dev: &Device,
+) -> Result<(ModelSpec, HashMap<String, Tensor>)> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| {
         Error::Msg(format!(
@@ -298,7 +356,5 @@ pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec,
     if let Some(extra) = tensors.keys().min() {
         fail!("model '{shown}' has an unexpected tensor '{extra}' that its description does not mention")
     }
-    let vb = VarBuilder::from_tensors(parameters, dtype, dev);
-    let mlp = Mlp::build(spec.config(), vb)?;
-    Ok((spec, mlp))
+    Ok((spec, parameters))
 }

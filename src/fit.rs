@@ -75,8 +75,10 @@ pub struct FitConfig {
     pub schedule: Schedule,
     /// Rows per minibatch.
     pub batch_size: usize,
-    /// Passes over the training set.
+    /// Passes over the training set, in all (counting `start_epoch`).
     pub epochs: usize,
+    /// Epochs already done (a resumed run goes on from here; 0 for a new one).
+    pub start_epoch: usize,
     /// Seed of the minibatch order.
     pub seed: u64,
     /// Show a progress bar on a terminal.
@@ -211,7 +213,7 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
 /// let (mlp, varmap) = Mlp::seeded(config, 0, DType::F32, &Device::Cpu)?;
 /// let settings = FitConfig {
 ///     loss: Loss::CrossEntropy, optimizer: OptimizerKind::AdamW, lr: 0.01, momentum: 0.9, nesterov: false,
-///     weight_decay: 0.0, schedule: Schedule::Constant, batch_size: 32, epochs: 40, seed: 0, progress: false,
+///     weight_decay: 0.0, schedule: Schedule::Constant, batch_size: 32, epochs: 40, start_epoch: 0, seed: 0, progress: false,
 ///     kernels: simple_nn::Kernels::Fused,
 /// };
 /// let epochs = fit::fit(&mlp, &varmap, &train, &valid, &settings, |epoch| {
@@ -236,8 +238,8 @@ pub fn fit(
     }
     let (dtype, dev) = parameters_dtype_device(varmap)?;
     let mut optimizer = AnyOptimizer::new(varmap, config)?;
-    let mut epochs = Vec::with_capacity(config.epochs);
-    for epoch in 0..config.epochs {
+    let mut epochs = Vec::with_capacity(config.epochs.saturating_sub(config.start_epoch));
+    for epoch in config.start_epoch..config.epochs {
         let lr = config.schedule.lr(config.lr, epoch);
         optimizer.set_learning_rate(lr);
         let batches = epoch_batches(

@@ -129,6 +129,7 @@ fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
         schedule: Schedule::Constant,
         batch_size: 32,
         epochs,
+        start_epoch: 0,
         seed: 0,
         progress: false,
         kernels: Kernels::Fused,

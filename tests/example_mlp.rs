@@ -294,3 +294,108 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
+    let dir = scratch("resume");
+    let model = dir.join("m.safetensors");
+    let save = model.to_str().unwrap();
+    ok(&run(&[
+        "train",
+        "--data",
+        "spirals:100",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.01",
+        "--save",
+        save,
+    ]));
+    let history = dir.join("h.csv");
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        "spirals:100",
+        "--epochs",
+        "6",
+        "--resume",
+        save,
+        "--save",
+        save,
+        "--history",
+        history.to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains("epochs 4..6") && text.contains("lr 0.01"),
+        "{text}"
+    );
+    let epochs: Vec<String> = std::fs::read_to_string(&history)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(epochs, ["4", "5", "6"]);
+    for (args, expected) in [
+        (vec!["--epochs", "6"], "already trained 6 epochs"),
+        (vec!["--epochs", "9", "--hidden", "8"], "not --hidden [8]"),
+        (
+            vec!["--epochs", "9", "--loss", "mse"],
+            "drop --activation/--loss",
+        ),
+    ] {
+        let mut all = vec!["train", "--data", "spirals:100", "--resume", save];
+        all.extend(args);
+        let out = run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{all:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
+    let dir = scratch("corrupt");
+    let model = dir.join("m.safetensors");
+    ok(&run(&[
+        "train",
+        "--data",
+        "spirals:20",
+        "--epochs",
+        "1",
+        "--save",
+        model.to_str().unwrap(),
+    ]));
+    let bytes = std::fs::read(&model).unwrap();
+    // Truncated: the header promises more data than the file holds.
+    let truncated = dir.join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    // A valid file whose description claims other layer sizes than its tensors have.
+    let (from, to) = (b"[2,64,32,2]", b"[2,64,33,2]");
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the description lists the sizes");
+    let mut edited = bytes.clone();
+    edited[at..at + to.len()].copy_from_slice(to);
+    let lying = dir.join("lying.safetensors");
+    std::fs::write(&lying, edited).unwrap();
+    for (path, expected) in [(&truncated, "model"), (&lying, "its description needs")] {
+        let out = run(&[
+            "eval",
+            "--model",
+            path.to_str().unwrap(),
+            "--data",
+            "spirals:20",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}

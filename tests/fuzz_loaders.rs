@@ -16,7 +16,10 @@ use simple_nn::samples::{Part, TargetKind};
 use simple_nn::{checkpoint, csv, idx, Init};
 
 fn cases() -> u32 {
-    std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -52,11 +55,18 @@ fn mutated(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn inputs(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![proptest::collection::vec(any::<u8>(), 0..256), mutated(valid)]
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..256),
+        mutated(valid)
+    ]
 }
 
 /// Runs `load` on `bytes` written to `path`; an error must be one line.
-fn check<T>(path: &Path, bytes: &[u8], load: impl Fn(&Path) -> candle_core::Result<T>) -> Result<(), TestCaseError> {
+fn check<T>(
+    path: &Path,
+    bytes: &[u8],
+    load: impl Fn(&Path) -> candle_core::Result<T>,
+) -> Result<(), TestCaseError> {
     std::fs::write(path, bytes).unwrap();
     if let Err(e) = load(path) {
         let message = simple_nn::error::message(&e);
@@ -77,7 +87,9 @@ fn valid_idx_images() -> Vec<u8> {
 
 fn valid_checkpoint(name: &str) -> Vec<u8> {
     let path = scratch("seed").join(name);
-    let ws = Init::Uniform(1).weights(&[3, 4, 1], DType::F64, &Device::Cpu).unwrap();
+    let ws = Init::Uniform(1)
+        .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
+        .unwrap();
     checkpoint::save(&path, &ws).unwrap();
     std::fs::read(path).unwrap()
 }

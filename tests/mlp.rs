@@ -25,6 +25,7 @@ fn config(loss: Loss, optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u6
         schedule: Schedule::Constant,
         batch_size: 16,
         epochs,
+        start_epoch: 0,
         seed,
         progress: false,
         kernels: simple_nn::Kernels::Stock,
@@ -275,6 +276,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
             loss: Loss::CrossEntropy,
             classes: Some(2),
             normalization: Some(normalization.clone()),
+            training: None,
         };
         let (mlp, varmap) = Mlp::seeded(spec.config(), 11, dtype, &Device::Cpu).unwrap();
         fit::fit(
