@@ -127,3 +127,49 @@ proptest! {
         check(&path, &bytes, |p| checkpoint::load_model(p, DType::F32, &Device::Cpu))?;
     }
 }
+
+/// An `.npz` (stored, as `np.savez` writes it) whose `w0` header declares `shape` over 96 bytes of data.
+fn npz_declaring(shape: &str) -> Vec<u8> {
+    use std::io::Write;
+    let npy = |shape: &str| {
+        let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.bytes());
+        bytes.extend([0u8; 96]);
+        bytes
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, shape) in [("w0.npy", shape), ("w1.npy", "(4, 1)")] {
+        zip.start_file(name, stored).unwrap();
+        zip.write_all(&npy(shape)).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// Regression: headers declaring arrays far larger than the file made candle
+/// allocate first ("memory allocation of 800000000000000 bytes failed", an
+/// abort) or overflow ("capacity overflow", a panic). Now a one-line error.
+#[test]
+fn npz_headers_declaring_huge_arrays_are_refused_before_allocating() {
+    let path = scratch("huge").join("w.npz");
+    for shape in [
+        "(3, 100000000000000)",
+        "(3, 4611686018427387904)",
+        "(4611686018427387904, 4)",
+    ] {
+        std::fs::write(&path, npz_declaring(shape)).unwrap();
+        let err = checkpoint::load(&path, &[3, 4, 1], DType::F64, &Device::Cpu).unwrap_err();
+        let message = simple_nn::error::message(&err);
+        assert!(
+            message.contains("w0.npy") && !message.contains('\n'),
+            "{shape}: {message}"
+        );
+    }
+}
