@@ -399,3 +399,51 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn a_diverging_run_names_the_step_and_leaves_the_last_good_model() {
+    let dir = scratch("diverge");
+    let model = dir.join("m.safetensors");
+    let save = model.to_str().unwrap();
+    ok(&run(&[
+        "train",
+        "--data",
+        "spirals:50",
+        "--loss",
+        "mse",
+        "--epochs",
+        "2",
+        "--save",
+        save,
+    ]));
+    let before = std::fs::read(&model).unwrap();
+    let out = run(&[
+        "train",
+        "--data",
+        "spirals:50",
+        "--loss",
+        "mse",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e12",
+        "--epochs",
+        "50",
+        "--save",
+        save,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a learning rate of 1e12 trained: {stderr}"
+    );
+    assert!(
+        stderr.contains("diverged at epoch") && stderr.contains("lower the learning rate"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before,
+        "the last good model was replaced"
+    );
+}
