@@ -60,13 +60,7 @@ struct Variant {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    simple_nn::error::exit_code(run(Args::parse()))
 }
 
 fn run(args: Args) -> Result<()> {

@@ -247,13 +247,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict(args),
         Command::Bench(args) => bench(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    simple_nn::error::exit_code(result)
 }
 
 impl RunOn {
@@ -393,7 +387,7 @@ fn train(args: TrainArgs) -> Result<()> {
 /// A new model shaped by the flags and the data.
 fn fresh(args: &TrainArgs, dtype: DType, dev: &Device) -> Result<Prepared> {
     let loss = args.loss.unwrap_or(Loss::CrossEntropy);
-    let samples = load_for(&args.data, loss)?;
+    let samples = load_for(&args.data, Part::Train, loss)?;
     let outputs = match (loss, samples.classes()) {
         (Loss::Bce, Some(2)) => 1,
         (Loss::Bce, classes) => bail!(
@@ -479,7 +473,7 @@ fn resumed(args: &TrainArgs, path: &Path, dtype: DType, dev: &Device) -> Result<
             done.epochs
         )
     }
-    let mut samples = load_for(&args.data, spec.loss)?;
+    let mut samples = load_for(&args.data, Part::Train, spec.loss)?;
     if samples.n_features() != spec.sizes[0] {
         bail!(
             "--data {} has {} features but the saved network takes {}",
@@ -519,15 +513,15 @@ fn resumed(args: &TrainArgs, path: &Path, dtype: DType, dev: &Device) -> Result<
     })
 }
 
-/// Loads the training part of `data` with the targets `loss` needs.
-fn load_for(data: &Source, loss: Loss) -> Result<Samples> {
+/// Loads a part of `data` with the targets `loss` needs.
+fn load_for(data: &Source, part: Part, loss: Loss) -> Result<Samples> {
     let kind = if loss.is_classification() {
         TargetKind::Classes
     } else {
         TargetKind::Values
     };
     let samples = data
-        .load(Part::Train, kind)
+        .load(part, kind)
         .with_context(|| format!("--data {data}"))?;
     Ok(if loss.is_classification() {
         samples
@@ -575,17 +569,7 @@ fn model_and_data(
 ) -> Result<(ModelSpec, Mlp, Samples, Device)> {
     let dev = run_on.open()?;
     let (spec, mlp) = checkpoint::load_model(model, run_on.dtype, &dev)?;
-    let kind = if spec.loss.is_classification() {
-        TargetKind::Classes
-    } else {
-        TargetKind::Values
-    };
-    let mut samples = data
-        .load(Part::Test, kind)
-        .with_context(|| format!("--data {data}"))?;
-    if !spec.loss.is_classification() {
-        samples = samples.into_values();
-    }
+    let mut samples = load_for(data, Part::Test, spec.loss)?;
     if samples.n_features() != spec.sizes[0] {
         bail!(
             "--data {data} has {} features but the model takes {}: give it data shaped like its training data",

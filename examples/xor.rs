@@ -91,10 +91,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", simple_nn::error::one_line(e.as_ref()));
-            ExitCode::FAILURE
-        }
+        result => simple_nn::error::exit_code(result),
     }
 }
 

@@ -1,31 +1,17 @@
 //! The `mlp` example trains, evaluates, predicts and benchmarks end to end, and refuses bad input clearly.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn mlp_binary() -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let profile_dir = deps.parent().and_then(Path::parent).unwrap();
-    let exe = profile_dir
-        .join("examples")
-        .join(format!("mlp{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        exe.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        exe.display()
-    );
-    exe
-}
+use common::scratch;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(mlp_binary()).args(args).output().unwrap()
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-mlp-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Command::new(common::example("mlp"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -43,7 +29,7 @@ fn json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn train_then_eval_and_predict_from_the_saved_file_alone() {
-    let dir = scratch("cycle");
+    let dir = scratch("mlp-cycle");
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let text = ok(&run(&[
         "train",
@@ -135,7 +121,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
 
 #[test]
 fn regression_on_a_csv_file() {
-    let dir = scratch("csv");
+    let dir = scratch("mlp-csv");
     // y = 2·a − b + 0.5, exactly.
     let mut csv = String::from("a,label,b\n");
     for i in 0..64 {
@@ -193,7 +179,7 @@ fn regression_on_a_csv_file() {
 
 #[test]
 fn bench_reports_samples_per_second() {
-    let dir = scratch("bench");
+    let dir = scratch("mlp-bench");
     let metrics = dir.join("bench.json");
     let text = ok(&run(&[
         "bench",
@@ -225,7 +211,7 @@ fn bench_reports_samples_per_second() {
 
 #[test]
 fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
-    let dir = scratch("bad");
+    let dir = scratch("mlp-bad");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
     let ragged = dir.join("ragged.csv");
@@ -297,7 +283,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
 
 #[test]
 fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
-    let dir = scratch("resume");
+    let dir = scratch("mlp-resume");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
     ok(&run(&[
@@ -357,7 +343,7 @@ fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
 
 #[test]
 fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
-    let dir = scratch("corrupt");
+    let dir = scratch("mlp-corrupt");
     let model = dir.join("m.safetensors");
     ok(&run(&[
         "train",
@@ -402,7 +388,7 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
 
 #[test]
 fn a_diverging_run_names_the_step_and_leaves_the_last_good_model() {
-    let dir = scratch("diverge");
+    let dir = scratch("mlp-diverge");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
     ok(&run(&[

@@ -5,36 +5,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use candle_core::{DType, Device};
+use common::scratch;
 use simple_nn::train::Score;
 use simple_nn::{reference, Dataset, Init};
 
-fn xor_binary() -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let profile_dir = deps.parent().and_then(Path::parent).unwrap();
-    let exe = profile_dir
-        .join("examples")
-        .join(format!("xor{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        exe.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        exe.display()
-    );
-    exe
-}
-
 fn run(args: &[&str]) -> Output {
-    Command::new(xor_binary()).args(args).output().unwrap()
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-xor-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Command::new(common::example("xor"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -43,7 +25,7 @@ fn stdout(out: &Output) -> String {
 
 #[test]
 fn example_writes_history_and_metrics_that_match_an_independent_computation() {
-    let dir = scratch("files");
+    let dir = scratch("xor-files");
     let (history, metrics, saved) = (dir.join("h.csv"), dir.join("m.json"), dir.join("w.npz"));
     let out = run(&[
         "--iters",
@@ -132,7 +114,7 @@ fn example_writes_history_and_metrics_that_match_an_independent_computation() {
 
 #[test]
 fn every_mode_runs_in_both_dtypes_and_from_a_saved_checkpoint() {
-    let dir = scratch("modes");
+    let dir = scratch("xor-modes");
     let saved = dir.join("w.safetensors");
     for mode in ["autograd", "manual", "as-printed"] {
         for dtype in ["f64", "f32"] {
@@ -176,7 +158,7 @@ fn every_mode_runs_in_both_dtypes_and_from_a_saved_checkpoint() {
 
 #[test]
 fn bad_flags_exit_non_zero_with_one_clear_line_and_no_output_file() {
-    let dir = scratch("bad");
+    let dir = scratch("xor-bad");
     let saved = dir.join("w.npz");
     let save = saved.to_str().unwrap();
     let missing_folder = dir.join("no-such-folder").join("w.npz");
@@ -241,7 +223,7 @@ fn bad_flags_exit_non_zero_with_one_clear_line_and_no_output_file() {
 
 #[test]
 fn a_checkpoint_brings_its_own_hidden_size() {
-    let dir = scratch("sizes");
+    let dir = scratch("xor-sizes");
     let wide = dir.join("wide.npz");
     let out = run(&[
         "--iters",

@@ -85,3 +85,26 @@ pub fn float_dtypes(dev: &Device) -> Vec<DType> {
         vec![DType::F64, DType::F32]
     }
 }
+
+/// The path of an example binary; `cargo test` builds the examples next to the test binaries.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().and_then(std::path::Path::parent).unwrap();
+    let exe = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        exe.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        exe.display()
+    );
+    exe
+}
+
+/// A fresh, empty folder for one test's files.
+pub fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("simple-nn-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
