@@ -235,8 +235,12 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         (vec!["train", "--data", "parity:0"], "parity"),
         (vec!["train", "--data", &ragged], "line 3"),
         (
-            vec!["train", "--data", "spirals:10", "--device", "cuda"],
-            "--features cuda",
+            vec!["train", "--data", "spirals:10", "--device", "cuda:999"],
+            if cfg!(feature = "cuda") {
+                "CUDA device"
+            } else {
+                "--features cuda"
+            },
         ),
         (
             vec![

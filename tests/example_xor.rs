@@ -176,7 +176,7 @@ fn bad_flags_exit_non_zero_with_one_clear_line_and_no_output_file() {
     assert!(out.status.success());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--device", "gpu"], "unknown device 'gpu'"),
-        (vec!["--device", "cuda"], "--features cuda"),
+        (vec!["--device", "cuda:999"], no_such_gpu()),
         (vec!["--lr", "nan"], "not a positive finite number"),
         (vec!["--lr", "inf"], "not a positive finite number"),
         (vec!["--iters", "-5"], "-5"),
@@ -259,4 +259,13 @@ fn a_checkpoint_brings_its_own_hidden_size() {
         "{}",
         stdout(&out)
     );
+}
+
+/// What asking for `cuda:999` says: the feature to build with, or (in a cuda build) that no such GPU exists.
+fn no_such_gpu() -> &'static str {
+    if cfg!(feature = "cuda") {
+        "CUDA device"
+    } else {
+        "--features cuda"
+    }
 }
