@@ -19,6 +19,7 @@ use candle_core::{
     WithDType,
 };
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// The activations a fused dense layer supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,13 @@ pub enum DenseActivation {
 
 /// The float types the kernels run on.
 trait Real:
-    WithDType + PartialOrd + std::ops::AddAssign + std::ops::SubAssign + std::ops::MulAssign
+    WithDType
+    + Send
+    + Sync
+    + PartialOrd
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
 {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
@@ -139,12 +146,38 @@ fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> R
             dst.len()
         )
     }
+    // gemm splits its work over blocks of the output's larger side, and these
+    // layers' shapes often give it one block: the second thread idled. Split the
+    // output rows across threads here instead, one single-threaded gemm each.
     let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
+    if threads > 1 && m >= 2 * threads && m * n * k >= 1 << 18 {
+        let rows_per_thread = m.div_ceil(threads);
+        return dst
+            .par_chunks_mut(rows_per_thread * n)
+            .enumerate()
+            .try_for_each(|(i, chunk)| {
+                let first = i * rows_per_thread;
+                let rows = View {
+                    data: &a.data[first * a.rs..],
+                    rows: chunk.len() / n,
+                    ..a
+                };
+                gemm_serial(chunk, rows, b, accumulate)
+            });
+    }
+    gemm_serial(dst, a, b, accumulate)
+}
+
+/// One single-threaded gemm call: `dst = [dst +] a·b`, checked to stay inside every slice.
+fn gemm_serial<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+        candle_core::bail!(
+            "dense: gemm operands do not fit ({m}×{k} by {}×{n} into {})",
+            b.rows,
+            dst.len()
+        )
+    }
     // SAFETY: every element gemm reads lies inside `a.data` and `b.data` (checked by
     // `fits`), and `dst` holds exactly m·n elements, written row-major (rs = n, cs = 1).
     unsafe {
@@ -167,7 +200,7 @@ fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> R
             false,
             false,
             false,
-            parallelism,
+            Parallelism::None,
         );
     }
     Ok(())
