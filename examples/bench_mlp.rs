@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use simple_nn::bench::{median, number_before, peers_python};
+use simple_nn::bench::{median, number_before, peers_python, stdout_of};
 
 /// Compare `mlp bench` with PyTorch on the same MLP workload.
 #[derive(Parser, Debug)]
@@ -143,30 +143,16 @@ fn run(args: Args) -> Result<()> {
 
 /// samples/s of one `mlp bench` run.
 fn mlp_run(mlp: &Path, args: &[&str]) -> Result<f64> {
-    let out = Command::new(mlp).arg("bench").args(args).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!(
-            "mlp bench failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    }
+    let text = stdout_of(Command::new(mlp).arg("bench").args(args))?;
     number_before(&text, " samples/s").with_context(|| format!("no samples/s in: {text}"))
 }
 
 /// samples/s of one `torch_mlp.py STEPS BATCH THREADS cpu` run.
 fn torch_run(python: &Path, script: &Path, steps: &str, batch: &str, threads: &str) -> Result<f64> {
-    let out = Command::new(python)
-        .arg(script)
-        .args([steps, batch, threads, "cpu"])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    }
+    let text = stdout_of(
+        Command::new(python)
+            .arg(script)
+            .args([steps, batch, threads, "cpu"]),
+    )?;
     number_before(&text, " samples/s").with_context(|| format!("no samples/s in: {text}"))
 }

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
-use simple_nn::bench::{median, number_before, peers_python};
+use simple_nn::bench::{median, number_before, peers_python, stdout_of};
 use simple_nn::{Dataset, Init, Kernels, Mode, Trainer};
 
 // Many small tensors are made and dropped every step; mimalloc serves them
@@ -150,18 +150,7 @@ fn peer(name: &str, python: &Path, script: &Path) -> Variant {
     Variant {
         name: name.to_string(),
         run: Box::new(move |iters| {
-            let out = Command::new(&python)
-                .arg(&script)
-                .arg(iters.to_string())
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            if !out.status.success() {
-                bail!(
-                    "{} failed: {}",
-                    script.display(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )
-            }
+            let text = stdout_of(Command::new(&python).arg(&script).arg(iters.to_string()))?;
             let number = number_before(&text, " us/iteration");
             number.with_context(|| {
                 format!(

@@ -20,6 +20,21 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
+/// What `command` printed on standard output; a failure is an error carrying its standard error.
+pub fn stdout_of(command: &mut Command) -> Result<String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let out = command
+        .output()
+        .map_err(|e| Error::Msg(format!("cannot run {program}: {e}")))?;
+    if !out.status.success() {
+        fail!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The python of the peers' virtual environment, created by `<peers>/setup.sh` if missing.
 ///
 /// `numpy_only` installs numpy alone (small); otherwise PyTorch too (large).
@@ -30,20 +45,13 @@ pub fn peers_python(peers: &Path, numpy_only: bool) -> Result<PathBuf> {
     if numpy_only {
         command.env("PEERS", "numpy");
     }
-    let out = command.output().map_err(|e| {
+    let text = stdout_of(&mut command).map_err(|e| {
         Error::Msg(format!(
-            "cannot run {} ({e}): pass --peers DIR or --python PATH",
-            setup.display()
+            "{} ({}): pass --peers DIR or --python PATH",
+            setup.display(),
+            crate::error::message(&e)
         ))
     })?;
-    if !out.status.success() {
-        fail!(
-            "{} failed: {}",
-            setup.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
     Ok(PathBuf::from(
         text.lines().last().unwrap_or_default().trim(),
     ))
