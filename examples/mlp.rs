@@ -192,6 +192,10 @@ struct BenchArgs {
     kernels: Kernels,
     #[command(flatten)]
     run_on: RunOn,
+    /// Also time the step's phases (forward and loss, backward, update) with the device
+    /// synchronised between them, and print the split.
+    #[arg(long)]
+    phases: bool,
     /// Write samples_per_sec and ms_per_step as a flat JSON object.
     #[arg(long)]
     metrics_json: Option<PathBuf>,
@@ -743,6 +747,34 @@ fn bench(args: BenchArgs) -> Result<()> {
         device::name(&dev),
         simple_nn::threads::current(),
     );
+    if args.phases {
+        // The same steps again, timed phase by phase; the synchronisation costs a little.
+        let mut seconds = [0f64; 3];
+        for _ in 0..args.steps {
+            let mut start = Instant::now();
+            let mut lap = |slot: &mut f64| -> Result<()> {
+                dev.synchronize()?;
+                *slot += start.elapsed().as_secs_f64();
+                start = Instant::now();
+                Ok(())
+            };
+            let output = mlp.forward_with(&xs, kernels)?;
+            let loss = Loss::CrossEntropy.compute_with(&output, &ys, kernels)?;
+            lap(&mut seconds[0])?;
+            let grads = loss.backward()?;
+            lap(&mut seconds[1])?;
+            match kernels {
+                Kernels::Stock => stock_sgd.step(&grads)?,
+                Kernels::Fused => fused_sgd.step(&grads)?,
+            }
+            lap(&mut seconds[2])?;
+        }
+        let ms = seconds.map(|s| s * 1e3 / args.steps as f64);
+        println!(
+            "phases: forward+loss {:.3} ms, backward {:.3} ms, update {:.3} ms",
+            ms[0], ms[1], ms[2]
+        );
+    }
     if let Some(path) = &args.metrics_json {
         let metrics = serde_json::json!({
             "samples_per_sec": samples_per_sec,

@@ -6,7 +6,9 @@ use simple_nn::Dataset;
 
 /// The largest absolute difference between two tensors of the same shape.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f64> {
-    (a.to_dtype(DType::F64)? - b.to_dtype(DType::F64)?)?
+    // On the CPU in f64, so that tensors on different devices (CPU↔GPU parity) compare too.
+    let f64_on_cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F64);
+    (f64_on_cpu(a)? - f64_on_cpu(b)?)?
         .abs()?
         .flatten_all()?
         .max(0)?
