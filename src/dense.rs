@@ -25,7 +25,6 @@ use candle_core::{
     WithDType,
 };
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// The activations a fused dense layer supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +151,9 @@ impl<'a, T> View<'a, T> {
     }
 }
 
+/// Rows of the output per task when a matmul is split across threads.
+const ROW_BLOCK: usize = 64;
+
 /// `dst (a.rows × b.cols, row-major) = [dst +] a·b` with gemm.
 fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
@@ -164,22 +166,21 @@ fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> R
     }
     // gemm splits its work over blocks of the output's larger side, and these
     // layers' shapes often give it one block: the second thread idled. Split the
-    // output rows across threads here instead, one single-threaded gemm each.
-    let threads = candle_core::utils::get_num_threads();
-    if threads > 1 && m >= 2 * threads && m * n * k >= 1 << 18 {
-        let rows_per_thread = m.div_ceil(threads);
-        return dst
-            .par_chunks_mut(rows_per_thread * n)
-            .enumerate()
-            .try_for_each(|(i, chunk)| {
-                let first = i * rows_per_thread;
-                let rows = View {
-                    data: &a.data[first * a.rs..],
-                    rows: chunk.len() / n,
-                    ..a
-                };
-                gemm_serial(chunk, rows, b, accumulate)
-            });
+    // output rows here instead, one single-threaded gemm per block of rows. The
+    // blocks are small (a multiple of gemm's 64-row f32 micro-tile) and handed out
+    // one at a time, so a thread that shares its core with another process takes
+    // fewer of them instead of holding up the step.
+    let threads = crate::threads::current();
+    if threads > 1 && m >= 2 * ROW_BLOCK && m * n * k >= 1 << 18 {
+        return crate::threads::for_each_chunk_mut(dst, ROW_BLOCK * n, |i, chunk| {
+            let first = i * ROW_BLOCK;
+            let rows = View {
+                data: &a.data[first * a.rs..],
+                rows: chunk.len() / n,
+                ..a
+            };
+            gemm_serial(chunk, rows, b, accumulate)
+        });
     }
     gemm_serial(dst, a, b, accumulate)
 }
@@ -231,7 +232,13 @@ fn forward<T: Real>(
     act: DenseActivation,
 ) -> Result<Vec<T>> {
     let mut out = match b {
-        Some(b) => b.iter().copied().cycle().take(rows * n_out).collect(),
+        Some(b) => {
+            let mut out = Vec::with_capacity(rows * n_out);
+            for _ in 0..rows {
+                out.extend_from_slice(b);
+            }
+            out
+        }
         None => vec![T::zero(); rows * n_out],
     };
     matmul(
@@ -241,10 +248,11 @@ fn forward<T: Real>(
         b.is_some(),
     )?;
     if act == DenseActivation::Relu {
+        // A select and an unconditional store, which the compiler vectorises; a conditional
+        // store compiled to a branch that mispredicted on about half the elements. (NaN stays
+        // NaN, as in candle's relu, so a diverging run is still caught.)
         for v in &mut out {
-            if *v < T::zero() {
-                *v = T::zero();
-            }
+            *v = if *v < T::zero() { T::zero() } else { *v };
         }
     }
     Ok(out)
