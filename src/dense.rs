@@ -169,7 +169,10 @@ fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> R
     // output rows here instead, one single-threaded gemm per block of rows. The
     // blocks are small (a multiple of gemm's 64-row f32 micro-tile) and handed out
     // one at a time, so a thread that shares its core with another process takes
-    // fewer of them instead of holding up the step.
+    // fewer of them instead of holding up the step. On one thread a single call is
+    // faster (gemm packs the other operand once). gemm sums each output element in the
+    // same order whichever block of rows it lies in, so the results do not depend on the
+    // thread count (tests/example_mlp.rs checks it).
     let threads = crate::threads::current();
     if threads > 1 && m >= 2 * ROW_BLOCK && m * n * k >= 1 << 18 {
         return crate::threads::for_each_chunk_mut(dst, ROW_BLOCK * n, |i, chunk| {

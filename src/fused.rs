@@ -413,9 +413,14 @@ impl candle_core::InplaceOp2 for ScaledSub {
         src_layout: &Layout,
     ) -> Result<()> {
         fn update<T: Real>(dst: &mut [T], src: &[T], lr: T) {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d -= s * lr;
-            }
+            // Large weights are split across threads; the tutorial's stay on one.
+            const CHUNK: usize = 1 << 15;
+            let Ok(()) = crate::threads::for_each_chunk_mut(dst, CHUNK, |i, dst| {
+                for (d, &s) in dst.iter_mut().zip(&src[i * CHUNK..]) {
+                    *d -= s * lr;
+                }
+                Ok::<(), std::convert::Infallible>(())
+            });
         }
         let Some((start, end)) = dst_layout.contiguous_offsets() else {
             candle_core::bail!("scaled-sub needs a contiguous destination")

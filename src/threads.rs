@@ -15,7 +15,8 @@ pub const VAR: &str = "RAYON_NUM_THREADS";
 /// Fixes the number of CPU threads candle uses and returns it.
 ///
 /// `Some(n)` uses `n` threads; `None` keeps a valid `RAYON_NUM_THREADS` that
-/// the user set, and otherwise uses the threads this process may run on.
+/// the user set, and otherwise uses the cores this process may run on that other
+/// processes are not keeping busy at start-up.
 pub fn init(threads: Option<usize>) -> usize {
     let from_env = std::env::var(VAR)
         .ok()
@@ -23,9 +24,36 @@ pub fn init(threads: Option<usize>) -> usize {
     let n = threads
         .or(from_env)
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        .unwrap_or_else(idle_cores);
     std::env::set_var(VAR, n.to_string());
     n
+}
+
+/// The cores this process may run on, less those other processes keep busy right now.
+///
+/// Every parallel stretch of a step ends at a barrier, so a thread that shares its core with
+/// a busy process holds up the others: on two cores with one taken, two threads ran at 0.7×
+/// the speed of one. The count of running tasks in `/proc/loadavg` (this one included) is
+/// read three times, 2 ms apart, and the smallest taken, so that a passing process does not
+/// count. Elsewhere than Linux, all the cores.
+fn idle_cores() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let running = || -> Option<usize> {
+        let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+        let (running, _total) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
+        running.parse().ok()
+    };
+    let mut others = usize::MAX;
+    for i in 0..3 {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        match running() {
+            Some(n) => others = others.min(n.saturating_sub(1)),
+            None => return cores,
+        }
+    }
+    cores.saturating_sub(others).max(1)
 }
 
 /// The thread count candle uses now (after [`init`], the one it settled).
