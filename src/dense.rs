@@ -151,11 +151,32 @@ impl<'a, T> View<'a, T> {
     }
 }
 
-/// Rows of the output per task when a matmul is split across threads.
-const ROW_BLOCK: usize = 64;
+/// gemm's f32 micro-tile height: blocks of rows split across threads are multiples of it.
+const ROW_TILE: usize = 64;
 
 /// `dst (a.rows × b.cols, row-major) = [dst +] a·b` with gemm.
 fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> Result<()> {
+    matmul_by_rows(dst, a, b, |block, rows| {
+        gemm_serial(block, rows, b, accumulate)
+    })
+}
+
+/// Runs `task(dst_block, a_rows)` on blocks of `dst`'s rows and the matching rows of `a`, one
+/// block per thread; `task` computes its block of `a·b` (and whatever goes with it, so that a
+/// block's elementwise work stays on the core whose cache holds it).
+///
+/// gemm splits its work over blocks of the output's larger side, and these layers' shapes
+/// often give it one block: the second thread idled. Each call packs `b` anew, so blocks are
+/// as few as the threads (64-row blocks on two threads were ~10% slower than halves) and one
+/// thread makes one call. gemm sums each output element in the same order whichever block of
+/// rows it lies in, so the results do not depend on the thread count (tests/example_mlp.rs
+/// checks it).
+fn matmul_by_rows<T: Real>(
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    task: impl Fn(&mut [T], View<T>) -> Result<()> + Sync,
+) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
         candle_core::bail!(
@@ -164,28 +185,19 @@ fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> R
             dst.len()
         )
     }
-    // gemm splits its work over blocks of the output's larger side, and these
-    // layers' shapes often give it one block: the second thread idled. Split the
-    // output rows here instead, one single-threaded gemm per block of rows. The
-    // blocks are small (a multiple of gemm's 64-row f32 micro-tile) and handed out
-    // one at a time, so a thread that shares its core with another process takes
-    // fewer of them instead of holding up the step. On one thread a single call is
-    // faster (gemm packs the other operand once). gemm sums each output element in the
-    // same order whichever block of rows it lies in, so the results do not depend on the
-    // thread count (tests/example_mlp.rs checks it).
     let threads = crate::threads::current();
-    if threads > 1 && m >= 2 * ROW_BLOCK && m * n * k >= 1 << 18 {
-        return crate::threads::for_each_chunk_mut(dst, ROW_BLOCK * n, |i, chunk| {
-            let first = i * ROW_BLOCK;
-            let rows = View {
-                data: &a.data[first * a.rs..],
-                rows: chunk.len() / n,
-                ..a
-            };
-            gemm_serial(chunk, rows, b, accumulate)
-        });
+    let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
+    if threads == 1 || m <= block || m * n * k < 1 << 18 || n == 0 {
+        return task(dst, a);
     }
-    gemm_serial(dst, a, b, accumulate)
+    crate::threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
+        let rows = View {
+            data: &a.data[i * block * a.rs..],
+            rows: chunk.len() / n,
+            ..a
+        };
+        task(chunk, rows)
+    })
 }
 
 /// One single-threaded gemm call: `dst = [dst +] a·b`, checked to stay inside every slice.
@@ -234,30 +246,25 @@ fn forward<T: Real>(
     (rows, n_in, n_out): (usize, usize, usize),
     act: DenseActivation,
 ) -> Result<Vec<T>> {
-    let mut out = match b {
-        Some(b) => {
-            let mut out = Vec::with_capacity(rows * n_out);
-            for _ in 0..rows {
-                out.extend_from_slice(b);
+    let mut out = vec![T::zero(); rows * n_out];
+    let w_t = View::new(w, n_out, n_in).t();
+    matmul_by_rows(&mut out, View::new(x, rows, n_in), w_t, |block, x_rows| {
+        if let Some(b) = b {
+            for row in block.chunks_exact_mut(n_out) {
+                row.copy_from_slice(b);
             }
-            out
         }
-        None => vec![T::zero(); rows * n_out],
-    };
-    matmul(
-        &mut out,
-        View::new(x, rows, n_in),
-        View::new(w, n_out, n_in).t(),
-        b.is_some(),
-    )?;
-    if act == DenseActivation::Relu {
-        // A select and an unconditional store, which the compiler vectorises; a conditional
-        // store compiled to a branch that mispredicted on about half the elements. (NaN stays
-        // NaN, as in candle's relu, so a diverging run is still caught.)
-        for v in &mut out {
-            *v = if *v < T::zero() { T::zero() } else { *v };
+        gemm_serial(block, x_rows, w_t, b.is_some())?;
+        if act == DenseActivation::Relu {
+            // A select and an unconditional store, which the compiler vectorises; a
+            // conditional store compiled to a branch that mispredicted on about half the
+            // elements. (NaN stays NaN, as in candle's relu, so a diverging run is caught.)
+            for v in block {
+                *v = if *v < T::zero() { T::zero() } else { *v };
+            }
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -404,21 +411,35 @@ fn backward_tensors<T: Real>(
             .collect(),
     };
     let d = View::new(&delta, rows, n_out);
+    let (x, w) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
     let mut dw = vec![T::zero(); n_out * n_in];
-    matmul(&mut dw, d.t(), View::new(x, rows, n_in), false)?;
+    let mut dx = need_dx.then(|| vec![T::zero(); rows * n_in]);
+    match dx.as_deref_mut() {
+        // ∂/∂w and ∂/∂x are independent products of similar size: with threads to spare,
+        // one thread takes each whole, so that neither packs an operand twice.
+        Some(dx) if crate::threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
+            let mut products = [&mut dw[..], dx];
+            crate::threads::for_each_chunk_mut(&mut products, 1, |i, product| match i {
+                0 => gemm_serial(&mut product[0][..], d.t(), x, false),
+                _ => gemm_serial(&mut product[0][..], d, w, false),
+            })?;
+        }
+        dx => {
+            matmul(&mut dw, d.t(), x, false)?;
+            if let Some(dx) = dx {
+                matmul(dx, d, w, false)?;
+            }
+        }
+    }
     let mut db = vec![T::zero(); n_out];
     for row in delta.chunks_exact(n_out.max(1)) {
         for (s, &v) in db.iter_mut().zip(row) {
             *s += v;
         }
     }
-    let dx = if need_dx {
-        let mut dx = vec![T::zero(); rows * n_in];
-        matmul(&mut dx, d, View::new(w, n_out, n_in), false)?;
-        Some(Tensor::from_vec(dx, (rows, n_in), &Device::Cpu)?)
-    } else {
-        None
-    };
+    let dx = dx
+        .map(|dx| Tensor::from_vec(dx, (rows, n_in), &Device::Cpu))
+        .transpose()?;
     Ok((
         dx,
         Tensor::from_vec(dw, (n_out, n_in), &Device::Cpu)?,

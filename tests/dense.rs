@@ -99,8 +99,15 @@ fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivati
     [&x, &w, &b].map(|v| grads.get(v).unwrap().clone())
 }
 
+/// Two threads whatever the machine, so that the split matmuls (blocks of rows; ∂/∂w beside
+/// ∂/∂x) are what the comparisons check; the results must not depend on it.
+fn two_threads() {
+    simple_nn::threads::init(Some(2));
+}
+
 #[test]
 fn dense_forward_equals_stock_ops_on_every_device() {
+    two_threads();
     for dev in devices() {
         for (rows, n_in, n_out) in [(7, 5, 3), (1, 1, 1), (64, 33, 17), (256, 784, 512)] {
             for act in [DenseActivation::Identity, DenseActivation::Relu] {
@@ -126,6 +133,7 @@ fn dense_forward_equals_stock_ops_on_every_device() {
 
 #[test]
 fn dense_gradients_equal_stock_gradients_on_every_device() {
+    two_threads();
     for dev in devices() {
         for (dtype, tolerance) in dtypes(&dev) {
             let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
