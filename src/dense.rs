@@ -156,12 +156,12 @@ const ROW_TILE: usize = 64;
 
 /// `dst (a.rows × b.cols, row-major) = [dst +] a·b` with gemm.
 fn matmul<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> Result<()> {
-    matmul_by_rows(dst, a, b, |block, rows| {
+    matmul_by_rows(dst, a, b, |_, block, rows| {
         gemm_serial(block, rows, b, accumulate)
     })
 }
 
-/// Runs `task(dst_block, a_rows)` on blocks of `dst`'s rows and the matching rows of `a`, one
+/// Runs `task(first_row, dst_block, a_rows)` on blocks of `dst`'s rows and the matching rows of `a`, one
 /// block per thread; `task` computes its block of `a·b` (and whatever goes with it, so that a
 /// block's elementwise work stays on the core whose cache holds it).
 ///
@@ -175,7 +175,7 @@ fn matmul_by_rows<T: Real>(
     dst: &mut [T],
     a: View<T>,
     b: View<T>,
-    task: impl Fn(&mut [T], View<T>) -> Result<()> + Sync,
+    task: impl Fn(usize, &mut [T], View<T>) -> Result<()> + Sync,
 ) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
@@ -188,7 +188,7 @@ fn matmul_by_rows<T: Real>(
     let threads = crate::threads::current();
     let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
     if threads == 1 || m <= block || m * n * k < 1 << 18 || n == 0 {
-        return task(dst, a);
+        return task(0, dst, a);
     }
     crate::threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
         let rows = View {
@@ -196,7 +196,7 @@ fn matmul_by_rows<T: Real>(
             rows: chunk.len() / n,
             ..a
         };
-        task(chunk, rows)
+        task(i * block, chunk, rows)
     })
 }
 
@@ -246,25 +246,49 @@ fn forward<T: Real>(
     (rows, n_in, n_out): (usize, usize, usize),
     act: DenseActivation,
 ) -> Result<Vec<T>> {
-    let mut out = vec![T::zero(); rows * n_out];
-    let w_t = View::new(w, n_out, n_in).t();
-    matmul_by_rows(&mut out, View::new(x, rows, n_in), w_t, |block, x_rows| {
-        if let Some(b) = b {
-            for row in block.chunks_exact_mut(n_out) {
-                row.copy_from_slice(b);
-            }
-        }
-        gemm_serial(block, x_rows, w_t, b.is_some())?;
+    let relu = |values: &mut [T]| {
         if act == DenseActivation::Relu {
             // A select and an unconditional store, which the compiler vectorises; a
             // conditional store compiled to a branch that mispredicted on about half the
             // elements. (NaN stays NaN, as in candle's relu, so a diverging run is caught.)
-            for v in block {
+            for v in values {
                 *v = if *v < T::zero() { T::zero() } else { *v };
             }
         }
+    };
+    let (x, w) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
+    let mut out = vec![T::zero(); rows * n_out];
+    if rows >= 2 * ROW_TILE || crate::threads::current() == 1 || n_out < 2 * ROW_TILE {
+        matmul_by_rows(&mut out, x, w.t(), |_, block, x_rows| {
+            if let Some(b) = b {
+                for row in block.chunks_exact_mut(n_out) {
+                    row.copy_from_slice(b);
+                }
+            }
+            gemm_serial(block, x_rows, w.t(), b.is_some())?;
+            relu(block);
+            Ok(())
+        })?;
+        return Ok(out);
+    }
+    // Too few rows to split between threads: compute outᵀ = w·xᵀ, whose rows are the
+    // outputs, split those, and transpose back (a copy much cheaper than the product).
+    let mut out_t = vec![T::zero(); n_out * rows];
+    matmul_by_rows(&mut out_t, w, x.t(), |first, block, w_rows| {
+        if let Some(b) = b {
+            for (row, &bias) in block.chunks_exact_mut(rows).zip(&b[first..]) {
+                row.fill(bias);
+            }
+        }
+        gemm_serial(block, w_rows, x.t(), b.is_some())?;
+        relu(block);
         Ok(())
     })?;
+    for (r, row) in out.chunks_exact_mut(n_out).enumerate() {
+        for (o, v) in row.iter_mut().enumerate() {
+            *v = out_t[o * rows + r];
+        }
+    }
     Ok(out)
 }
 

@@ -439,33 +439,39 @@ fn a_diverging_run_names_the_step_and_leaves_the_last_good_model() {
 }
 
 /// The thread count follows the machine's load at start-up, so it must not change what a run
-/// computes. With 2 threads the dense layers split their matmuls into blocks of rows and SGD
-/// splits its update; the same seed must still train to the same bytes as on 1 thread (batch
-/// 256, layers of 800 and 256 so that the split is taken, with sums as long as MNIST's 784).
+/// computes. With 2 threads the dense layers split their products (by rows of the output at
+/// batch 256, by outputs at batch 64) and SGD splits its update; the same seed must still
+/// train to the same bytes as on 1 thread. Layers of 800 and 256 make the splits happen, with
+/// sums as long as MNIST's 784.
 #[test]
 fn training_is_bit_identical_whatever_the_thread_count() {
     let dir = scratch("mlp-threads");
-    let saved: Vec<Vec<u8>> = ["1", "2"]
-        .iter()
-        .map(|threads| {
-            let path = dir.join(format!("t{threads}.safetensors"));
-            ok(&run(&[
-                "train",
-                "--data",
-                "spirals:300",
-                "--hidden",
-                "800,256",
-                "--batch-size",
-                "256",
-                "--epochs",
-                "2",
-                "--threads",
-                threads,
-                "--save",
-                path.to_str().unwrap(),
-            ]));
-            std::fs::read(&path).unwrap()
-        })
-        .collect();
-    assert!(saved[0] == saved[1], "the two runs saved different weights");
+    for batch in ["64", "256"] {
+        let saved: Vec<Vec<u8>> = ["1", "2"]
+            .iter()
+            .map(|threads| {
+                let path = dir.join(format!("b{batch}-t{threads}.safetensors"));
+                ok(&run(&[
+                    "train",
+                    "--data",
+                    "spirals:300",
+                    "--hidden",
+                    "800,256",
+                    "--batch-size",
+                    batch,
+                    "--epochs",
+                    "2",
+                    "--threads",
+                    threads,
+                    "--save",
+                    path.to_str().unwrap(),
+                ]));
+                std::fs::read(&path).unwrap()
+            })
+            .collect();
+        assert!(
+            saved[0] == saved[1],
+            "batch {batch}: 1 and 2 threads saved different weights"
+        );
+    }
 }
