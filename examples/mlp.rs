@@ -59,7 +59,7 @@ struct RunOn {
     /// f32, f64, or (mainly on CUDA) bf16 or f16.
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     dtype: DType,
-    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else all available).
+    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
 }

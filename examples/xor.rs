@@ -62,7 +62,7 @@ struct Args {
     /// Save the final weights (.npz in the tutorial's layout, or .safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else all available).
+    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
 }
