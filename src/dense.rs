@@ -292,6 +292,20 @@ fn forward<T: Real>(
     Ok(out)
 }
 
+/// `(rows, in, out)` of a dense layer's operands, checked to fit together.
+fn dims(x: &Layout, w: &Layout, b: Option<&Layout>) -> Result<(usize, usize, usize)> {
+    let (rows, n_in) = x.shape().dims2()?;
+    let (n_out, w_in) = w.shape().dims2()?;
+    if n_in != w_in || b.is_some_and(|b| b.shape().dims() != [n_out]) {
+        candle_core::bail!(
+            "dense: x {:?}, w {:?} and the bias do not fit together",
+            x.shape(),
+            w.shape()
+        )
+    }
+    Ok((rows, n_in, n_out))
+}
+
 impl Dense {
     fn cpu_forward(
         &self,
@@ -299,29 +313,21 @@ impl Dense {
         w: (&CpuStorage, &Layout),
         b: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        let (rows, n_in) = x.1.shape().dims2()?;
-        let (n_out, w_in) = w.1.shape().dims2()?;
-        if n_in != w_in || b.is_some_and(|b| b.1.shape().dims() != [n_out]) {
-            candle_core::bail!(
-                "dense: x {:?}, w {:?} and the bias do not fit together",
-                x.1.shape(),
-                w.1.shape()
-            )
-        }
-        let dims = (rows, n_in, n_out);
+        let sizes = dims(x.1, w.1, b.map(|b| b.1))?;
+        let (rows, _, n_out) = sizes;
         let storage = match x.0 {
             CpuStorage::F64(_) => CpuStorage::F64(forward(
                 values(x.0, x.1)?,
                 values(w.0, w.1)?,
                 b.map(|b| values(b.0, b.1)).transpose()?,
-                dims,
+                sizes,
                 self.0,
             )?),
             CpuStorage::F32(_) => CpuStorage::F32(forward(
                 values(x.0, x.1)?,
                 values(w.0, w.1)?,
                 b.map(|b| values(b.0, b.1)).transpose()?,
-                dims,
+                sizes,
                 self.0,
             )?),
             _ => candle_core::bail!("dense: only f32 and f64 are fused"),
@@ -352,10 +358,10 @@ impl Dense {
             };
             cpu.push((s, *layout));
         }
-        let dims = (rows, n_in, n_out);
+        let sizes = (rows, n_in, n_out);
         match x.dtype() {
-            DType::F64 => backward_tensors::<f64>(&cpu, dims, self.0, need_dx),
-            _ => backward_tensors::<f32>(&cpu, dims, self.0, need_dx),
+            DType::F64 => backward_tensors::<f64>(&cpu, sizes, self.0, need_dx),
+            _ => backward_tensors::<f32>(&cpu, sizes, self.0, need_dx),
         }
     }
 }
@@ -391,15 +397,7 @@ impl Dense {
         b: Option<(&candle_core::CudaStorage, &Layout)>,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         use candle_core::backend::BackendStorage;
-        let (rows, n_in) = x.1.shape().dims2()?;
-        let (n_out, w_in) = w.1.shape().dims2()?;
-        if n_in != w_in || b.is_some_and(|b| b.1.shape().dims() != [n_out]) {
-            candle_core::bail!(
-                "dense: x {:?}, w {:?} and the bias do not fit together",
-                x.1.shape(),
-                w.1.shape()
-            )
-        }
+        let (rows, n_in, n_out) = dims(x.1, w.1, b.map(|b| b.1))?;
         let out = Layout::contiguous((rows, n_out));
         let z =
             x.0.matmul(w.0, (1, rows, n_out, n_in), x.1, &w.1.transpose(0, 1)?)?;
