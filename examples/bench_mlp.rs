@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use simple_nn::bench::{median, number_before, peers_python, stdout_of};
+use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
 
 /// Compare `mlp bench` with PyTorch on the same MLP workload.
 #[derive(Parser, Debug)]
@@ -65,8 +65,10 @@ fn run(args: Args) -> Result<()> {
     let steps = args.steps.to_string();
 
     println!(
-        "784-512-512-10 relu MLP, f32, SGD, {} timed steps, {} rounds; samples/s (median)",
-        args.steps, args.rounds
+        "784-512-512-10 relu MLP, f32, SGD, {} timed steps, {} rounds; samples/s (median); machine load (1/5/15 min) {}",
+        args.steps,
+        args.rounds,
+        load_average()
     );
     println!("\n| batch | threads | PyTorch | simple-nn stock | ratio | simple-nn fused | ratio |");
     println!("|---|---|---|---|---|---|---|");
@@ -138,6 +140,7 @@ fn run(args: Args) -> Result<()> {
         median(&runs[1]),
         median(&ratios)
     );
+    println!("\nmachine load at the end (1/5/15 min): {}", load_average());
     Ok(())
 }
 

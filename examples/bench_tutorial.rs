@@ -21,7 +21,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
-use simple_nn::bench::{median, number_before, peers_python, stdout_of};
+use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
 use simple_nn::{Dataset, Init, Kernels, Mode, Trainer};
 
 // Many small tensors are made and dropped every step; mimalloc serves them
@@ -92,8 +92,11 @@ fn run(args: Args) -> Result<()> {
     }
 
     println!(
-        "tutorial network, f64, {} steps, {} rounds, candle threads {}",
-        args.iters, args.rounds, args.threads
+        "tutorial network, f64, {} steps, {} rounds, candle threads {}, machine load (1/5/15 min) {}",
+        args.iters,
+        args.rounds,
+        args.threads,
+        load_average()
     );
     for round in 1..=args.rounds {
         for variant in &mut variants {

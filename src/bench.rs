@@ -65,3 +65,18 @@ pub fn number_before(text: &str, marker: &str) -> Option<f64> {
         .parse()
         .ok()
 }
+
+/// The machine's load averages over 1, 5 and 15 minutes, as `/proc/loadavg` gives them
+/// (`"1.08 1.26 1.14"`), for a benchmark to print beside its numbers; `"unknown"` elsewhere.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|fields| !fields.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
