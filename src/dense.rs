@@ -1,4 +1,4 @@
-//! Fused CPU ops for bigger models: a dense layer and softmax cross-entropy, each one autograd node.
+//! Fused ops for bigger models: a dense layer and softmax cross-entropy, each one autograd node.
 //!
 //! With stock ops a layer `act(x·wᵀ + b)` is four graph nodes (transpose,
 //! matmul, broadcast add, activation), and candle's matmul backward always
