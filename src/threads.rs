@@ -1,11 +1,12 @@
-//! Settling candle's CPU thread count once, at start-up, before any tensor op.
+//! CPU threads: candle's thread count, settled once at start-up, and work split over candle's pool.
 //!
 //! candle 0.11 asks for its thread count on every CPU matmul. When
 //! `RAYON_NUM_THREADS` is unset it answers by reading the CPU topology from
 //! `/proc` each time, which costs tens of microseconds: more than the whole
 //! training step of the tutorial's network. Setting the variable once makes
 //! that lookup a cheap read. Call [`init`] first thing in `main`, while the
-//! program has a single thread.
+//! program has a single thread. [`for_each_chunk_mut`] splits the fused ops'
+//! own work over the same worker threads candle's ops use.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -62,7 +63,7 @@ pub fn current() -> usize {
 }
 
 /// Runs `f(index, chunk)` on each `chunk_len`-long chunk of `data` (the last may be shorter),
-/// spread over candle's own CPU worker pool; returns the first error.
+/// spread over candle's own CPU worker pool; returns the first error met.
 ///
 /// candle's elementwise ops run on that pool, whose workers spin for a while after each op
 /// before they sleep. Work split over a second pool (rayon's) competes with those spinning
