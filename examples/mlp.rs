@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
 use clap::{Args, Parser, Subcommand};
@@ -719,15 +720,17 @@ fn bench(args: BenchArgs) -> Result<()> {
     let mut stock_sgd = candle_nn::SGD::new(varmap.all_vars(), args.lr)?;
     let mut fused_sgd = FusedSgd::new(varmap.all_vars(), args.lr)?;
     let kernels = args.kernels;
-    let mut step = || -> Result<()> {
+    let forward_loss = || -> candle_core::Result<Tensor> {
         let output = mlp.forward_with(&xs, kernels)?;
-        let loss = Loss::CrossEntropy.compute_with(&output, &ys, kernels)?;
-        match kernels {
-            Kernels::Stock => stock_sgd.backward_step(&loss)?,
-            Kernels::Fused => fused_sgd.backward_step(&loss)?,
-        }
-        Ok(())
+        Loss::CrossEntropy.compute_with(&output, &ys, kernels)
     };
+    let mut update = |grads: &GradStore| -> candle_core::Result<()> {
+        match kernels {
+            Kernels::Stock => stock_sgd.step(grads),
+            Kernels::Fused => fused_sgd.step(grads),
+        }
+    };
+    let mut step = || -> Result<()> { Ok(update(&forward_loss()?.backward()?)?) };
     for _ in 0..3 {
         step()?;
     }
@@ -758,15 +761,11 @@ fn bench(args: BenchArgs) -> Result<()> {
                 start = Instant::now();
                 Ok(())
             };
-            let output = mlp.forward_with(&xs, kernels)?;
-            let loss = Loss::CrossEntropy.compute_with(&output, &ys, kernels)?;
+            let loss = forward_loss()?;
             lap(&mut seconds[0])?;
             let grads = loss.backward()?;
             lap(&mut seconds[1])?;
-            match kernels {
-                Kernels::Stock => stock_sgd.step(&grads)?,
-                Kernels::Fused => fused_sgd.step(&grads)?,
-            }
+            update(&grads)?;
             lap(&mut seconds[2])?;
         }
         let ms = seconds.map(|s| s * 1e3 / args.steps as f64);
