@@ -35,6 +35,15 @@ pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// `a`, `a or b`, `a, b or c`: the choices an error message offers.
+pub fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 /// A command-line tool's exit status for `result`; an error is printed as `error: …` on one line.
 pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {

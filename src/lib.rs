@@ -1,17 +1,36 @@
-//! The tutorial's 3→4→1 sigmoid network in candle, proven equal to its hand-written deltas.
+//! The tutorial's 3→4→1 sigmoid network in candle, proven equal to its hand-written deltas, and
+//! the same code grown into bigger models.
 //!
 //! A popular tutorial (a variant of "a neural network in 11 lines of Python")
 //! trains a tiny sigmoid network on XOR with hand-written backprop. This crate
 //! builds the same network from candle-nn `Linear` layers, trains it through
 //! candle's autograd and `SGD`, and keeps the hand-written version
-//! ([`reference`]) beside it so the tests can show that the two take the same
-//! steps. It also reproduces the tutorial's code as printed, with its two bugs.
+//! ([`tutorial::reference`]) beside it so the tests can show that the two take
+//! the same steps. It also reproduces the tutorial's code as printed, with its
+//! two bugs.
+//!
+//! The modules are layers; each uses only those listed before it (a test,
+//! `tests/architecture.rs`, reads `src/` and fails on an import against this
+//! order):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`error`] | one-line error messages |
+//! | [`rng`] | the seeded generators (numpy's MT19937, SplitMix64) |
+//! | [`device`] | `cpu`, `cuda[:N]`, `metal`, `auto` |
+//! | [`kernels`] | fused CPU/CUDA ops, the in-place SGD, the thread policy |
+//! | [`data`] | samples in memory, CSV, MNIST IDX, synthetic sets; knows nothing of training |
+//! | [`nn`] | layers, models, losses, optimizers, schedules, the training loop |
+//! | [`io`] | atomic writes, `.npz` checks, weight files, model files, reports |
+//! | [`tutorial`] | the article's data, the hand-written reference, its trainer and modes |
+//! | [`plot`] | loss curves as SVG |
+//! | [`bench`] | helpers of the side-by-side benchmarks |
 //!
 //! ```
-//! use candle_core::{DType, Device, Module};
-//! use simple_nn::{data::Dataset, init::Init, train::{Mode, Trainer}};
+//! use simple_nn::candle::{DType, Device, Module};
+//! use simple_nn::tutorial::{Dataset, Init, Mode, Trainer};
 //!
-//! # fn main() -> candle_core::Result<()> {
+//! # fn main() -> simple_nn::candle::Result<()> {
 //! let dev = Device::Cpu;
 //! let (xs, ys) = Dataset::Article.tensors(DType::F64, &dev)?;
 //! let ws = Init::Numpy(1).weights(&[3, 4, 1], DType::F64, &dev)?;
@@ -33,32 +52,78 @@ macro_rules! fail {
     };
 }
 
-pub mod atomic;
-pub mod bench;
-pub mod checkpoint;
-pub mod csv;
-pub mod data;
-pub mod dense;
-pub mod device;
-pub mod error;
-pub mod fit;
-pub mod fused;
-pub mod idx;
-pub mod init;
-pub mod loss;
-pub mod model;
-pub mod optim;
-pub mod plot;
-pub mod reference;
-pub mod samples;
-pub mod synthetic;
-pub mod threads;
-pub mod train;
+/// A field-less enum whose values have names: `FromStr` and `Display` over one table of names,
+/// and an error that lists them (`unknown loss 'x': use cross-entropy, mse, bce or half-sse`).
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
 
-pub use data::Dataset;
+        impl $name {
+            /// Every value, as a command line writes it.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// This value as a command line writes it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} '{s}': use {}",
+                        $what,
+                        crate::error::one_of(Self::NAMES)
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+pub mod error;
+pub mod rng;
+
+pub mod device;
+
+pub mod kernels;
+
+pub mod data;
+
+pub mod nn;
+
+pub mod io;
+
+pub mod tutorial;
+
+pub mod bench;
+pub mod plot;
+
+/// The candle crates this one is built on, so that a caller needs no dependency lines of its own.
+pub mod candle {
+    pub use candle_core::*;
+    pub use candle_nn as nn;
+}
+
 pub use device::DeviceSpec;
-pub use fused::Kernels;
-pub use init::Init;
-pub use model::Mlp;
-pub use samples::{Samples, Source};
-pub use train::{Mode, Trainer};
+pub use kernels::Kernels;

@@ -1,11 +1,11 @@
-//! Loss curves drawn to `.svg` or `.png`, with no drawing library and no system fonts.
+//! Loss curves as SVG: text that any browser shows, with no drawing library and no fonts to ship.
 //!
 //! [`write`] lays out shared axes with about five "nice" ticks each (1, 2 or
-//! 5 times a power of ten), a title, axis labels and a legend, then renders
-//! either SVG text or an RGB raster that the `png` crate encodes. The raster
-//! draws its text with a 5×7 bitmap font embedded below, so the images look
-//! the same on a machine without any fonts installed. Points whose x or y is
-//! NaN or infinite are skipped: the curve breaks there.
+//! 5 times a power of ten), a title, axis labels and a legend, and writes an
+//! SVG document. Raster images are left to the tools made for them (a browser,
+//! `rsvg-convert`, Inkscape): drawing text into pixels means shipping a font
+//! rasteriser, which is no business of this crate. Points whose x or y is NaN
+//! or infinite are skipped: the curve breaks there.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,22 +35,19 @@ pub const PALETTE: [[u8; 3]; 10] = [
     [188, 189, 34],
 ];
 
-/// Width and height of a PNG plot, in pixels.
-pub const PNG_SIZE: (usize, usize) = (800, 500);
-
 /// Width and height of an SVG plot, in pixels.
 pub const SVG_SIZE: (usize, usize) = (640, 400);
 
-/// Checks, before any long work, that `path` names a plot this module can write; true for SVG.
-pub fn check_path(path: &Path) -> Result<bool> {
+/// Checks, before any long work, that `path` names a plot this module can write: an `.svg` file in an existing folder.
+pub fn check_path(path: &Path) -> Result<()> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if ext != "svg" && ext != "png" {
+    if ext != "svg" {
         fail!(
-            "cannot plot to '{}': the file name must end in .svg or .png",
+            "cannot plot to '{}': plots are written as SVG, so the file name must end in .svg (a browser or rsvg-convert turns it into a PNG)",
             path.display()
         );
     }
@@ -63,10 +60,10 @@ pub fn check_path(path: &Path) -> Result<bool> {
             );
         }
     }
-    Ok(ext == "svg")
+    Ok(())
 }
 
-/// Draws the curves on shared axes with a title, axis labels and a legend, and writes them to `path` (.svg or .png by extension; anything else is an error naming both).
+/// Draws the curves on shared axes with a title, axis labels and a legend, and writes them to `path` as SVG.
 pub fn write(
     path: &Path,
     title: &str,
@@ -74,14 +71,9 @@ pub fn write(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
-    let is_svg = check_path(path)?;
+    check_path(path)?;
     let chart = Chart::new(title, x_label, y_label, series);
-    let bytes = if is_svg {
-        svg(&chart).into_bytes()
-    } else {
-        png(&chart)?
-    };
-    crate::atomic::write(path, &bytes)
+    crate::io::atomic::write(path, svg(&chart).as_bytes())
 }
 
 /// What to draw, with the axes already fitted to the data.
@@ -213,7 +205,7 @@ fn colour(i: usize) -> [u8; 3] {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Sizes of text in pixels, for one renderer.
+/// Sizes of text in pixels.
 struct Metrics {
     /// Advance of one character.
     char_w: f64,
@@ -445,308 +437,25 @@ fn escape(text: &str) -> String {
     out
 }
 
-const WHITE: [u8; 3] = [255, 255, 255];
-const INK: [u8; 3] = [34, 34, 34];
-const GRID: [u8; 3] = [221, 221, 221];
-const FRAME: [u8; 3] = [0, 0, 0];
-const LEGEND_EDGE: [u8; 3] = [160, 160, 160];
-/// Text is the 5×7 font at this many pixels per font pixel; the title at one more.
-const SCALE: usize = 2;
-
-/// The chart as PNG bytes.
-fn png(chart: &Chart) -> Result<Vec<u8>> {
-    let metrics = Metrics {
-        char_w: (6 * SCALE) as f64,
-        char_h: (7 * SCALE) as f64,
-        title_h: (7 * (SCALE + 1)) as f64,
-    };
-    let (width, height) = PNG_SIZE;
-    let at = Layout::new(chart, PNG_SIZE, &metrics);
-    let mut c = Canvas::new(width, height);
-    let (left, right, top, bottom) = (
-        at.left as i64,
-        at.right as i64,
-        at.top as i64,
-        at.bottom as i64,
-    );
-    let text_h = metrics.char_h as i64;
-    // The title one scale larger where it fits, centred on the image.
-    let title_scale = if text_width(chart.title, SCALE + 1) <= width as i64 - 2 * PAD as i64 {
-        SCALE + 1
-    } else {
-        SCALE
-    };
-    let title_w = text_width(chart.title, title_scale);
-    c.text(
-        (width as i64 - title_w).max(0) / 2,
-        PAD as i64 + (7 * (SCALE + 1 - title_scale)) as i64,
-        chart.title,
-        title_scale,
-        INK,
-    );
-    for (v, label) in &chart.x.ticks {
-        let x = at.x(&chart.x, *v).round() as i64;
-        c.rect(x, top, x, bottom, GRID);
-        c.rect(x, bottom, x, bottom + TICK as i64, FRAME);
-        let w = text_width(label, SCALE);
-        c.text(x - w / 2, bottom + TICK as i64 + 4, label, SCALE, INK);
+/// The training and validation loss of each epoch, drawn to `path` (SVG) under `title`.
+pub fn loss_curves(path: &Path, title: &str, epochs: &[crate::nn::Epoch]) -> Result<()> {
+    let train: Vec<(f64, f64)> = epochs
+        .iter()
+        .map(|e| (e.epoch as f64, e.train_loss))
+        .collect();
+    let valid: Vec<(f64, f64)> = epochs
+        .iter()
+        .filter_map(|e| e.valid_loss.map(|l| (e.epoch as f64, l)))
+        .collect();
+    let mut series = vec![Series {
+        name: "train",
+        points: &train,
+    }];
+    if !valid.is_empty() {
+        series.push(Series {
+            name: "validation",
+            points: &valid,
+        });
     }
-    for (v, label) in &chart.y.ticks {
-        let y = at.y(&chart.y, *v).round() as i64;
-        c.rect(left, y, right, y, GRID);
-        c.rect(left - TICK as i64, y, left, y, FRAME);
-        let w = text_width(label, SCALE);
-        c.text(
-            left - TICK as i64 - 4 - w,
-            y - text_h / 2,
-            label,
-            SCALE,
-            INK,
-        );
-    }
-    c.rect(left, top, right, top, FRAME);
-    c.rect(left, bottom, right, bottom, FRAME);
-    c.rect(left, top, left, bottom, FRAME);
-    c.rect(right, top, right, bottom, FRAME);
-    let x_label_w = text_width(chart.x_label, SCALE);
-    c.text(
-        (left + right - x_label_w) / 2,
-        height as i64 - PAD as i64 - text_h,
-        chart.x_label,
-        SCALE,
-        INK,
-    );
-    let y_label_w = text_width(chart.y_label, SCALE);
-    c.text_up(
-        PAD as i64,
-        (top + bottom + y_label_w) / 2,
-        chart.y_label,
-        SCALE,
-        INK,
-    );
-    for (i, series) in chart.series.iter().enumerate() {
-        for run in runs(series.points) {
-            let px: Vec<(f64, f64)> = run
-                .iter()
-                .map(|&(x, y)| (at.x(&chart.x, x), at.y(&chart.y, y)))
-                .collect();
-            if let [p] = px[..] {
-                c.line(p, p, colour(i));
-            }
-            for pair in px.windows(2) {
-                c.line(pair[0], pair[1], colour(i));
-            }
-        }
-    }
-    if !chart.series.is_empty() {
-        let (lx, ly, lw, lh, entry_h) = at.legend;
-        let (lx, ly) = (lx as i64, ly as i64);
-        c.rect(lx, ly, lx + lw as i64, ly + lh as i64, LEGEND_EDGE);
-        c.rect(
-            lx + 1,
-            ly + 1,
-            lx + lw as i64 - 1,
-            ly + lh as i64 - 1,
-            WHITE,
-        );
-        for (i, series) in chart.series.iter().enumerate() {
-            let y = ly as f64 + PAD / 2.0 + (i as f64 + 0.5) * entry_h;
-            let x = lx as f64 + PAD;
-            c.line((x, y), (x + SWATCH, y), colour(i));
-            let tx = (x + SWATCH + PAD) as i64;
-            c.text(tx, y as i64 - text_h / 2, series.name, SCALE, INK);
-        }
-    }
-    c.encode()
+    write(path, title, "epoch", "loss per sample", &series)
 }
-
-/// Width in pixels of `text` in the bitmap font at `scale`.
-fn text_width(text: &str, scale: usize) -> i64 {
-    let n = text.chars().count() as i64;
-    (n * 6 - 1).max(0) * scale as i64
-}
-
-/// An RGB image, drawn on pixel by pixel; anything outside it is dropped.
-struct Canvas {
-    width: usize,
-    height: usize,
-    rgb: Vec<u8>,
-}
-
-impl Canvas {
-    fn new(width: usize, height: usize) -> Self {
-        Canvas {
-            width,
-            height,
-            rgb: vec![255; width * height * 3],
-        }
-    }
-
-    fn set(&mut self, x: i64, y: i64, colour: [u8; 3]) {
-        if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
-            return;
-        }
-        let i = (y as usize * self.width + x as usize) * 3;
-        self.rgb[i..i + 3].copy_from_slice(&colour);
-    }
-
-    /// Fills the rectangle with corners `(x0, y0)` and `(x1, y1)`, both included.
-    fn rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, colour: [u8; 3]) {
-        // Clamped first, so that a huge rectangle costs no more than the image.
-        let (w, h) = (self.width as i64, self.height as i64);
-        for y in y0.clamp(-1, h)..=y1.clamp(-1, h) {
-            for x in x0.clamp(-1, w)..=x1.clamp(-1, w) {
-                self.set(x, y, colour);
-            }
-        }
-    }
-
-    /// A line 3 pixels wide from `a` to `b`: a 3×3 square stamped at every pixel step.
-    fn line(&mut self, a: (f64, f64), b: (f64, f64), colour: [u8; 3]) {
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let steps = dx.abs().max(dy.abs()).ceil().clamp(1.0, 10_000.0) as usize;
-        for k in 0..=steps {
-            let t = k as f64 / steps as f64;
-            let x = (a.0 + t * dx).round() as i64;
-            let y = (a.1 + t * dy).round() as i64;
-            self.rect(x - 1, y - 1, x + 1, y + 1, colour);
-        }
-    }
-
-    /// `text` with its top-left corner at `(x, y)`.
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: usize, colour: [u8; 3]) {
-        self.glyphs(text, scale, colour, |col, row| (x + col, y + row));
-    }
-
-    /// `text` turned a quarter left, to read upwards, starting at its bottom-left corner `(x, y)`.
-    fn text_up(&mut self, x: i64, y: i64, text: &str, scale: usize, colour: [u8; 3]) {
-        self.glyphs(text, scale, colour, |col, row| (x + row, y - col));
-    }
-
-    /// Sets the pixels of `text`'s glyphs, placing font pixel (column, row) of the whole line with `at`.
-    fn glyphs(
-        &mut self,
-        text: &str,
-        scale: usize,
-        colour: [u8; 3],
-        at: impl Fn(i64, i64) -> (i64, i64),
-    ) {
-        let s = scale as i64;
-        for (i, ch) in text.chars().enumerate() {
-            let rows = glyph(ch);
-            for (r, bits) in rows.iter().enumerate() {
-                for c in 0..5 {
-                    if bits & (0x10 >> c) == 0 {
-                        continue;
-                    }
-                    for (sy, sx) in (0..s).flat_map(|sy| (0..s).map(move |sx| (sy, sx))) {
-                        let col = (i as i64 * 6 + c) * s + sx;
-                        let (px, py) = at(col, r as i64 * s + sy);
-                        self.set(px, py, colour);
-                    }
-                }
-            }
-        }
-    }
-
-    fn encode(&self) -> Result<Vec<u8>> {
-        let fail =
-            |e: png::EncodingError| candle_core::Error::Msg(format!("cannot encode the PNG: {e}"));
-        let mut bytes = Vec::new();
-        let mut encoder = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(fail)?;
-        writer.write_image_data(&self.rgb).map_err(fail)?;
-        writer.finish().map_err(fail)?;
-        Ok(bytes)
-    }
-}
-
-/// The rows of `ch` in the bitmap font, top first, bit 4 the leftmost pixel; `?` for characters it lacks.
-fn glyph(ch: char) -> [u8; 7] {
-    let find = |c: char| FONT.iter().find(|(k, _)| *k == c).map(|(_, rows)| *rows);
-    find(ch).or_else(|| find('?')).unwrap_or([0; 7])
-}
-
-/// A 5×7 bitmap font: digits, both alphabets and the punctuation that numbers and labels need.
-#[rustfmt::skip]
-const FONT: [(char, [u8; 7]); 77] = [
-    ('0', [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E]),
-    ('1', [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('2', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F]),
-    ('3', [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E]),
-    ('4', [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02]),
-    ('5', [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E]),
-    ('6', [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E]),
-    ('7', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08]),
-    ('8', [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E]),
-    ('9', [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C]),
-    ('A', [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11]),
-    ('B', [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E]),
-    ('C', [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E]),
-    ('D', [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C]),
-    ('E', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F]),
-    ('F', [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10]),
-    ('G', [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F]),
-    ('H', [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11]),
-    ('I', [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('J', [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C]),
-    ('K', [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11]),
-    ('L', [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F]),
-    ('M', [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11]),
-    ('N', [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11]),
-    ('O', [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E]),
-    ('P', [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10]),
-    ('Q', [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D]),
-    ('R', [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11]),
-    ('S', [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E]),
-    ('T', [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04]),
-    ('U', [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E]),
-    ('V', [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04]),
-    ('W', [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A]),
-    ('X', [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11]),
-    ('Y', [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04]),
-    ('Z', [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F]),
-    ('a', [0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F]),
-    ('b', [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E]),
-    ('c', [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E]),
-    ('d', [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F]),
-    ('e', [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E]),
-    ('f', [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08]),
-    ('g', [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E]),
-    ('h', [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11]),
-    ('i', [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E]),
-    ('j', [0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C]),
-    ('k', [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12]),
-    ('l', [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E]),
-    ('m', [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11]),
-    ('n', [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11]),
-    ('o', [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E]),
-    ('p', [0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10]),
-    ('q', [0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01]),
-    ('r', [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10]),
-    ('s', [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E]),
-    ('t', [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06]),
-    ('u', [0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D]),
-    ('v', [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04]),
-    ('w', [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A]),
-    ('x', [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11]),
-    ('y', [0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E]),
-    ('z', [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F]),
-    (' ', [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]),
-    ('.', [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C]),
-    (',', [0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08]),
-    ('-', [0x00, 0x00, 0x00, 0x0E, 0x00, 0x00, 0x00]),
-    ('+', [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00]),
-    (':', [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00]),
-    ('/', [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00]),
-    ('(', [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02]),
-    (')', [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08]),
-    ('_', [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F]),
-    ('=', [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00]),
-    ('%', [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03]),
-    ('*', [0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00]),
-    ('\'', [0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00]),
-    ('?', [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04]),
-];

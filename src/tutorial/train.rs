@@ -1,4 +1,4 @@
-//! Training: the loss `½·Σ(ŷ − y)²` and one SGD step, by autograd or by hand.
+//! The tutorial's training: one full-batch SGD step on the loss `½·Σ(ŷ − y)²`, by autograd or by hand.
 //!
 //! The loss is a sum, not a mean, because the tutorial's update
 //! `w1 −= l1ᵀ·l2_delta` is the gradient of the *sum* of squared errors (times
@@ -6,20 +6,13 @@
 //! `SGD` at learning rate 1 takes exactly the tutorial's step; a mean would
 //! divide every step by the number of rows and need `lr = rows` to match.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::{Module, Result, Tensor, Var};
 use candle_nn::{Optimizer, VarMap, SGD};
 
-use crate::fused::{self, FusedSgd, Kernels};
-use crate::model::Mlp;
-use crate::reference;
-
-/// The tutorial's loss: `½·Σ(ŷ − y)²` over every row and output.
-pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
-    (prediction - ys)?.sqr()?.sum_all()? * 0.5
-}
+use super::reference;
+use crate::kernels::{self, FusedSgd, Kernels};
+pub use crate::nn::loss::half_sse;
+use crate::nn::{weight_name, Mlp};
 
 /// How far a prediction is from the labels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,40 +34,17 @@ impl Score {
     }
 }
 
-/// How a [`Trainer`] computes its updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// `loss.backward()` and candle-nn's `SGD` (`autograd`).
-    #[default]
-    Autograd,
-    /// The hand-written deltas of [`reference::step`] (`manual`).
-    Manual,
-    /// The tutorial's code as printed, bugs included: [`reference::step_as_printed`] (`as-printed`).
-    AsPrinted,
-}
-
-impl FromStr for Mode {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "autograd" => Ok(Mode::Autograd),
-            "manual" => Ok(Mode::Manual),
-            "as-printed" => Ok(Mode::AsPrinted),
-            _ => Err(format!(
-                "unknown mode '{s}': use autograd, manual or as-printed"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::Autograd => "autograd",
-            Mode::Manual => "manual",
-            Mode::AsPrinted => "as-printed",
-        })
+named_enum! {
+    /// How a [`Trainer`] computes its updates.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Mode("mode") {
+        /// `loss.backward()` and candle-nn's `SGD` (`autograd`).
+        #[default]
+        Autograd = "autograd",
+        /// The hand-written deltas of [`reference::step`] (`manual`).
+        Manual = "manual",
+        /// The tutorial's code as printed, bugs included: [`reference::step_as_printed`] (`as-printed`).
+        AsPrinted = "as-printed",
     }
 }
 
@@ -95,8 +65,13 @@ enum Sgd {
 }
 
 impl Trainer {
-    /// A trainer on the stock kernels, starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
+    /// A trainer on the default (fused) kernels, starting from weights in the tutorial's layout (`w_i` of shape `(in, out)`).
     pub fn new(mode: Mode, ws: &[Tensor], lr: f64) -> Result<Self> {
+        Self::with_kernels(mode, Kernels::default(), ws, lr)
+    }
+
+    /// A trainer on candle's stock ops and candle-nn's `SGD`: the path the proofs compare with the reference.
+    pub fn stock(mode: Mode, ws: &[Tensor], lr: f64) -> Result<Self> {
         Self::with_kernels(mode, Kernels::Stock, ws, lr)
     }
 
@@ -113,14 +88,14 @@ impl Trainer {
         } else {
             kernels
         };
-        let (mlp, varmap) = Mlp::from_tutorial_weights(ws)?;
+        let (mlp, varmap) = Mlp::from_tutorial_weights(ws, kernels)?;
         let vars = {
             let data = varmap
                 .data()
                 .lock()
                 .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
             (0..ws.len())
-                .map(|i| data[&crate::model::weight_name(i)].clone())
+                .map(|i| data[&weight_name(i)].clone())
                 .collect::<Vec<_>>()
         };
         let sgd = match kernels {
@@ -142,16 +117,16 @@ impl Trainer {
         let step = match (self.mode, &mut self.sgd) {
             (Mode::Autograd, Sgd::Stock(sgd)) => {
                 let prediction = self.mlp.forward(xs)?;
-                sgd.backward_step(&half_sse(&prediction, ys)?)?;
+                sgd.backward_step(&self.mlp.loss(&prediction, ys)?)?;
                 return Ok(prediction.detach());
             }
             (Mode::Autograd, Sgd::Fused(sgd)) => {
-                let prediction = self.mlp.forward_with(xs, Kernels::Fused)?;
-                sgd.backward_step(&fused::half_sse(&prediction, ys)?)?;
+                let prediction = self.mlp.forward(xs)?;
+                sgd.backward_step(&self.mlp.loss(&prediction, ys)?)?;
                 return Ok(prediction.detach());
             }
             (Mode::Manual, Sgd::Fused(sgd)) => {
-                return fused::manual_step(xs, ys, &self.vars, sgd.learning_rate());
+                return kernels::manual_step(xs, ys, &self.vars, sgd.learning_rate());
             }
             (Mode::Manual, sgd) => {
                 reference::step(xs, ys, &self.mlp.tutorial_weights()?, sgd.learning_rate())?
@@ -184,7 +159,7 @@ impl Trainer {
         &self.mlp
     }
 
-    /// The network's variables, named as in [`crate::model::weight_name`].
+    /// The network's variables, named as in [`crate::nn::weight_name`].
     pub fn varmap(&self) -> &VarMap {
         &self.varmap
     }

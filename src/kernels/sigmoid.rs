@@ -1,4 +1,4 @@
-//! Fused CPU kernels for small networks: fewer graph nodes, fewer allocations, same numbers.
+//! The tutorial's layer `σ(x·wᵀ)` and loss `½·Σ(ŷ − y)²` as single nodes, and its hand-written step on them.
 //!
 //! The tutorial's network is so small that a training step costs what its
 //! tensor operations cost to *set up*, not what they compute: with stock ops
@@ -9,7 +9,6 @@
 //!   shape `(out, in)`, one autograd node whose backward gives `∂/∂x` and
 //!   `∂/∂w` at once (and skips `∂/∂x` when `x` is data);
 //! - [`half_sse`]: the loss `½·Σ(ŷ − y)²` as one node whose backward is `ŷ − y`;
-//! - [`FusedSgd`]: SGD that updates each weight in place, allocating nothing;
 //! - [`manual_step`]: the hand-written deltas built on the same kernels.
 //!
 //! candle's `backward()` still drives the autograd path. On devices other
@@ -20,72 +19,11 @@
 //! The matrix products are plain loops: right for the tutorial's sizes, not
 //! a replacement for a tuned GEMM on big layers.
 
-use candle_core::{
-    CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, Var, WithDType,
-};
-use candle_nn::Optimizer;
 use std::sync::{Arc, LazyLock};
 
-/// Which implementation of the network's ops a [`crate::Trainer`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Kernels {
-    /// candle's own tensor ops and candle-nn's `SGD` (`stock`): the path the proofs use.
-    #[default]
-    Stock,
-    /// The fused ops of this module (`fused`): the same numbers, several times faster on the CPU.
-    Fused,
-}
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, Var};
 
-impl std::str::FromStr for Kernels {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "stock" => Ok(Kernels::Stock),
-            "fused" => Ok(Kernels::Fused),
-            _ => Err(format!("unknown kernels '{s}': use stock or fused")),
-        }
-    }
-}
-
-impl std::fmt::Display for Kernels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Kernels::Stock => "stock",
-            Kernels::Fused => "fused",
-        })
-    }
-}
-
-/// The float types the kernels run on.
-trait Real: WithDType + std::ops::AddAssign + std::ops::SubAssign {
-    fn exp(self) -> Self;
-}
-
-impl Real for f32 {
-    fn exp(self) -> Self {
-        f32::exp(self)
-    }
-}
-
-impl Real for f64 {
-    fn exp(self) -> Self {
-        f64::exp(self)
-    }
-}
-
-/// The contiguous values of a CPU tensor's storage.
-fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
-        None => Err(candle_core::Error::RequiresContiguous { op: "fused" }.bt()),
-    }
-}
-
-fn is_fusable(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
-}
+use super::{is_fusable, values, Real};
 
 /// `σ(x·wᵀ)`: a bias-free `Linear` layer and its sigmoid as one op.
 ///
@@ -270,7 +208,7 @@ fn sigmoid<T: Real>(z: T) -> T {
 /// The tutorial's loss `½·Σ(ŷ − y)²` as one op; its backward gives `ŷ − y` (times the incoming gradient).
 pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
     if !is_fusable(&[prediction, ys]) || prediction.dims() != ys.dims() {
-        return crate::train::half_sse(prediction, ys);
+        return (prediction - ys)?.sqr()?.sum_all()? * 0.5;
     }
     prediction
         .contiguous()?
@@ -349,102 +287,11 @@ impl CustomOp2 for HalfSse {
     }
 }
 
-/// SGD whose step updates each variable in place: `w −= lr·∂loss/∂w`, allocating nothing on the CPU.
-///
-/// Takes the same steps as candle-nn's `SGD`, bit for bit.
-#[derive(Debug)]
-pub struct FusedSgd {
-    vars: Vec<Var>,
-    learning_rate: f64,
-}
-
-impl Optimizer for FusedSgd {
-    type Config = f64;
-
-    fn new(vars: Vec<Var>, learning_rate: f64) -> Result<Self> {
-        let vars = vars.into_iter().filter(|v| v.dtype().is_float()).collect();
-        Ok(Self {
-            vars,
-            learning_rate,
-        })
-    }
-
-    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> Result<()> {
-        for var in &self.vars {
-            if let Some(grad) = grads.get(var) {
-                sgd_update(var, grad, self.learning_rate)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.learning_rate = lr
-    }
-}
-
-/// `var −= lr·grad`, in place where the kernels run.
-fn sgd_update(var: &Var, grad: &Tensor, lr: f64) -> Result<()> {
-    if is_fusable(&[var.as_tensor(), grad]) && var.is_contiguous() && var.dtype() == grad.dtype() {
-        var.as_tensor()
-            .inplace_op2(&grad.contiguous()?, &ScaledSub(lr))
-    } else {
-        var.set(&var.sub(&(grad * lr)?)?)
-    }
-}
-
-/// `dst −= lr·src`, the in-place SGD update.
-struct ScaledSub(f64);
-
-impl candle_core::InplaceOp2 for ScaledSub {
-    fn name(&self) -> &'static str {
-        "scaled-sub"
-    }
-
-    fn cpu_fwd(
-        &self,
-        dst: &mut CpuStorage,
-        dst_layout: &Layout,
-        src: &CpuStorage,
-        src_layout: &Layout,
-    ) -> Result<()> {
-        fn update<T: Real>(dst: &mut [T], src: &[T], lr: T) {
-            // Large weights are split across threads; the tutorial's stay on one.
-            const CHUNK: usize = 1 << 15;
-            let Ok(()) = crate::threads::for_each_chunk_mut(dst, CHUNK, |i, dst| {
-                for (d, &s) in dst.iter_mut().zip(&src[i * CHUNK..]) {
-                    *d -= s * lr;
-                }
-                Ok::<(), std::convert::Infallible>(())
-            });
-        }
-        let Some((start, end)) = dst_layout.contiguous_offsets() else {
-            candle_core::bail!("scaled-sub needs a contiguous destination")
-        };
-        match (dst, src) {
-            (CpuStorage::F64(dst), CpuStorage::F64(_)) => {
-                update(&mut dst[start..end], values(src, src_layout)?, self.0)
-            }
-            (CpuStorage::F32(dst), CpuStorage::F32(_)) => update(
-                &mut dst[start..end],
-                values(src, src_layout)?,
-                self.0 as f32,
-            ),
-            _ => candle_core::bail!("scaled-sub needs two tensors of one float dtype"),
-        }
-        Ok(())
-    }
-}
-
 /// One step of the hand-written deltas on the fused kernels; the weights are updated in place.
 ///
 /// `vars` are the `Linear` weights, `(out, in)`, first layer first. Returns
 /// the network's output from before the update. The same arithmetic as
-/// [`crate::reference::step`]: each layer's backward forms the tutorial's
+/// `tutorial::reference::step`: each layer's backward forms the tutorial's
 /// `delta` and returns `deltaᵀ·l` and `delta·w`.
 pub fn manual_step(xs: &Tensor, ys: &Tensor, vars: &[Var], lr: f64) -> Result<Tensor> {
     let ws: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().detach()).collect();
@@ -457,7 +304,7 @@ pub fn manual_step(xs: &Tensor, ys: &Tensor, vars: &[Var], lr: f64) -> Result<Te
     let mut grad = (&prediction - ys)?;
     for i in (0..ws.len()).rev() {
         let (dx, dw) = linear_sigmoid_backward(&ls[i], &ws[i], &ls[i + 1], &grad, i > 0)?;
-        sgd_update(&vars[i], &dw, lr)?;
+        super::sgd::update(&vars[i], &dw, lr)?;
         if let Some(dx) = dx {
             grad = dx;
         }

@@ -3,20 +3,22 @@
 //! The tutorial's network is one configuration of it ([`MlpConfig::tutorial`]):
 //! no bias (the constant input column plays that part) and a sigmoid after
 //! every layer. Bigger models choose the hidden activation, the bias and the
-//! output head ([`Head`], matched to the loss).
+//! loss, which fixes the output head ([`Head`]).
+//!
+//! The kernels are chosen once, in the config: each [`Dense`] layer is a
+//! `Module` whose `forward` runs the fused op that covers it (see
+//! [`crate::kernels`]) or candle's stock ops, and [`Mlp::loss`] computes the
+//! model's loss on the same kernels.
 //!
 //! `Linear` stores its weight as `(out, in)` and computes `x·Wᵀ`, so the
 //! tutorial's `w0` (shape `(in, hidden)`) is the transpose of the first
 //! layer's weight, `w1` of the second's, and so on.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
 use candle_nn::{linear_b, Linear, VarBuilder, VarMap};
 
-use crate::dense::{self, DenseActivation};
-use crate::fused::{self, Kernels};
+use super::loss::Loss;
+use crate::kernels::{self, DenseActivation, Kernels};
 
 /// The tutorial's layer sizes: 3 inputs (the last one the constant bias), 4 hidden, 1 output.
 pub const TUTORIAL_SIZES: [usize; 3] = [3, 4, 1];
@@ -53,16 +55,18 @@ pub fn sizes_of(ws: &[Tensor]) -> Result<Vec<usize>> {
     Ok(sizes)
 }
 
-/// The function after each hidden layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Activation {
-    /// `1 / (1 + e^(−x))`, the tutorial's.
-    Sigmoid,
-    /// `tanh(x)`.
-    Tanh,
-    /// `max(0, x)`.
-    Relu,
+named_enum! {
+    /// The function after each hidden layer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Activation("activation") {
+        /// `1 / (1 + e^(−x))`, the tutorial's.
+        Sigmoid = "sigmoid",
+        /// `tanh(x)`.
+        Tanh = "tanh",
+        /// `max(0, x)`.
+        Relu = "relu",
+    }
 }
 
 impl Activation {
@@ -76,31 +80,6 @@ impl Activation {
     }
 }
 
-impl FromStr for Activation {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "sigmoid" => Ok(Activation::Sigmoid),
-            "tanh" => Ok(Activation::Tanh),
-            "relu" => Ok(Activation::Relu),
-            _ => Err(format!(
-                "unknown activation '{s}': use relu, tanh or sigmoid"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-        })
-    }
-}
-
 /// What the last layer's output goes through: chosen by the loss it feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
@@ -110,7 +89,7 @@ pub enum Head {
     Sigmoid,
 }
 
-/// The shape of a network: layer sizes, hidden activation, bias, output head.
+/// The shape of a network: layer sizes, hidden activation, bias, loss, and the kernels it runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MlpConfig {
     /// Layer sizes, input first: `[3, 4, 1]` is the tutorial's.
@@ -119,61 +98,133 @@ pub struct MlpConfig {
     pub activation: Activation,
     /// Whether each `Linear` layer has a bias.
     pub bias: bool,
-    /// What the output goes through.
-    pub head: Head,
+    /// The loss the model is trained with; it fixes the output head ([`Loss::head`]).
+    pub loss: Loss,
+    /// Fused ops where they cover a layer (the default), or candle's stock ops throughout.
+    pub kernels: Kernels,
+}
+
+impl Default for MlpConfig {
+    /// A classifier of 2 inputs and 2 classes with two ReLU layers of 64 and 32, biases, cross-entropy.
+    fn default() -> Self {
+        Self {
+            sizes: vec![2, 64, 32, 2],
+            activation: Activation::Relu,
+            bias: true,
+            loss: Loss::CrossEntropy,
+            kernels: Kernels::default(),
+        }
+    }
 }
 
 impl MlpConfig {
-    /// The tutorial's kind of network: sigmoid everywhere, no bias.
+    /// The tutorial's kind of network: sigmoid everywhere, no bias, the loss `½·Σ(ŷ − y)²`.
     pub fn tutorial(sizes: &[usize]) -> Self {
         Self {
             sizes: sizes.to_vec(),
             activation: Activation::Sigmoid,
             bias: false,
-            head: Head::Sigmoid,
+            loss: Loss::HalfSse,
+            kernels: Kernels::default(),
         }
     }
 
-    /// Whether this is the tutorial's kind of network, which the fused kernels cover.
-    fn is_sigmoid_without_bias(&self) -> bool {
-        self.activation == Activation::Sigmoid && !self.bias && self.head == Head::Sigmoid
+    /// What the output goes through.
+    pub fn head(&self) -> Head {
+        self.loss.head()
+    }
+}
+
+/// A `Linear` layer and the function after it (none for raw outputs), on the kernels chosen when it was built.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    linear: Linear,
+    activation: Option<Activation>,
+    kernels: Kernels,
+}
+
+impl Dense {
+    /// A layer over `linear`, followed by `activation`.
+    pub fn new(linear: Linear, activation: Option<Activation>, kernels: Kernels) -> Self {
+        Self {
+            linear,
+            activation,
+            kernels,
+        }
+    }
+
+    /// The `Linear` layer: its weight `(out, in)` and bias `(out,)`.
+    pub fn linear(&self) -> &Linear {
+        &self.linear
+    }
+}
+
+impl Module for Dense {
+    /// `act(x·wᵀ + b)`: one fused node where the kernels cover the layer, else candle's ops.
+    ///
+    /// The fused ops cover a bias-free sigmoid layer (the tutorial's), ReLU, and raw
+    /// outputs; tanh, and sigmoid with a bias, run on the stock ops. The fused ReLU's
+    /// gradient at exactly `z = 0` is 0, as in PyTorch; candle's stock `relu` passes it (1).
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (w, b) = (self.linear.weight(), self.linear.bias());
+        match (self.kernels, self.activation) {
+            (Kernels::Fused, Some(Activation::Sigmoid)) if b.is_none() => {
+                kernels::linear_sigmoid(xs, w)
+            }
+            (Kernels::Fused, Some(Activation::Relu)) => {
+                kernels::dense(xs, w, b, DenseActivation::Relu)
+            }
+            (Kernels::Fused, None) => kernels::dense(xs, w, b, DenseActivation::Identity),
+            (_, activation) => {
+                let z = self.linear.forward(xs)?;
+                activation.map_or(Ok(z.clone()), |a| a.apply(&z))
+            }
+        }
     }
 }
 
 /// A multi-layer perceptron of candle-nn `Linear` layers.
 #[derive(Debug, Clone)]
 pub struct Mlp {
-    layers: Vec<Linear>,
+    layers: Vec<Dense>,
     config: MlpConfig,
 }
 
 impl Mlp {
-    /// The tutorial's kind of network with layer sizes `sizes`, built through `vb` (see [`MlpConfig::tutorial`]).
-    pub fn new(sizes: &[usize], vb: VarBuilder) -> Result<Self> {
-        Self::build(MlpConfig::tutorial(sizes), vb)
-    }
-
     /// Builds the layers `sizes[i] → sizes[i + 1]` through `vb`, named `layers.{i}.weight` (and `.bias`).
     pub fn build(config: MlpConfig, vb: VarBuilder) -> Result<Self> {
         check_sizes(&config.sizes)?;
+        let last = config.sizes.len() - 2;
         let layers = config
             .sizes
             .windows(2)
             .enumerate()
-            .map(|(i, pair)| linear_b(pair[0], pair[1], config.bias, vb.pp("layers").pp(i)))
+            .map(|(i, pair)| {
+                let linear = linear_b(pair[0], pair[1], config.bias, vb.pp("layers").pp(i))?;
+                let activation = match (i == last, config.head()) {
+                    (false, _) => Some(config.activation),
+                    (true, Head::Sigmoid) => Some(Activation::Sigmoid),
+                    (true, Head::Identity) => None,
+                };
+                Ok(Dense::new(linear, activation, config.kernels))
+            })
             .collect::<Result<_>>()?;
         Ok(Self { layers, config })
     }
 
-    /// A trainable network holding the given weights, in the tutorial's layout `(in, out)`.
+    /// A trainable network of the tutorial's kind holding the given weights, in the tutorial's layout `(in, out)`.
     ///
     /// The weights become the `VarMap`'s variables, so an optimizer built on
     /// `varmap.all_vars()` trains this network.
-    pub fn from_tutorial_weights(ws: &[Tensor]) -> Result<(Self, VarMap)> {
+    pub fn from_tutorial_weights(ws: &[Tensor], kernels: Kernels) -> Result<(Self, VarMap)> {
         let sizes = sizes_of(ws)?;
         let mut varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, ws[0].dtype(), ws[0].device());
-        let mlp = Self::new(&sizes, vb)?;
+        let config = MlpConfig {
+            kernels,
+            ..MlpConfig::tutorial(&sizes)
+        };
+        let mlp = Self::build(config, vb)?;
         for (i, w) in ws.iter().enumerate() {
             varmap.set_one(weight_name(i), w.t()?)?;
         }
@@ -194,7 +245,7 @@ impl Mlp {
         check_sizes(&config.sizes)?;
         let varmap = VarMap::new();
         {
-            let mut rng = crate::init::SplitMix64::new(seed);
+            let mut rng = crate::rng::SplitMix64::new(seed);
             let mut uniform = |n: usize, bound: f64| -> Vec<f64> {
                 (0..n)
                     .map(|_| (2.0 * rng.next_f64() - 1.0) * bound)
@@ -225,7 +276,7 @@ impl Mlp {
     }
 
     /// The layers, first to last.
-    pub fn layers(&self) -> &[Linear] {
+    pub fn layers(&self) -> &[Dense] {
         &self.layers
     }
 
@@ -239,61 +290,27 @@ impl Mlp {
         &self.config
     }
 
+    /// The kernels the network runs on.
+    pub fn kernels(&self) -> Kernels {
+        self.config.kernels
+    }
+
+    /// The model's loss of `output` (its forward's) against `targets`, on the model's kernels.
+    pub fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        self.config.loss.compute_on(output, targets, self.config.kernels)
+    }
+
     /// The weights in the tutorial's layout: `w_i`, shape `(in, out)`, is layer `i`'s weight transposed.
     pub fn tutorial_weights(&self) -> Result<Vec<Tensor>> {
         self.layers
             .iter()
-            .map(|l| l.weight().detach().t()?.contiguous())
+            .map(|l| l.linear.weight().detach().t()?.contiguous())
             .collect()
-    }
-}
-
-impl Mlp {
-    /// The forward pass with the chosen kernels; [`Module::forward`] uses the stock ones.
-    ///
-    /// The fused kernels cover the tutorial's kind of network (`fused`) and
-    /// relu networks with raw outputs (`dense`); other configurations run the
-    /// stock ops whatever is asked.
-    pub fn forward_with(&self, xs: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        if kernels == Kernels::Fused && self.config.is_sigmoid_without_bias() {
-            return self.layers.iter().try_fold(xs.clone(), |h, layer| {
-                fused::linear_sigmoid(&h, layer.weight())
-            });
-        }
-        let last = self.layers.len() - 1;
-        if kernels == Kernels::Fused
-            && self.config.activation == Activation::Relu
-            && self.config.head == Head::Identity
-        {
-            return self
-                .layers
-                .iter()
-                .enumerate()
-                .try_fold(xs.clone(), |h, (i, layer)| {
-                    let act = if i == last {
-                        DenseActivation::Identity
-                    } else {
-                        DenseActivation::Relu
-                    };
-                    dense::dense(&h, layer.weight(), layer.bias(), act)
-                });
-        }
-        self.layers
-            .iter()
-            .enumerate()
-            .try_fold(xs.clone(), |h, (i, layer)| {
-                let z = layer.forward(&h)?;
-                match (i == last, self.config.head) {
-                    (false, _) => self.config.activation.apply(&z),
-                    (true, Head::Sigmoid) => candle_nn::ops::sigmoid(&z),
-                    (true, Head::Identity) => Ok(z),
-                }
-            })
     }
 }
 
 impl Module for Mlp {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.forward_with(xs, Kernels::Stock)
+        self.layers.iter().try_fold(xs.clone(), |h, layer| layer.forward(&h))
     }
 }

@@ -1,33 +1,93 @@
-//! CPU threads: candle's thread count, settled once at start-up, and work split over candle's pool.
+//! CPU threads: how many the kernels use, and the split of their work over candle's pool.
 //!
-//! candle 0.11 asks for its thread count on every CPU matmul. When
-//! `RAYON_NUM_THREADS` is unset it answers by reading the CPU topology from
-//! `/proc` each time, which costs tens of microseconds: more than the whole
-//! training step of the tutorial's network. Setting the variable once makes
-//! that lookup a cheap read. Call [`init`] first thing in `main`, while the
-//! program has a single thread. [`for_each_chunk_mut`] splits the fused ops'
-//! own work over the same worker threads candle's ops use.
+//! The count is settled once per process, the first time a kernel asks
+//! ([`current`]): `RAYON_NUM_THREADS` where the user set a valid one, else the
+//! cores this process may run on that other processes are not keeping busy at
+//! that moment. A library caller needs to call nothing for it.
+//!
+//! candle's own CPU matmul (the stock kernels) asks for its thread count on
+//! every call; when `RAYON_NUM_THREADS` is unset it answers by reading the CPU
+//! topology from `/proc` each time, which costs tens of microseconds: more
+//! than a whole training step of the tutorial's network. The fused kernels
+//! never ask it. A program that runs the stock kernels can set the variable
+//! once at start-up with [`init`], which is `unsafe` because changing the
+//! environment is unsound while other threads may read it; the examples call
+//! it first thing in `main`. [`scoped`] runs a closure with another count for
+//! the kernels on the calling thread alone (the tests force two threads so).
+//! [`for_each_chunk_mut`] splits the kernels' work over the worker threads
+//! candle's own ops use.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// The variable candle and rayon read for their thread count.
 pub const VAR: &str = "RAYON_NUM_THREADS";
 
-/// Fixes the number of CPU threads candle uses and returns it.
+/// The settled count; 0 until the first kernel asks.
+static SETTLED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// A count for this thread alone, set by [`scoped`].
+    static SCOPED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The number of threads the kernels use now: [`scoped`]'s count on this thread, else the process's.
+pub fn current() -> usize {
+    if let Some(n) = SCOPED.with(Cell::get) {
+        return n;
+    }
+    match SETTLED.load(Ordering::Relaxed) {
+        0 => {
+            let n = from_env().unwrap_or_else(idle_cores);
+            // A racing thread may have settled first; the first value stays.
+            match SETTLED.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => n,
+                Err(first) => first,
+            }
+        }
+        n => n,
+    }
+}
+
+/// Runs `f` with the kernels on `threads` threads on the calling thread (at least 1), then restores the count.
+pub fn scoped<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(SCOPED.with(|c| c.replace(Some(threads.max(1)))));
+    f()
+}
+
+/// Settles the thread count for the whole process and tells candle's stock ops through `RAYON_NUM_THREADS`.
 ///
 /// `Some(n)` uses `n` threads; `None` keeps a valid `RAYON_NUM_THREADS` that
-/// the user set, and otherwise uses the cores this process may run on that other
-/// processes are not keeping busy at start-up.
-pub fn init(threads: Option<usize>) -> usize {
-    let from_env = std::env::var(VAR)
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok());
+/// the user set, and otherwise uses the cores that other processes are not
+/// keeping busy now. Returns the count.
+///
+/// # Safety
+/// Sets an environment variable: no other thread may exist that could read or
+/// write the environment meanwhile (call it first thing in `main`).
+pub unsafe fn init(threads: Option<usize>) -> usize {
     let n = threads
-        .or(from_env)
         .filter(|&n| n > 0)
+        .or_else(from_env)
         .unwrap_or_else(idle_cores);
+    SETTLED.store(n, Ordering::Relaxed);
+    // Sound because the caller promises that no other thread touches the environment now.
     std::env::set_var(VAR, n.to_string());
     n
+}
+
+/// A valid `RAYON_NUM_THREADS`, if the user set one.
+fn from_env() -> Option<usize> {
+    std::env::var(VAR)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
 }
 
 /// The cores this process may run on, less those other processes keep busy right now.
@@ -57,11 +117,6 @@ fn idle_cores() -> usize {
     cores.saturating_sub(others).max(1)
 }
 
-/// The thread count candle uses now (after [`init`], the one it settled).
-pub fn current() -> usize {
-    candle_core::utils::get_num_threads()
-}
-
 /// Runs `f(index, chunk)` on each `chunk_len`-long chunk of `data` (the last may be shorter),
 /// spread over candle's own CPU worker pool; returns the first error met.
 ///
@@ -69,7 +124,7 @@ pub fn current() -> usize {
 /// before they sleep. Work split over a second pool (rayon's) competes with those spinning
 /// workers for the same cores, and on two cores the step got slower with two threads than
 /// with one; on candle's pool the same workers take every parallel stretch of the step.
-/// `f` must not call candle ops itself: the pool does not nest.
+/// `f` must not call candle ops itself: the pool does not nest. One thread ([`current`]) runs every chunk here.
 pub fn for_each_chunk_mut<T: Send, E: Send>(
     data: &mut [T],
     chunk_len: usize,

@@ -3,9 +3,6 @@
 //! Each row is `[a, b, 1]` with label `a XOR b`. The constant third column is
 //! the bias input, which is why the network's layers have no bias of their own.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::{DType, Device, Result, Tensor};
 
 /// The tutorial's inputs: XOR of the first two columns, `[0, 0, 1]` listed twice.
@@ -23,14 +20,16 @@ pub const XOR_X: [[f64; 3]; 4] = [[0., 0., 1.], [0., 1., 1.], [1., 0., 1.], [1.,
 /// Labels of the XOR table.
 pub const XOR_Y: [f64; 4] = [0., 1., 1., 0.];
 
-/// Which of the two small data sets to train on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Dataset {
-    /// The tutorial's five rows (`article`).
-    #[default]
-    Article,
-    /// The four-row XOR table (`xor`).
-    Xor,
+named_enum! {
+    /// Which of the two small data sets to train on: `article` (the tutorial's 5 rows) or `xor` (the 4-row table).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Dataset("dataset") {
+        /// The tutorial's five rows (`article`).
+        #[default]
+        Article = "article",
+        /// The four-row XOR table (`xor`).
+        Xor = "xor",
+    }
 }
 
 impl Dataset {
@@ -52,28 +51,5 @@ impl Dataset {
         let xs = Tensor::from_vec(flat, (x.len(), 3), dev)?.to_dtype(dtype)?;
         let ys = Tensor::from_slice(y, (y.len(), 1), dev)?.to_dtype(dtype)?;
         Ok((xs, ys))
-    }
-}
-
-impl FromStr for Dataset {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "article" => Ok(Dataset::Article),
-            "xor" => Ok(Dataset::Xor),
-            _ => Err(format!(
-                "unknown dataset '{s}': use 'article' (the tutorial's 5 rows) or 'xor' (the 4-row table)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Dataset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Dataset::Article => "article",
-            Dataset::Xor => "xor",
-        })
     }
 }

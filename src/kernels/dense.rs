@@ -22,9 +22,10 @@
 
 use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
-    WithDType,
 };
 use gemm::Parallelism;
+
+use super::{is_fusable, threads, values, Real};
 
 /// The activations a fused dense layer supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,41 +34,6 @@ pub enum DenseActivation {
     Identity,
     /// `max(0, x)`.
     Relu,
-}
-
-/// The float types the kernels run on.
-trait Real:
-    WithDType
-    + Send
-    + Sync
-    + PartialOrd
-    + std::ops::AddAssign
-    + std::ops::SubAssign
-    + std::ops::MulAssign
-{
-    fn exp(self) -> Self;
-    fn ln(self) -> Self;
-}
-
-macro_rules! real {
-    ($t:ty) => {
-        impl Real for $t {
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-        }
-    };
-}
-real!(f32);
-real!(f64);
-
-fn is_fusable(ts: &[&Tensor]) -> bool {
-    let dtype = ts[0].dtype();
-    matches!(dtype, DType::F32 | DType::F64)
-        && ts.iter().all(|t| t.device().is_cpu() && t.dtype() == dtype)
 }
 
 /// Whether the dense layer runs as one node here: on the CPU in f32/f64, on CUDA in any float dtype.
@@ -103,14 +69,6 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -
 }
 
 struct Dense(DenseActivation);
-
-/// The contiguous values of a CPU storage.
-fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
-        None => Err(candle_core::Error::RequiresContiguous { op: "dense" }.bt()),
-    }
-}
 
 /// A row-major matrix view: `rows × cols` with row stride `rs` and column stride `cs`.
 #[derive(Clone, Copy)]
@@ -185,12 +143,12 @@ fn matmul_by_rows<T: Real>(
             dst.len()
         )
     }
-    let threads = crate::threads::current();
+    let threads = threads::current();
     let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
     if threads == 1 || m <= block || m * n * k < 1 << 18 || n == 0 {
         return task(0, dst, a);
     }
-    crate::threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
+    threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
         let rows = View {
             data: &a.data[i * block * a.rs..],
             rows: chunk.len() / n,
@@ -258,7 +216,7 @@ fn forward<T: Real>(
     };
     let (x, w) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
     let mut out = vec![T::zero(); rows * n_out];
-    if rows >= 2 * ROW_TILE || crate::threads::current() == 1 || n_out < 2 * ROW_TILE {
+    if rows >= 2 * ROW_TILE || threads::current() == 1 || n_out < 2 * ROW_TILE {
         matmul_by_rows(&mut out, x, w.t(), |_, block, x_rows| {
             if let Some(b) = b {
                 for row in block.chunks_exact_mut(n_out) {
@@ -439,9 +397,9 @@ fn backward_tensors<T: Real>(
     match dx.as_deref_mut() {
         // ∂/∂w and ∂/∂x are independent products of similar size: with threads to spare,
         // one thread takes each whole, so that neither packs an operand twice.
-        Some(dx) if crate::threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
+        Some(dx) if threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
             let mut products = [&mut dw[..], dx];
-            crate::threads::for_each_chunk_mut(&mut products, 1, |i, product| match i {
+            threads::for_each_chunk_mut(&mut products, 1, |i, product| match i {
                 0 => gemm_serial(&mut product[0][..], d.t(), x, false),
                 _ => gemm_serial(&mut product[0][..], d, w, false),
             })?;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use candle_core::Result;
 
-use crate::samples::{Samples, TargetKind, Targets};
+use super::{Samples, TargetKind, Targets};
 
 /// The name of the target column.
 pub const LABEL: &str = "label";

@@ -11,26 +11,26 @@
 //! softmax through `log_softmax` (which subtracts the row maximum), binary
 //! cross-entropy as `max(z, 0) − z·y + log(1 + e^(−|z|))`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use candle_core::{DType, Result, Tensor, D};
 
-use crate::fused::Kernels;
-use crate::model::Head;
+use super::mlp::Head;
+use crate::data::TargetKind;
+use crate::kernels::{self, Kernels};
 
-/// A training loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// Softmax cross-entropy over classes, averaged over the batch.
-    CrossEntropy,
-    /// Mean squared error.
-    Mse,
-    /// Binary cross-entropy on one logit, averaged over the batch.
-    Bce,
-    /// The tutorial's `½·Σ(ŷ − y)²` on sigmoid outputs, summed over the batch.
-    HalfSse,
+named_enum! {
+    /// A training loss.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Loss("loss") {
+        /// Softmax cross-entropy over classes, averaged over the batch.
+        CrossEntropy = "cross-entropy",
+        /// Mean squared error.
+        Mse = "mse",
+        /// Binary cross-entropy on one logit, averaged over the batch.
+        Bce = "bce",
+        /// The tutorial's `½·Σ(ŷ − y)²` on sigmoid outputs, summed over the batch.
+        HalfSse = "half-sse",
+    }
 }
 
 impl Loss {
@@ -47,28 +47,34 @@ impl Loss {
         matches!(self, Loss::CrossEntropy | Loss::Bce)
     }
 
-    /// The loss of `output` (the network's, after its head) against `targets`.
+    /// What the targets are: class ids, or real values.
+    pub fn targets(self) -> TargetKind {
+        if self.is_classification() {
+            TargetKind::Classes
+        } else {
+            TargetKind::Values
+        }
+    }
+
+    /// The loss of `output` (the network's, after its head) against `targets`, on candle's stock ops.
     pub fn compute(self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
         match self {
             Loss::CrossEntropy => candle_nn::loss::cross_entropy(output, targets),
             Loss::Bce => bce_with_logits(output, targets),
             Loss::Mse => candle_nn::loss::mse(output, targets),
-            Loss::HalfSse => crate::train::half_sse(output, targets),
+            Loss::HalfSse => half_sse(output, targets),
         }
     }
 
-    /// [`Loss::compute`] on the chosen kernels: the fused softmax cross-entropy, or the stock ops.
-    pub fn compute_with(
-        self,
-        output: &Tensor,
-        targets: &Tensor,
-        kernels: Kernels,
-    ) -> Result<Tensor> {
+    /// [`Loss::compute`] on `kernels`: the fused softmax cross-entropy and half-SSE, or the stock ops.
+    ///
+    /// A model computes its loss here on the kernels it was built with ([`super::Mlp::loss`]).
+    pub fn compute_on(self, output: &Tensor, targets: &Tensor, kernels: Kernels) -> Result<Tensor> {
         match (self, kernels) {
             (Loss::CrossEntropy, Kernels::Fused) => {
-                crate::dense::softmax_cross_entropy(output, targets)
+                kernels::softmax_cross_entropy(output, targets)
             }
-            (Loss::HalfSse, Kernels::Fused) => crate::fused::half_sse(output, targets),
+            (Loss::HalfSse, Kernels::Fused) => kernels::half_sse(output, targets),
             _ => self.compute(output, targets),
         }
     }
@@ -109,29 +115,11 @@ pub fn bce_with_logits(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     (z.relu()? - (&z * &y)? + softplus_neg_abs)?.mean_all()
 }
 
-impl FromStr for Loss {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "cross-entropy" => Ok(Loss::CrossEntropy),
-            "mse" => Ok(Loss::Mse),
-            "bce" => Ok(Loss::Bce),
-            "half-sse" => Ok(Loss::HalfSse),
-            _ => Err(format!(
-                "unknown loss '{s}': use cross-entropy, mse, bce or half-sse"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Loss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Loss::CrossEntropy => "cross-entropy",
-            Loss::Mse => "mse",
-            Loss::Bce => "bce",
-            Loss::HalfSse => "half-sse",
-        })
-    }
+/// The tutorial's loss: `½·Σ(ŷ − y)²` over every row and output.
+///
+/// A sum, not a mean: the tutorial's update `w1 −= l1ᵀ·l2_delta` is the gradient
+/// of the *sum* of squared errors (times ½, which cancels the 2 of the square),
+/// so SGD at learning rate 1 on this loss takes exactly the tutorial's step.
+pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
+    (prediction - ys)?.sqr()?.sum_all()? * 0.5
 }

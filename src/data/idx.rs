@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Result;
 use flate2::read::GzDecoder;
 
-use crate::samples::{Part, Samples, Targets};
+use super::{Part, Samples, Targets};
 
 /// The magic number of an IDX file of unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;

@@ -1,0 +1,324 @@
+//! Model files: a `.safetensors` file whose metadata describes the model ([`ModelSpec`]).
+//!
+//! The description holds everything needed to rebuild the model and its input
+//! pipeline (layer sizes, activation, loss, classes, standardisation) and how
+//! it was trained ([`Training`], typed), so `eval` and `predict` need only the
+//! file and `train --resume` goes on with the saved settings. Files written
+//! before the training settings were typed (they stored the optimizer and the
+//! schedule as text) still load.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Error, Result, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::weights::Format;
+use super::{atomic, shape_text};
+use crate::data::{Normalization, Samples};
+use crate::kernels::Kernels;
+use crate::nn::{check_sizes, weight_name, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig, OptimizerKind, Schedule};
+
+/// The metadata key under which a model checkpoint describes its model.
+const MODEL_KEY: &str = "simple-nn";
+
+/// Everything needed to rebuild a trained model and its input pipeline, stored in its checkpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSpec {
+    /// Layer sizes, input first.
+    pub sizes: Vec<usize>,
+    /// The hidden layers' activation.
+    pub activation: Activation,
+    /// Whether the layers have biases.
+    pub bias: bool,
+    /// The loss it was trained with, which fixes the output head.
+    pub loss: Loss,
+    /// The number of classes, for classification.
+    pub classes: Option<usize>,
+    /// The feature standardisation fitted on the training data, if any.
+    pub normalization: Option<Normalization>,
+    /// How it was trained, so that `train --resume` can go on where it stopped.
+    #[serde(default)]
+    pub training: Option<Training>,
+}
+
+/// The settings and progress of a model's training, saved with it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "TrainingRecord")]
+pub struct Training {
+    /// Epochs completed.
+    pub epochs: usize,
+    /// The training settings (optimizer, learning rate, schedule, batches, seed).
+    pub fit: FitConfig,
+    /// The fraction held out for validation (the split's seed is `fit.seed`).
+    pub valid_fraction: f64,
+}
+
+/// A saved [`Training`]: as written now, or as files written before the settings were typed.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TrainingRecord {
+    Typed {
+        epochs: usize,
+        fit: FitConfig,
+        valid_fraction: f64,
+    },
+    Text {
+        epochs: usize,
+        optimizer: String,
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+        schedule: String,
+        batch_size: usize,
+        seed: u64,
+        valid_fraction: f64,
+    },
+}
+
+impl TryFrom<TrainingRecord> for Training {
+    type Error = String;
+
+    fn try_from(record: TrainingRecord) -> std::result::Result<Self, String> {
+        Ok(match record {
+            TrainingRecord::Typed {
+                epochs,
+                fit,
+                valid_fraction,
+            } => Training {
+                epochs,
+                fit,
+                valid_fraction,
+            },
+            TrainingRecord::Text {
+                epochs,
+                optimizer,
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+                schedule,
+                batch_size,
+                seed,
+                valid_fraction,
+            } => Training {
+                epochs,
+                fit: FitConfig {
+                    optimizer: OptimizerConfig::new(
+                        optimizer.parse::<OptimizerKind>()?,
+                        momentum,
+                        nesterov,
+                        weight_decay,
+                    ),
+                    lr,
+                    schedule: schedule.parse::<Schedule>()?,
+                    batch_size,
+                    epochs,
+                    seed,
+                    progress: false,
+                },
+                valid_fraction,
+            },
+        })
+    }
+}
+
+impl ModelSpec {
+    /// The network's shape, on the default kernels.
+    pub fn config(&self) -> MlpConfig {
+        MlpConfig {
+            sizes: self.sizes.clone(),
+            activation: self.activation,
+            bias: self.bias,
+            loss: self.loss,
+            kernels: Kernels::default(),
+        }
+    }
+
+    /// Checks that `samples` fit the model (features, classes), then prepares them as its
+    /// training data was (standardisation); the errors name `source`, where they came from.
+    pub fn prepare(&self, mut samples: Samples, source: &dyn std::fmt::Display) -> Result<Samples> {
+        if samples.n_features() != self.sizes[0] {
+            fail!(
+                "--data {source} has {} features but the model takes {}: give it data shaped like its training data",
+                samples.n_features(),
+                self.sizes[0]
+            )
+        }
+        if let (Some(model_classes), Some(data_classes)) = (self.classes, samples.classes()) {
+            if data_classes > model_classes {
+                fail!(
+                    "--data {source} has labels up to {} but the model knows {model_classes} classes",
+                    data_classes - 1
+                )
+            }
+        }
+        if let Some(norm) = &self.normalization {
+            norm.apply(&mut samples)?;
+        }
+        Ok(samples)
+    }
+
+    /// The settings to train on to `epochs` epochs in all, after checking that the run asks for this
+    /// model: `hidden`, `activation` and `loss`, where given, must be the saved ones.
+    pub fn resume(
+        &self,
+        hidden: Option<&[usize]>,
+        activation: Option<Activation>,
+        loss: Option<Loss>,
+        epochs: usize,
+    ) -> Result<Training> {
+        let Some(done) = &self.training else {
+            fail!("the model records no training settings to resume with: train a new one")
+        };
+        let saved_hidden = &self.sizes[1..self.sizes.len() - 1];
+        if let Some(asked) = hidden {
+            if asked != saved_hidden {
+                fail!("the saved network's hidden layers are {saved_hidden:?}, not --hidden {asked:?}: drop --hidden to resume it, or train a new model")
+            }
+        }
+        if activation.is_some_and(|a| a != self.activation) || loss.is_some_and(|l| l != self.loss) {
+            fail!(
+                "the saved network uses {} with {}: drop --activation/--loss to resume it, or train a new model",
+                self.activation,
+                self.loss
+            )
+        }
+        if epochs <= done.epochs {
+            fail!(
+                "the model has already trained {} epochs: pass --epochs above that to train on",
+                done.epochs
+            )
+        }
+        let mut next = done.clone();
+        next.fit.epochs = epochs;
+        next.fit.schedule = next.fit.schedule.with_epochs(epochs);
+        Ok(next)
+    }
+
+    /// The names and shapes of the parameters such a model has, in `VarMap` layout.
+    fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = Vec::new();
+        for (i, pair) in self.sizes.windows(2).enumerate() {
+            names.push((weight_name(i), vec![pair[1], pair[0]]));
+            if self.bias {
+                names.push((format!("layers.{i}.bias"), vec![pair[1]]));
+            }
+        }
+        names
+    }
+}
+
+/// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
+pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
+    if Format::of(path)? != Format::Safetensors {
+        fail!(
+            "a model is saved as .safetensors, not '{}': rename it *.safetensors",
+            path.display()
+        )
+    }
+    let tensors: Vec<(String, Tensor)> = {
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Msg("the VarMap's lock is poisoned".into()))?;
+        let mut tensors = Vec::with_capacity(vars.len());
+        for (name, _) in spec.parameters() {
+            let Some(var) = vars.get(&name) else {
+                fail!("the model has no parameter '{name}' although its description needs it")
+            };
+            tensors.push((name, var.as_tensor().to_device(&Device::Cpu)?));
+        }
+        tensors
+    };
+    let description = serde_json::to_string(spec)
+        .map_err(|e| Error::Msg(format!("cannot describe the model: {e}")))?;
+    let metadata = HashMap::from([(MODEL_KEY.to_string(), description)]);
+    // Serialised in memory and written by `atomic`: safetensors' own file writer keeps a
+    // temporary file of its own, which a killed process would leave behind.
+    let bytes = safetensors::tensor::serialize(
+        tensors.iter().map(|(n, t)| (n.as_str(), t)),
+        Some(metadata),
+    )
+    .map_err(|e| Error::Msg(e.to_string()))?;
+    atomic::write(path, &bytes)
+}
+
+/// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
+///
+/// The model runs on the default kernels; `load_trainable` chooses them.
+pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp)> {
+    let (spec, parameters) = read_model(path, dtype, dev)?;
+    let vb = VarBuilder::from_tensors(parameters, dtype, dev);
+    let mlp = Mlp::build(spec.config(), vb)?;
+    Ok((spec, mlp))
+}
+
+/// Loads a model saved by [`save_model`] with trainable parameters, on `kernels`: its description, the network and its variables.
+pub fn load_trainable(
+    path: &Path,
+    kernels: Kernels,
+    dtype: DType,
+    dev: &Device,
+) -> Result<(ModelSpec, Mlp, VarMap)> {
+    let (spec, parameters) = read_model(path, dtype, dev)?;
+    let varmap = VarMap::new();
+    {
+        let mut vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Msg("the VarMap's lock is poisoned".into()))?;
+        for (name, tensor) in parameters {
+            vars.insert(name, candle_core::Var::from_tensor(&tensor)?);
+        }
+    }
+    let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
+    let mlp = Mlp::build(MlpConfig { kernels, ..spec.config() }, vb)?;
+    Ok((spec, mlp, varmap))
+}
+
+/// A model file's description and parameters, checked against each other.
+fn read_model(
+    path: &Path,
+    dtype: DType,
+    dev: &Device,
+) -> Result<(ModelSpec, HashMap<String, Tensor>)> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::Msg(format!(
+            "cannot read model '{shown}': {e}: run `nn train --save {shown}` first"
+        ))
+    })?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;
+    let Some(description) = metadata.metadata().as_ref().and_then(|m| m.get(MODEL_KEY)) else {
+        fail!("'{shown}' has no model description: it was not saved by `nn train` (weights of the tutorial's network load with `xor --init`)")
+    };
+    let spec: ModelSpec = serde_json::from_str(description)
+        .map_err(|e| Error::Msg(format!("model '{shown}' has a broken description ({e})")))?;
+    check_sizes(&spec.sizes)?;
+    let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| Error::Msg(format!("model '{shown}': {}", crate::error::message(&e))))?;
+    let mut parameters = HashMap::new();
+    for (name, shape) in spec.parameters() {
+        let Some(tensor) = tensors.remove(&name) else {
+            fail!(
+                "model '{shown}' lacks '{name}', which its description ({:?}) needs",
+                spec.sizes
+            )
+        };
+        if tensor.dims() != shape.as_slice() {
+            fail!(
+                "model '{shown}': '{name}' has shape {}, its description needs {}",
+                shape_text(tensor.dims()),
+                shape_text(&shape)
+            )
+        }
+        parameters.insert(name, tensor.to_dtype(dtype)?.to_device(dev)?);
+    }
+    if let Some(extra) = tensors.keys().min() {
+        fail!("model '{shown}' has an unexpected tensor '{extra}' that its description does not mention")
+    }
+    Ok((spec, parameters))
+}

@@ -1,0 +1,71 @@
+//! What a run writes besides its model: the epoch history, predictions, and metrics, as text.
+
+use super::ModelSpec;
+use crate::nn::{Epoch, Loss};
+
+/// One CSV row per epoch: `epoch,lr,train_loss,valid_loss,valid_accuracy,seconds` (empty cells where there is no value).
+pub fn history_csv(epochs: &[Epoch]) -> String {
+    let cell = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+    let mut csv = String::from("epoch,lr,train_loss,valid_loss,valid_accuracy,seconds\n");
+    for e in epochs {
+        csv += &format!(
+            "{},{:e},{:e},{},{},{:e}\n",
+            e.epoch,
+            e.lr,
+            e.train_loss,
+            cell(e.valid_loss),
+            cell(e.valid_accuracy),
+            e.seconds
+        );
+    }
+    csv
+}
+
+/// A model's predictions as CSV, one row per sample (`rows` as [`crate::nn::predict`] gives them).
+///
+/// Classifiers write `predicted,p0,p1,…` (the class, then each class's probability);
+/// regression models write `output0,output1,…`.
+pub fn predictions_csv(spec: &ModelSpec, rows: &[Vec<f64>]) -> String {
+    let cells = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| format!("{v:.6}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let outputs = spec.sizes.last().copied().unwrap_or(0);
+    let mut csv = match (spec.loss, spec.classes) {
+        (Loss::CrossEntropy, Some(k)) => {
+            let probabilities: Vec<String> = (0..k).map(|c| format!("p{c}")).collect();
+            format!("predicted,{}\n", probabilities.join(","))
+        }
+        (Loss::Bce, _) => "predicted,p0,p1\n".to_string(),
+        _ => {
+            let names: Vec<String> = (0..outputs).map(|o| format!("output{o}")).collect();
+            names.join(",") + "\n"
+        }
+    };
+    for row in rows {
+        csv += &match spec.loss {
+            Loss::CrossEntropy => {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i);
+                format!("{best},{}\n", cells(row))
+            }
+            Loss::Bce => {
+                let p1 = row.first().copied().unwrap_or(0.0);
+                format!("{},{}\n", u8::from(p1 > 0.5), cells(&[1.0 - p1, p1]))
+            }
+            Loss::Mse | Loss::HalfSse => cells(row) + "\n",
+        };
+    }
+    csv
+}
+
+/// A flat JSON object, pretty-printed with a final newline, as `--metrics-json` writes it.
+pub fn metrics_json(metrics: &serde_json::Value) -> String {
+    format!("{metrics:#}\n")
+}

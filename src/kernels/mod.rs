@@ -1,0 +1,81 @@
+//! Fused ops: the same arithmetic as candle's stock ops in fewer autograd nodes, on the CPU (and CUDA for the dense layer).
+//!
+//! A layer picks its kernels once, when the model is built ([`Kernels`]); after
+//! that its `forward` is a plain `Module::forward` and candle's `backward()`
+//! drives the fused nodes as it drives any other. Every op here falls back to
+//! the stock tensor expression it fuses where it does not run (another device,
+//! an integer or half dtype), and the tests compare each with that expression.
+//!
+//! - [`sigmoid`]: the tutorial's layer `σ(x·wᵀ)`, its loss `½·Σ(ŷ − y)²`, and the
+//!   hand-written deltas on the same kernels;
+//! - [`dense`]: `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
+//! - [`sgd`]: SGD that updates the weights in place;
+//! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
+
+pub mod dense;
+pub mod sgd;
+pub mod sigmoid;
+pub mod threads;
+
+pub use dense::{dense, softmax_cross_entropy, DenseActivation};
+pub use sgd::FusedSgd;
+pub use sigmoid::{half_sse, linear_sigmoid, manual_step};
+
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor, WithDType};
+
+named_enum! {
+    /// Which implementation of a model's ops runs: chosen once, when the model is built.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Kernels("kernels") {
+        /// candle's own tensor ops and candle-nn's `SGD` (`stock`): the path the proofs use.
+        Stock = "stock",
+        /// The fused ops of this module (`fused`): the same numbers, several times faster.
+        #[default]
+        Fused = "fused",
+    }
+}
+
+/// The float types the CPU kernels run on.
+pub(crate) trait Real:
+    WithDType
+    + Send
+    + Sync
+    + PartialOrd
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+{
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+/// Whether the CPU kernels take these tensors: all on the CPU, all f32 or all f64.
+pub(crate) fn is_fusable(ts: &[&Tensor]) -> bool {
+    let dtype = ts[0].dtype();
+    matches!(dtype, DType::F32 | DType::F64)
+        && ts.iter().all(|t| t.device().is_cpu() && t.dtype() == dtype)
+}
+
+/// The contiguous values of a CPU storage.
+pub(crate) fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
+        None => Err(candle_core::Error::RequiresContiguous { op: "fused" }.bt()),
+    }
+}

@@ -1,0 +1,17 @@
+//! Neural networks on candle: layers and models built from a `VarBuilder`, losses, optimizers,
+//! learning-rate schedules, and the minibatch training loop.
+//!
+//! A model's kernels are chosen once, in its config ([`MlpConfig::kernels`]);
+//! everything after that (`forward`, [`Mlp::loss`], [`fit`]) runs on them.
+
+pub mod fit;
+pub mod loss;
+pub mod mlp;
+pub mod optim;
+
+pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
+pub use loss::Loss;
+pub use mlp::{
+    check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
+};
+pub use optim::{AnyOptimizer, OptimizerConfig, OptimizerKind, Schedule, SgdMomentum};
