@@ -1,4 +1,4 @@
-//! Side-by-side benchmark of `mlp bench` against PyTorch's `torch_mlp.py` on the same workload.
+//! Side-by-side benchmark of `nn bench` against PyTorch's `torch_mlp.py` on the same workload.
 //!
 //! ```sh
 //! cargo build --release --examples
@@ -8,7 +8,7 @@
 //!
 //! The workload is a 784→512→512→10 MLP, ReLU, bias, f32, softmax
 //! cross-entropy, SGD 0.01 on one fixed random batch. For every batch size
-//! and thread count, each round runs `mlp bench` (stock and fused kernels)
+//! and thread count, each round runs `nn bench` (stock and fused kernels)
 //! and `torch_mlp.py` as child processes, one after the other, so the
 //! ratios pair runs made moments apart. The table shows median samples/s and
 //! the median of the per-round ratios to PyTorch. A final table times a
@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
 
-/// Compare `mlp bench` with PyTorch on the same MLP workload.
+/// Compare `nn bench` with PyTorch on the same MLP workload.
 #[derive(Parser, Debug)]
 struct Args {
     /// Timed steps per run.
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<()> {
     let mlp =
-        std::env::current_exe()?.with_file_name(format!("mlp{}", std::env::consts::EXE_SUFFIX));
+        std::env::current_exe()?.with_file_name(format!("nn{}", std::env::consts::EXE_SUFFIX));
     if !mlp.exists() {
         bail!(
             "{} is missing: run `cargo build --release --examples` first",
@@ -144,7 +144,7 @@ fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// samples/s of one `mlp bench` run.
+/// samples/s of one `nn bench` run.
 fn mlp_run(mlp: &Path, args: &[&str]) -> Result<f64> {
     let text = stdout_of(Command::new(mlp).arg("bench").args(args))?;
     number_before(&text, " samples/s").with_context(|| format!("no samples/s in: {text}"))

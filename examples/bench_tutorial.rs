@@ -22,7 +22,8 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::Parser;
 use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
-use simple_nn::{Dataset, Init, Kernels, Mode, Trainer};
+use simple_nn::kernels::{threads, Kernels};
+use simple_nn::tutorial::{Dataset, Init, Mode, Trainer};
 
 // Many small tensors are made and dropped every step; mimalloc serves them
 // faster than the system allocator (see the README's performance section).
@@ -64,7 +65,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    simple_nn::threads::init(Some(args.threads));
+    // SAFETY: main has not started any thread yet.
+    unsafe { threads::init(Some(args.threads)) };
     let python = match &args.python {
         Some(python) => python.clone(),
         None => peers_python(&args.peers, true)?,

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Module, Tensor};
 use clap::Parser;
-use simple_nn::train::Score;
-use simple_nn::{atomic, checkpoint, device, Dataset, DeviceSpec, Init, Kernels, Mode, Trainer};
+use simple_nn::io::{atomic, report, weights};
+use simple_nn::kernels::{threads, Kernels};
+use simple_nn::tutorial::{Dataset, Init, Mode, Score, Trainer};
+use simple_nn::{cli, device, DeviceSpec};
 
 // Many small tensors are made and dropped every step; mimalloc serves them
 // faster than the system allocator (see the README's performance section).
@@ -20,7 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Train the tutorial's sigmoid network on XOR and print it learning.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// `article`: the tutorial's 5 rows; `xor`: the 4-row XOR table.
     #[arg(long, default_value = "article")]
@@ -33,10 +35,10 @@ struct Args {
     #[arg(long, default_value = "fused")]
     kernels: Kernels,
     /// Number of full-batch training steps.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, default_value_t = 60_000, value_parser = cli::count)]
     iters: u64,
     /// Learning rate (the tutorial's is 1).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_lr)]
+    #[arg(long, default_value_t = 1.0, value_parser = cli::positive)]
     lr: f64,
     /// Hidden units [default: 4, or the --init file's].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -51,7 +53,7 @@ struct Args {
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
     /// Print the error vector, w1 and w0 every N steps (0: only the final result).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = cli::count)]
     print_every: u64,
     /// Write `step,loss,mean_abs_error` for every step that is a multiple of --print-every.
     #[arg(long)]
@@ -67,26 +69,17 @@ struct Args {
     threads: Option<u32>,
 }
 
-fn parse_lr(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(lr) if lr.is_finite() && lr > 0.0 => Ok(lr),
-        _ => Err(format!(
-            "learning rate '{s}' is not a positive finite number: use e.g. 1.0"
-        )),
-    }
-}
-
 fn parse_dtype(s: &str) -> Result<DType, String> {
-    match s {
-        "f64" => Ok(DType::F64),
-        "f32" => Ok(DType::F32),
+    match cli::dtype(s)? {
+        dtype @ (DType::F64 | DType::F32) => Ok(dtype),
         _ => Err(format!("unsupported dtype '{s}': use f64 or f32")),
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    simple_nn::threads::init(args.threads.map(|n| n as usize));
+    // SAFETY: main has not started any thread yet.
+    unsafe { threads::init(args.threads.map(|n| n as usize)) };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
@@ -112,14 +105,11 @@ fn run(args: Args) -> Result<()> {
         atomic::check_writable(path)?;
     }
     if let Some(path) = &args.save {
-        checkpoint::Format::of(path)?;
+        weights::Format::of(path)?;
     }
-    let dev = args.device.open()?;
-    if dev.is_metal() && args.dtype == DType::F64 {
-        bail!("Metal has no float64: pass --dtype f32")
-    }
+    let dev = args.device.open_for(args.dtype)?;
     let sizes = match (&args.init, args.hidden) {
-        (Init::File(path), None) => checkpoint::sizes(path).context("--init")?,
+        (Init::File(path), None) => weights::sizes(path).context("--init")?,
         (_, hidden) => vec![3, hidden.unwrap_or(4) as usize, 1],
     };
     if sizes[0] != 3 || sizes[sizes.len() - 1] != 1 {
@@ -207,10 +197,10 @@ fn run(args: Args) -> Result<()> {
             "final_loss": score.loss,
             "mean_abs_error": score.mean_abs_error,
         });
-        atomic::write(path, format!("{metrics:#}\n").as_bytes())?;
+        report::write_metrics(path, &metrics)?;
     }
     if let Some(path) = &args.save {
-        checkpoint::save(path, &trainer.mlp().tutorial_weights()?)
+        weights::save(path, &trainer.mlp().tutorial_weights()?)
             .with_context(|| format!("after training {} steps", args.iters))?;
         writeln!(out, "saved the final weights to {}", path.display())?;
     }

@@ -1,12 +1,96 @@
-//! Helpers shared by the side-by-side benchmark examples (`bench_tutorial`, `bench_mlp`).
+//! Benchmarks: the timed training workload of `nn bench`, and helpers shared by the side-by-side
+//! benchmark examples (`bench_tutorial`, `bench_mlp`).
 //!
 //! The peers are the reference scripts in `shared/peers`, run as child
 //! processes in a Python environment that their `setup.sh` creates.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
-use candle_core::{Error, Result};
+use candle_core::{DType, Device, Error, Module, Result, Tensor};
+
+use crate::nn::{AnyOptimizer, Mlp, MlpConfig, OptimizerConfig};
+
+/// SGD steps of a model on one fixed random batch with cycling class labels: the workload of `torch_mlp.py`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The model (its loss and kernels included); its seed is 0.
+    pub config: MlpConfig,
+    /// Rows per batch.
+    pub batch: usize,
+    /// SGD's learning rate.
+    pub lr: f64,
+}
+
+/// How fast a workload ran.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Milliseconds per step.
+    pub ms_per_step: f64,
+    /// Rows trained per second.
+    pub samples_per_sec: f64,
+    /// Milliseconds per step in forward and loss, backward, and update, when asked for.
+    pub phases_ms: Option<[f64; 3]>,
+}
+
+impl Workload {
+    /// Times `steps` steps after 3 warm-up steps; with `phases`, the same steps again with the
+    /// device synchronised between the phases of each (which costs a little).
+    pub fn time(&self, steps: usize, phases: bool, dtype: DType, dev: &Device) -> Result<Timing> {
+        let inputs = self.config.sizes[0];
+        let classes = *self.config.sizes.last().unwrap_or(&1);
+        let (mlp, varmap) = Mlp::seeded(self.config.clone(), 0, dtype, dev)?;
+        let xs = Tensor::randn(0f32, 1.0, (self.batch, inputs), &Device::Cpu)?
+            .to_dtype(dtype)?
+            .to_device(dev)?;
+        let labels: Vec<u32> = (0..self.batch).map(|i| (i % classes) as u32).collect();
+        let ys = Tensor::from_vec(labels, self.batch, dev)?;
+        let mut optimizer = AnyOptimizer::new(
+            varmap.all_vars(),
+            &OptimizerConfig::Sgd,
+            self.lr,
+            self.config.kernels,
+        )?;
+        let forward_loss = || mlp.loss(&mlp.forward(&xs)?, &ys);
+        for _ in 0..3 {
+            optimizer.step(&forward_loss()?.backward()?)?;
+        }
+        dev.synchronize()?;
+        let start = Instant::now();
+        for _ in 0..steps {
+            optimizer.step(&forward_loss()?.backward()?)?;
+        }
+        dev.synchronize()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let phases_ms = phases
+            .then(|| -> Result<[f64; 3]> {
+                let mut seconds = [0f64; 3];
+                for _ in 0..steps {
+                    let mut start = Instant::now();
+                    let mut lap = |slot: &mut f64| -> Result<()> {
+                        dev.synchronize()?;
+                        *slot += start.elapsed().as_secs_f64();
+                        start = Instant::now();
+                        Ok(())
+                    };
+                    let loss = forward_loss()?;
+                    lap(&mut seconds[0])?;
+                    let grads = loss.backward()?;
+                    lap(&mut seconds[1])?;
+                    optimizer.step(&grads)?;
+                    lap(&mut seconds[2])?;
+                }
+                Ok(seconds.map(|s| s * 1e3 / steps.max(1) as f64))
+            })
+            .transpose()?;
+        Ok(Timing {
+            ms_per_step: seconds * 1e3 / steps.max(1) as f64,
+            samples_per_sec: (self.batch * steps) as f64 / seconds,
+            phases_ms,
+        })
+    }
+}
 
 /// The median of `samples` (the mean of the middle two for an even count; NaN for none).
 pub fn median(samples: &[f64]) -> f64 {

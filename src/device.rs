@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::{Device, Result};
+use candle_core::{DType, Device, Result};
 
 /// A device as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +40,15 @@ impl DeviceSpec {
                 }
             }
         }
+    }
+
+    /// Opens the device for work in `dtype`: as [`open`](Self::open), and refuses float64 on Metal, which has none.
+    pub fn open_for(self, dtype: DType) -> Result<Device> {
+        let dev = self.open()?;
+        if dev.is_metal() && dtype == DType::F64 {
+            fail!("Metal has no float64: pass --dtype f32")
+        }
+        Ok(dev)
     }
 }
 

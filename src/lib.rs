@@ -22,9 +22,11 @@
 //! | [`data`] | samples in memory, CSV, MNIST IDX, synthetic sets; knows nothing of training |
 //! | [`nn`] | layers, models, losses, optimizers, schedules, the training loop |
 //! | [`io`] | atomic writes, `.npz` checks, weight files, model files, reports |
+//! | [`run`] | a training run from a data source to a trained model (`nn train`) |
 //! | [`tutorial`] | the article's data, the hand-written reference, its trainer and modes |
 //! | [`plot`] | loss curves as SVG |
-//! | [`bench`] | helpers of the side-by-side benchmarks |
+//! | [`bench`] | the `nn bench` workload, helpers of the side-by-side benchmarks |
+//! | [`cli`] | parsers of command-line values, with errors that name the range |
 //!
 //! ```
 //! use simple_nn::candle::{DType, Device, Module};
@@ -114,9 +116,12 @@ pub mod nn;
 
 pub mod io;
 
+pub mod run;
+
 pub mod tutorial;
 
 pub mod bench;
+pub mod cli;
 pub mod plot;
 
 /// The candle crates this one is built on, so that a caller needs no dependency lines of its own.

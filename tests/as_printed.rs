@@ -6,12 +6,11 @@
 mod common;
 
 use candle_core::{DType, Device, Module};
-use common::{article, max_abs_diff, setup, values};
-use simple_nn::{reference, Init, Mode, Trainer};
+use common::{article, max_abs_diff, values};
+use simple_nn::tutorial::{reference, Init, Mode, Trainer};
 
 #[test]
 fn as_printed_w1_update_is_the_negated_sgd_step() {
-    setup();
     let (xs, ys) = article();
     for init in [Init::Numpy(1), Init::Uniform(3)] {
         let ws = init.weights(&[3, 4, 1], DType::F64, &Device::Cpu).unwrap();
@@ -46,12 +45,11 @@ fn as_printed_gives_every_column_of_w0_the_same_update() {
 
 #[test]
 fn as_printed_ends_with_errors_near_1_0_0_1_1_for_several_seeds() {
-    setup();
     let (xs, ys) = article();
     let labels = values(&ys);
     for init in [Init::Numpy(1), Init::Uniform(1), Init::Uniform(2)] {
         let ws = init.weights(&[3, 4, 1], DType::F64, &Device::Cpu).unwrap();
-        let mut trainer = Trainer::new(Mode::AsPrinted, &ws, 1.0).unwrap();
+        let mut trainer = Trainer::stock(Mode::AsPrinted, &ws, 1.0).unwrap();
         for _ in 0..60_000 {
             trainer.step(&xs, &ys).unwrap();
         }

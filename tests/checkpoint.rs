@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use common::{max_abs_diff_all, values};
-use simple_nn::{checkpoint, Init, Mode, Trainer};
+use simple_nn::io::weights as checkpoint;
+use simple_nn::tutorial::{Init, Mode, Trainer};
 
 /// A fresh, empty folder for one test's files.
 fn scratch(test: &str) -> PathBuf {
@@ -85,7 +86,7 @@ fn safetensors_uses_the_varmaps_names_and_layout() {
     let ws = Init::Uniform(2)
         .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
         .unwrap();
-    let trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+    let trainer = Trainer::stock(Mode::Autograd, &ws, 1.0).unwrap();
     // A file written by candle-nn's own VarMap::save loads as our checkpoint…
     let path = dir.join("varmap.safetensors");
     trainer.varmap().save(&path).unwrap();
@@ -158,7 +159,7 @@ fn a_failed_save_leaves_the_previous_file_intact() {
     checkpoint::save(&path, &ws).unwrap();
     let before = std::fs::read(&path).unwrap();
     // A save that fails after writing half its bytes.
-    let result = simple_nn::atomic::write_with(&path, |tmp| {
+    let result = simple_nn::io::atomic::write_with(&path, |tmp| {
         std::fs::write(tmp, &before[..before.len() / 2])?;
         Err(candle_core::Error::Msg("simulated failure mid-save".into()))
     });

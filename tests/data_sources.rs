@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use candle_core::{DType, Device};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use simple_nn::csv;
+use simple_nn::data::csv;
+use simple_nn::data::idx;
+use simple_nn::data::synthetic::{parity, spirals};
+use simple_nn::data::{epoch_batches, Normalization, Part, TargetKind, Targets};
+use simple_nn::data::{Samples, Source};
 use simple_nn::error::message;
-use simple_nn::idx;
-use simple_nn::samples::{epoch_batches, Normalization, Part, TargetKind, Targets};
-use simple_nn::synthetic::{parity, spirals};
-use simple_nn::{Samples, Source};
 
 /// A fresh, empty directory of this test's own.
 fn temp_dir(test: &str) -> PathBuf {

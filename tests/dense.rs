@@ -9,8 +9,8 @@ mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
 use common::{devices, max_abs_diff};
-use simple_nn::dense::{dense, softmax_cross_entropy, DenseActivation};
-use simple_nn::Init;
+use simple_nn::kernels::{dense, softmax_cross_entropy, DenseActivation};
+use simple_nn::tutorial::Init;
 
 fn random(shape: (usize, usize), seed: u64, dtype: DType) -> Tensor {
     Init::Uniform(seed)
@@ -99,69 +99,71 @@ fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivati
     [&x, &w, &b].map(|v| grads.get(v).unwrap().clone())
 }
 
-/// Two threads whatever the machine, so that the split matmuls (blocks of rows; ∂/∂w beside
-/// ∂/∂x) are what the comparisons check; the results must not depend on it.
-fn two_threads() {
-    simple_nn::threads::init(Some(2));
+/// Runs `f` with the kernels on two threads whatever the machine, so that the split matmuls
+/// (blocks of rows; ∂/∂w beside ∂/∂x) are what the comparisons check; the results must not depend on it.
+fn two_threads(f: impl FnOnce()) {
+    simple_nn::kernels::threads::scoped(2, f);
 }
 
 #[test]
 fn dense_forward_equals_stock_ops_on_every_device() {
-    two_threads();
-    for dev in devices() {
-        // (50, 96, 200): too few rows to split, so the outputs are split instead.
-        for (rows, n_in, n_out) in [
-            (7, 5, 3),
-            (1, 1, 1),
-            (64, 33, 17),
-            (50, 96, 200),
-            (256, 784, 512),
-        ] {
-            for act in [DenseActivation::Identity, DenseActivation::Relu] {
-                for (dtype, tolerance) in dtypes(&dev) {
-                    let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
-                    let x = on(random((rows, n_in), 1, DType::F64));
-                    let w = on(random((n_out, n_in), 2, DType::F64));
-                    let b = on(random((1, n_out), 3, DType::F64).flatten_all().unwrap());
-                    for bias in [Some(&b), None] {
-                        let fused = dense(&x, &w, bias, act).unwrap();
-                        let diff = relative_diff(&fused, &stock(&x, &w, bias, act));
-                        assert!(
-                            diff <= tolerance,
-                            "{dev:?} ({rows},{n_in},{n_out}) {act:?} {dtype:?} bias {}: {diff:e}",
-                            bias.is_some()
-                        );
+    two_threads(|| {
+        for dev in devices() {
+            // (50, 96, 200): too few rows to split, so the outputs are split instead.
+            for (rows, n_in, n_out) in [
+                (7, 5, 3),
+                (1, 1, 1),
+                (64, 33, 17),
+                (50, 96, 200),
+                (256, 784, 512),
+            ] {
+                for act in [DenseActivation::Identity, DenseActivation::Relu] {
+                    for (dtype, tolerance) in dtypes(&dev) {
+                        let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
+                        let x = on(random((rows, n_in), 1, DType::F64));
+                        let w = on(random((n_out, n_in), 2, DType::F64));
+                        let b = on(random((1, n_out), 3, DType::F64).flatten_all().unwrap());
+                        for bias in [Some(&b), None] {
+                            let fused = dense(&x, &w, bias, act).unwrap();
+                            let diff = relative_diff(&fused, &stock(&x, &w, bias, act));
+                            assert!(
+                                diff <= tolerance,
+                                "{dev:?} ({rows},{n_in},{n_out}) {act:?} {dtype:?} bias {}: {diff:e}",
+                                bias.is_some()
+                            );
+                        }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 #[test]
 fn dense_gradients_equal_stock_gradients_on_every_device() {
-    two_threads();
-    for dev in devices() {
-        for (dtype, tolerance) in dtypes(&dev) {
-            let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
-            for (rows, n_in, n_out) in [(9, 6, 5), (50, 96, 200), (300, 70, 40)] {
-                let x = on(random((rows, n_in), 4, DType::F64));
-                let w = on(random((n_out, n_in), 5, DType::F64));
-                let b = on(random((1, n_out), 6, DType::F64).flatten_all().unwrap());
-                for act in [DenseActivation::Identity, DenseActivation::Relu] {
-                    let fused = gradients(true, &x, &w, &b, act);
-                    let stock = gradients(false, &x, &w, &b, act);
-                    for (name, (f, s)) in ["x", "w", "b"].iter().zip(fused.iter().zip(&stock)) {
-                        let diff = relative_diff(f, s);
-                        assert!(
-                            diff <= tolerance,
-                            "{dev:?} ({rows},{n_in},{n_out}) {act:?} {dtype:?} ∂/∂{name}: {diff:e}"
-                        );
+    two_threads(|| {
+        for dev in devices() {
+            for (dtype, tolerance) in dtypes(&dev) {
+                let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
+                for (rows, n_in, n_out) in [(9, 6, 5), (50, 96, 200), (300, 70, 40)] {
+                    let x = on(random((rows, n_in), 4, DType::F64));
+                    let w = on(random((n_out, n_in), 5, DType::F64));
+                    let b = on(random((1, n_out), 6, DType::F64).flatten_all().unwrap());
+                    for act in [DenseActivation::Identity, DenseActivation::Relu] {
+                        let fused = gradients(true, &x, &w, &b, act);
+                        let stock = gradients(false, &x, &w, &b, act);
+                        for (name, (f, s)) in ["x", "w", "b"].iter().zip(fused.iter().zip(&stock)) {
+                            let diff = relative_diff(f, s);
+                            assert!(
+                                diff <= tolerance,
+                                "{dev:?} ({rows},{n_in},{n_out}) {act:?} {dtype:?} ∂/∂{name}: {diff:e}"
+                            );
+                        }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 #[test]

@@ -9,13 +9,16 @@
 mod common;
 
 use candle_core::{DType, Device, Module};
-use common::{devices, float_dtypes, gpu, max_abs_diff, max_abs_diff_all, setup, values};
-use simple_nn::fit::{self, FitConfig, OptimizerKind};
-use simple_nn::loss::Loss;
-use simple_nn::model::{Activation, Head, Mlp, MlpConfig};
-use simple_nn::optim::Schedule;
-use simple_nn::samples::{Part, Source, TargetKind};
-use simple_nn::{checkpoint, reference, Dataset, Init, Kernels, Mode, Trainer};
+use common::{devices, float_dtypes, gpu, max_abs_diff, max_abs_diff_all, values};
+use simple_nn::data::{Part, Source, TargetKind};
+use simple_nn::io::weights as checkpoint;
+use simple_nn::nn::fit::{self, FitConfig};
+use simple_nn::nn::Loss;
+use simple_nn::nn::OptimizerConfig;
+use simple_nn::nn::Schedule;
+use simple_nn::nn::{Activation, Mlp, MlpConfig};
+use simple_nn::tutorial::{reference, Dataset, Init, Mode, Trainer};
+use simple_nn::Kernels;
 
 fn device_name(dev: &Device) -> String {
     simple_nn::device::name(dev)
@@ -23,14 +26,13 @@ fn device_name(dev: &Device) -> String {
 
 #[test]
 fn autograd_step_equals_the_reference_on_every_device() {
-    setup();
     for dev in devices() {
         for dtype in float_dtypes(&dev) {
             let tolerance = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
             let (xs, ys) = Dataset::Article.tensors(dtype, &dev).unwrap();
             let ws = Init::Numpy(1).weights(&[3, 4, 1], dtype, &dev).unwrap();
             let expected = reference::step(&xs, &ys, &ws, 1.0).unwrap().weights;
-            let mut trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+            let mut trainer = Trainer::stock(Mode::Autograd, &ws, 1.0).unwrap();
             trainer.step(&xs, &ys).unwrap();
             let diff =
                 max_abs_diff_all(&trainer.mlp().tutorial_weights().unwrap(), &expected).unwrap();
@@ -45,7 +47,6 @@ fn autograd_step_equals_the_reference_on_every_device() {
 
 #[test]
 fn every_mode_and_kernel_learns_or_fails_as_printed_on_every_device() {
-    setup();
     for dev in devices() {
         let dtype = float_dtypes(&dev)[0];
         let (xs, ys) = Dataset::Article.tensors(dtype, &dev).unwrap();
@@ -116,32 +117,27 @@ fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
         sizes: vec![2, 64, 64, 2],
         activation: Activation::Relu,
         bias: true,
-        head: Head::Identity,
+        loss: Loss::CrossEntropy,
+        kernels: Kernels::Fused,
     };
     let (mlp, varmap) = Mlp::seeded(config, 0, dtype, dev).unwrap();
     let settings = FitConfig {
-        loss: Loss::CrossEntropy,
-        optimizer: OptimizerKind::AdamW,
+        optimizer: OptimizerConfig::AdamW { weight_decay: 0.0 },
         lr: 0.01,
-        momentum: 0.9,
-        nesterov: false,
-        weight_decay: 0.0,
         schedule: Schedule::Constant,
         batch_size: 32,
         epochs,
-        start_epoch: 0,
         seed: 0,
         progress: false,
-        kernels: Kernels::Fused,
     };
-    let curve = fit::fit(&mlp, &varmap, &train, &test.select(&[]), &settings, |_| {
+    let curve = fit::fit(&mlp, &varmap, &train, &test.select(&[]), settings, |_| {
         Ok(())
     })
     .unwrap()
     .iter()
     .map(|e| e.train_loss)
     .collect();
-    let accuracy = fit::evaluate(&mlp, Loss::CrossEntropy, &test, dtype, dev)
+    let accuracy = fit::evaluate(&mlp, &test, dtype, dev)
         .unwrap()
         .accuracy
         .unwrap();
@@ -165,7 +161,6 @@ fn mlp_converges_on_every_device() {
 /// the CPU's, ~1e-16 per step); f32 1e-3 on the outputs.
 #[test]
 fn tutorial_network_agrees_between_cpu_and_gpu() {
-    setup();
     let Some(gpu) = gpu() else {
         eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
         return;
@@ -174,7 +169,7 @@ fn tutorial_network_agrees_between_cpu_and_gpu() {
         let run = |dev: &Device| {
             let (xs, ys) = Dataset::Article.tensors(dtype, dev).unwrap();
             let ws = Init::Numpy(1).weights(&[3, 4, 1], dtype, dev).unwrap();
-            let mut trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+            let mut trainer = Trainer::stock(Mode::Autograd, &ws, 1.0).unwrap();
             for _ in 0..60_000 {
                 trainer.step(&xs, &ys).unwrap();
             }

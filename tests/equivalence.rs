@@ -7,9 +7,9 @@
 mod common;
 
 use candle_core::{DType, Device, Module, Tensor};
-use common::{article, max_abs_diff, max_abs_diff_all, setup};
-use simple_nn::train::half_sse;
-use simple_nn::{reference, Init, Mode, Trainer};
+use common::{article, max_abs_diff, max_abs_diff_all};
+use simple_nn::tutorial::half_sse;
+use simple_nn::tutorial::{reference, Init, Mode, Trainer};
 
 /// Targets for the deeper `[3, 8, 5, 2]` network: XOR and AND of the first two columns.
 fn two_targets() -> Tensor {
@@ -18,11 +18,10 @@ fn two_targets() -> Tensor {
 }
 
 fn one_step_difference(sizes: &[usize], ys: &Tensor, init: Init, lr: f64) -> f64 {
-    setup();
     let (xs, _) = article();
     let ws = init.weights(sizes, DType::F64, &Device::Cpu).unwrap();
     let expected = reference::step(&xs, ys, &ws, lr).unwrap();
-    let mut trainer = Trainer::new(Mode::Autograd, &ws, lr).unwrap();
+    let mut trainer = Trainer::stock(Mode::Autograd, &ws, lr).unwrap();
     let prediction = trainer.step(&xs, ys).unwrap();
     let got = trainer.mlp().tutorial_weights().unwrap();
     assert!(max_abs_diff(&prediction, &expected.prediction).unwrap() <= 1e-15);
@@ -52,12 +51,11 @@ fn one_autograd_sgd_step_equals_the_delta_update_for_3_8_5_2() {
 
 #[test]
 fn sixty_thousand_autograd_steps_stay_within_1e_10_of_the_reference() {
-    setup();
     let (xs, ys) = article();
     let ws = Init::Numpy(1)
         .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
         .unwrap();
-    let mut trainer = Trainer::new(Mode::Autograd, &ws, 1.0).unwrap();
+    let mut trainer = Trainer::stock(Mode::Autograd, &ws, 1.0).unwrap();
     let mut reference_ws = ws.clone();
     for _ in 0..60_000 {
         trainer.step(&xs, &ys).unwrap();
@@ -100,13 +98,12 @@ const NUMPY_W1_AFTER_60000: [f64; 4] = [
 
 #[test]
 fn sixty_thousand_steps_match_numpy_to_1e_12() {
-    setup();
     let (xs, ys) = article();
     let ws = Init::Numpy(1)
         .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
         .unwrap();
     for mode in [Mode::Autograd, Mode::Manual] {
-        let mut trainer = Trainer::new(mode, &ws, 1.0).unwrap();
+        let mut trainer = Trainer::stock(mode, &ws, 1.0).unwrap();
         for _ in 0..60_000 {
             trainer.step(&xs, &ys).unwrap();
         }
@@ -123,13 +120,13 @@ fn sixty_thousand_steps_match_numpy_to_1e_12() {
 
 #[test]
 fn autograd_gradients_equal_the_delta_terms_and_finite_differences() {
-    setup();
     let (xs, ys) = article();
     for (sizes, ys) in [(vec![3, 4, 1], ys), (vec![3, 8, 5, 2], two_targets())] {
         let ws = Init::Uniform(7)
             .weights(&sizes, DType::F64, &Device::Cpu)
             .unwrap();
-        let (mlp, varmap) = simple_nn::Mlp::from_tutorial_weights(&ws).unwrap();
+        let (mlp, varmap) =
+            simple_nn::nn::Mlp::from_tutorial_weights(&ws, simple_nn::Kernels::Stock).unwrap();
         let grads = half_sse(&mlp.forward(&xs).unwrap(), &ys)
             .unwrap()
             .backward()
@@ -137,7 +134,7 @@ fn autograd_gradients_equal_the_delta_terms_and_finite_differences() {
         let by_hand = reference::gradients(&xs, &ys, &ws).unwrap();
         let vars = varmap.data().lock().unwrap();
         for (i, expected) in by_hand.iter().enumerate() {
-            let var = &vars[&simple_nn::model::weight_name(i)];
+            let var = &vars[&simple_nn::nn::weight_name(i)];
             let autograd = grads
                 .get(var)
                 .expect("every weight has a gradient")

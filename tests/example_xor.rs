@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 
 use candle_core::{DType, Device};
 use common::scratch;
-use simple_nn::train::Score;
-use simple_nn::{reference, Dataset, Init};
+use simple_nn::tutorial::Score;
+use simple_nn::tutorial::{reference, Dataset, Init};
 
 fn run(args: &[&str]) -> Output {
     Command::new(common::example("xor"))
@@ -102,7 +102,7 @@ fn example_writes_history_and_metrics_that_match_an_independent_computation() {
         (Some("cpu"), Some("f64"), Some("autograd"))
     );
     let trained =
-        simple_nn::checkpoint::load(&saved, &[3, 4, 1], DType::F64, &Device::Cpu).unwrap();
+        simple_nn::io::weights::load(&saved, &[3, 4, 1], DType::F64, &Device::Cpu).unwrap();
     let final_score = Score::of(&reference::forward(&xs, &trained).unwrap()[2], &ys).unwrap();
     let reported = json["final_loss"].as_f64().unwrap();
     assert!(
@@ -240,7 +240,7 @@ fn a_checkpoint_brings_its_own_hidden_size() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(simple_nn::checkpoint::sizes(&wide).unwrap(), [3, 7, 1]);
+    assert_eq!(simple_nn::io::weights::sizes(&wide).unwrap(), [3, 7, 1]);
     let out = run(&[
         "--init",
         wide.to_str().unwrap(),

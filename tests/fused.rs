@@ -8,10 +8,12 @@ mod common;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::Optimizer;
-use common::{article, max_abs_diff, max_abs_diff_all, setup};
-use simple_nn::fused::{self, FusedSgd};
-use simple_nn::train::half_sse;
-use simple_nn::{reference, Init, Kernels, Mlp, Mode, Trainer};
+use common::{article, max_abs_diff, max_abs_diff_all};
+use simple_nn::kernels::{self as fused, FusedSgd};
+use simple_nn::nn::Mlp;
+use simple_nn::tutorial::half_sse;
+use simple_nn::tutorial::{reference, Init, Mode, Trainer};
+use simple_nn::Kernels;
 
 fn random(shape: (usize, usize), seed: u64, dtype: DType) -> Tensor {
     // One layer of uniform:SEED weights, reshaped: any fixed numbers in [-1, 1) will do.
@@ -53,8 +55,8 @@ fn fused_loss_equals_stock_loss() {
 
 /// Gradients of the loss with respect to every weight, via `backward()`, for one kernel choice.
 fn gradients(ws: &[Tensor], xs: &Tensor, ys: &Tensor, kernels: Kernels) -> Vec<Tensor> {
-    let (mlp, varmap) = Mlp::from_tutorial_weights(ws).unwrap();
-    let prediction = mlp.forward_with(xs, kernels).unwrap();
+    let (mlp, varmap) = Mlp::from_tutorial_weights(ws, kernels).unwrap();
+    let prediction = mlp.forward(xs).unwrap();
     let loss = match kernels {
         Kernels::Stock => half_sse(&prediction, ys).unwrap(),
         Kernels::Fused => fused::half_sse(&prediction, ys).unwrap(),
@@ -68,7 +70,7 @@ fn gradients(ws: &[Tensor], xs: &Tensor, ys: &Tensor, kernels: Kernels) -> Vec<T
     (0..ws.len())
         .map(|i| {
             grads
-                .get(&vars[&simple_nn::model::weight_name(i)])
+                .get(&vars[&simple_nn::nn::weight_name(i)])
                 .unwrap()
                 .t()
                 .unwrap()
@@ -123,8 +125,8 @@ fn fused_gradients_pass_finite_differences() {
                 let mut values = ws[layer].to_vec2::<f64>().unwrap();
                 values[r][c] += delta;
                 ws[layer] = Tensor::new(values, &Device::Cpu).unwrap();
-                let (mlp, _) = Mlp::from_tutorial_weights(&ws).unwrap();
-                let prediction = mlp.forward_with(&xs, Kernels::Fused).unwrap();
+                let (mlp, _) = Mlp::from_tutorial_weights(&ws, Kernels::Fused).unwrap();
+                let prediction = mlp.forward(&xs).unwrap();
                 fused::half_sse(&prediction, &ys)
                     .unwrap()
                     .to_scalar::<f64>()
@@ -170,7 +172,6 @@ fn fused_sgd_takes_candle_nn_sgd_steps_bit_for_bit() {
 
 #[test]
 fn fused_training_tracks_stock_training_for_60000_steps() {
-    setup();
     let (xs, ys) = article();
     let ws = Init::Numpy(1)
         .weights(&[3, 4, 1], DType::F64, &Device::Cpu)

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use proptest::prelude::*;
-use simple_nn::samples::{Part, TargetKind};
-use simple_nn::{checkpoint, csv, idx, Init};
+use simple_nn::data::{csv, idx};
+use simple_nn::data::{Part, TargetKind};
+use simple_nn::io::weights as checkpoint;
+use simple_nn::tutorial::Init;
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -124,7 +126,7 @@ proptest! {
         let path = scratch("st").join("w.safetensors");
         check(&path, &bytes, |p| checkpoint::load(p, &[3, 4, 1], DType::F32, &Device::Cpu))?;
         check(&path, &bytes, checkpoint::sizes)?;
-        check(&path, &bytes, |p| checkpoint::load_model(p, DType::F32, &Device::Cpu))?;
+        check(&path, &bytes, |p| simple_nn::io::load_model(p, DType::F32, &Device::Cpu))?;
     }
 }
 

@@ -4,8 +4,8 @@ mod common;
 
 use candle_core::{DType, Device};
 use common::values;
-use simple_nn::init::{Mt19937, SplitMix64};
-use simple_nn::Init;
+use simple_nn::rng::{Mt19937, SplitMix64};
+use simple_nn::tutorial::Init;
 
 /// Printed by numpy 2.x:
 /// ```python

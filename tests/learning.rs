@@ -6,14 +6,13 @@
 mod common;
 
 use candle_core::{DType, Device, Module};
-use common::{max_abs_diff, setup, values};
-use simple_nn::{Dataset, Init, Mode, Trainer};
+use common::{max_abs_diff, values};
+use simple_nn::tutorial::{Dataset, Init, Mode, Trainer};
 
 fn trained_output(dataset: Dataset, init: &Init, mode: Mode, dtype: DType) -> candle_core::Tensor {
-    setup();
     let (xs, ys) = dataset.tensors(dtype, &Device::Cpu).unwrap();
     let ws = init.weights(&[3, 4, 1], dtype, &Device::Cpu).unwrap();
-    let mut trainer = Trainer::new(mode, &ws, 1.0).unwrap();
+    let mut trainer = Trainer::stock(mode, &ws, 1.0).unwrap();
     for _ in 0..60_000 {
         trainer.step(&xs, &ys).unwrap();
     }

@@ -7,28 +7,34 @@ mod common;
 
 use candle_core::{DType, Device, Module, Tensor};
 use common::{max_abs_diff, values};
-use simple_nn::checkpoint::{self, ModelSpec};
-use simple_nn::fit::{self, FitConfig, OptimizerKind};
-use simple_nn::loss::{bce_with_logits, Loss};
-use simple_nn::model::{Activation, Head, Mlp, MlpConfig};
-use simple_nn::optim::Schedule;
-use simple_nn::samples::{Normalization, Part, Source, TargetKind};
+use simple_nn::data::{Normalization, Part, Source, TargetKind};
+use simple_nn::io::{self as checkpoint, ModelSpec};
+use simple_nn::nn::fit::{self, FitConfig};
+use simple_nn::nn::loss::{bce_with_logits, Loss};
+use simple_nn::nn::{Activation, Mlp, MlpConfig, OptimizerConfig, OptimizerKind, Schedule};
+use simple_nn::Kernels;
 
-fn config(loss: Loss, optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u64) -> FitConfig {
+/// `optimizer` (momentum 0.9 where it has one) at `lr` for `epochs` epochs of batches of 16.
+fn config(optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u64) -> FitConfig {
     FitConfig {
-        loss,
-        optimizer,
+        optimizer: OptimizerConfig::new(optimizer, 0.9, false, 0.0),
         lr,
-        momentum: 0.9,
-        nesterov: false,
-        weight_decay: 0.0,
         schedule: Schedule::Constant,
         batch_size: 16,
         epochs,
-        start_epoch: 0,
         seed,
         progress: false,
-        kernels: simple_nn::Kernels::Stock,
+    }
+}
+
+/// A network of `sizes` with biases, trained on `loss`, on the stock kernels.
+fn shape(sizes: &[usize], activation: Activation, loss: Loss) -> MlpConfig {
+    MlpConfig {
+        sizes: sizes.to_vec(),
+        activation,
+        bias: true,
+        loss,
+        kernels: Kernels::Stock,
     }
 }
 
@@ -76,12 +82,7 @@ fn cross_entropy_and_accuracy_match_hand_computation() {
 
 #[test]
 fn seeded_networks_repeat_and_differ_by_seed() {
-    let config = MlpConfig {
-        sizes: vec![4, 8, 3],
-        activation: Activation::Tanh,
-        bias: true,
-        head: Head::Identity,
-    };
+    let config = shape(&[4, 8, 3], Activation::Tanh, Loss::CrossEntropy);
     let x = Tensor::ones((2, 4), DType::F64, &Device::Cpu).unwrap();
     let run = |seed, dtype| {
         let (mlp, varmap) = Mlp::seeded(config.clone(), seed, dtype, &Device::Cpu).unwrap();
@@ -104,29 +105,23 @@ fn mlp_learns_parity_4_for_several_seeds() {
         .unwrap();
     assert_eq!(samples.len(), 16);
     for seed in [0, 1, 2] {
-        let config = MlpConfig {
-            sizes: vec![4, 32, 32, 2],
-            activation: Activation::Relu,
-            bias: true,
-            head: Head::Identity,
-        };
+        let config = shape(&[4, 32, 32, 2], Activation::Relu, Loss::CrossEntropy);
         let (mlp, varmap) = Mlp::seeded(config, seed, DType::F32, &Device::Cpu).unwrap();
         let fit_config = FitConfig {
             batch_size: 4,
-            ..config_for(Loss::CrossEntropy, 0.01, 300, seed)
+            ..config_for(0.01, 300, seed)
         };
         let epochs = fit::fit(
             &mlp,
             &varmap,
             &samples,
             &samples.select(&[]),
-            &fit_config,
+            fit_config,
             |_| Ok(()),
         )
         .unwrap();
         assert!(epochs.last().unwrap().train_loss < epochs[0].train_loss);
-        let scored =
-            fit::evaluate(&mlp, Loss::CrossEntropy, &samples, DType::F32, &Device::Cpu).unwrap();
+        let scored = fit::evaluate(&mlp, &samples, DType::F32, &Device::Cpu).unwrap();
         assert_eq!(
             scored.accuracy,
             Some(1.0),
@@ -136,8 +131,8 @@ fn mlp_learns_parity_4_for_several_seeds() {
     }
 }
 
-fn config_for(loss: Loss, lr: f64, epochs: usize, seed: u64) -> FitConfig {
-    config(loss, OptimizerKind::AdamW, lr, epochs, seed)
+fn config_for(lr: f64, epochs: usize, seed: u64) -> FitConfig {
+    config(OptimizerKind::AdamW, lr, epochs, seed)
 }
 
 #[test]
@@ -146,12 +141,7 @@ fn mlp_separates_held_out_spirals_for_several_seeds() {
     let train = source.load(Part::Train, TargetKind::Classes).unwrap();
     let test = source.load(Part::Test, TargetKind::Classes).unwrap();
     for seed in [0, 1, 2] {
-        let config = MlpConfig {
-            sizes: vec![2, 64, 64, 2],
-            activation: Activation::Relu,
-            bias: true,
-            head: Head::Identity,
-        };
+        let config = shape(&[2, 64, 64, 2], Activation::Relu, Loss::CrossEntropy);
         let (mlp, varmap) = Mlp::seeded(config, seed, DType::F32, &Device::Cpu).unwrap();
         let (fit_set, valid) = train.split(0.1, seed).unwrap();
         let epochs = fit::fit(
@@ -159,13 +149,12 @@ fn mlp_separates_held_out_spirals_for_several_seeds() {
             &varmap,
             &fit_set,
             &valid,
-            &config_for(Loss::CrossEntropy, 0.01, 60, seed),
+            config_for(0.01, 60, seed),
             |_| Ok(()),
         )
         .unwrap();
         assert!(epochs.iter().all(|e| e.valid_accuracy.is_some()));
-        let scored =
-            fit::evaluate(&mlp, Loss::CrossEntropy, &test, DType::F32, &Device::Cpu).unwrap();
+        let scored = fit::evaluate(&mlp, &test, DType::F32, &Device::Cpu).unwrap();
         // Bar: 95% of 600 unseen points (a linear model gets about half).
         assert!(
             scored.accuracy.unwrap() >= 0.95,
@@ -195,19 +184,14 @@ fn every_optimizer_and_loss_reduces_the_loss() {
             samples.clone().into_values()
         };
         let outputs = if loss == Loss::CrossEntropy { 2 } else { 1 };
-        let shape = MlpConfig {
-            sizes: vec![2, 16, outputs],
-            activation: Activation::Tanh,
-            bias: true,
-            head: loss.head(),
-        };
-        let (mlp, varmap) = Mlp::seeded(shape, 3, DType::F64, &Device::Cpu).unwrap();
+        let network = shape(&[2, 16, outputs], Activation::Tanh, loss);
+        let (mlp, varmap) = Mlp::seeded(network, 3, DType::F64, &Device::Cpu).unwrap();
         let epochs = fit::fit(
             &mlp,
             &varmap,
             &data,
             &data.select(&[]),
-            &config(loss, optimizer, lr, 20, 3),
+            config(optimizer, lr, 20, 3),
             |_| Ok(()),
         )
         .unwrap();
@@ -224,19 +208,14 @@ fn a_diverging_run_stops_with_an_error_and_finite_weights() {
         .load(Part::Train, TargetKind::Classes)
         .unwrap()
         .into_values();
-    let config = MlpConfig {
-        sizes: vec![2, 8, 1],
-        activation: Activation::Relu,
-        bias: true,
-        head: Head::Identity,
-    };
+    let config = shape(&[2, 8, 1], Activation::Relu, Loss::Mse);
     let (mlp, varmap) = Mlp::seeded(config, 0, DType::F32, &Device::Cpu).unwrap();
     let err = fit::fit(
         &mlp,
         &varmap,
         &samples,
         &samples.select(&[]),
-        &config_plain(Loss::Mse, 1e12),
+        config_plain(1e12),
         |_| Ok(()),
     )
     .unwrap_err();
@@ -250,8 +229,8 @@ fn a_diverging_run_stops_with_an_error_and_finite_weights() {
     }
 }
 
-fn config_plain(loss: Loss, lr: f64) -> FitConfig {
-    config(loss, OptimizerKind::Sgd, lr, 50, 0)
+fn config_plain(lr: f64) -> FitConfig {
+    config(OptimizerKind::Sgd, lr, 50, 0)
 }
 
 #[test]
@@ -284,7 +263,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
             &varmap,
             &samples,
             &samples.select(&[]),
-            &config_for(Loss::CrossEntropy, 0.01, 2, 0),
+            config_for(0.01, 2, 0),
             |_| Ok(()),
         )
         .unwrap();
@@ -300,10 +279,10 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
     }
     // The tutorial's weights file has no model description: a clear error.
     let tutorial = dir.join("tutorial.safetensors");
-    let ws = simple_nn::Init::Uniform(1)
+    let ws = simple_nn::tutorial::Init::Uniform(1)
         .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
         .unwrap();
-    checkpoint::save(&tutorial, &ws).unwrap();
+    simple_nn::io::weights::save(&tutorial, &ws).unwrap();
     let err = checkpoint::load_model(&tutorial, DType::F32, &Device::Cpu)
         .unwrap_err()
         .to_string();
@@ -317,21 +296,21 @@ fn fused_kernels_train_the_same_weights_as_stock_ops() {
         .unwrap()
         .load(Part::Train, TargetKind::Classes)
         .unwrap();
-    let shape = MlpConfig {
-        sizes: vec![2, 16, 8, 2],
-        activation: Activation::Relu,
-        bias: true,
-        head: Head::Identity,
-    };
     let trained = |kernels| {
-        let (mlp, varmap) = Mlp::seeded(shape.clone(), 5, DType::F64, &Device::Cpu).unwrap();
-        let settings = FitConfig {
+        let network = MlpConfig {
             kernels,
-            ..config(Loss::CrossEntropy, OptimizerKind::Sgd, 0.1, 5, 5)
+            ..shape(&[2, 16, 8, 2], Activation::Relu, Loss::CrossEntropy)
         };
-        fit::fit(&mlp, &varmap, &data, &data.select(&[]), &settings, |_| {
-            Ok(())
-        })
+        let (mlp, varmap) = Mlp::seeded(network, 5, DType::F64, &Device::Cpu).unwrap();
+        let settings = config(OptimizerKind::Sgd, 0.1, 5, 5);
+        fit::fit(
+            &mlp,
+            &varmap,
+            &data,
+            &data.select(&[]),
+            settings,
+            |_| Ok(()),
+        )
         .unwrap();
         let (xs, _) = data.tensors(DType::F64, &Device::Cpu).unwrap();
         mlp.forward(&xs).unwrap()

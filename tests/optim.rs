@@ -29,7 +29,7 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{Optimizer, SGD};
-use simple_nn::optim::{MomentumConfig, Schedule, SgdMomentum};
+use simple_nn::nn::optim::{MomentumConfig, Schedule, SgdMomentum};
 
 const XS: [[f64; 3]; 4] = [
     [0.5, -1.0, 2.0],

@@ -43,10 +43,10 @@ impl Source {
     ///
     /// CSV: the same file for both parts. MNIST: `train-*` files for
     /// [`Part::Train`], `t10k-*` for [`Part::Test`]. parity: all 2^N rows for
-    /// both. spirals: seed 0 for Train, seed 1 for Test. With
-    /// [`TargetKind::Values`], class ids become real-valued targets (`3` becomes `3.0`).
+    /// both. spirals: seed 0 for Train, seed 1 for Test. Sources that are
+    /// classification by nature (mnist, parity, spirals) ignore `kind`.
     pub fn load(&self, part: Part, kind: TargetKind) -> Result<Samples> {
-        let samples = match self {
+        match self {
             Source::Csv(path) => csv::read(path, kind),
             Source::Mnist(dir) => idx::mnist(dir, part),
             Source::Parity(bits) => synthetic::parity(*bits),
@@ -57,11 +57,7 @@ impl Source {
                     Part::Test => 1,
                 },
             ),
-        }?;
-        Ok(match kind {
-            TargetKind::Classes => samples,
-            TargetKind::Values => samples.into_values(),
-        })
+        }
     }
 }
 

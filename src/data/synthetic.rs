@@ -7,8 +7,8 @@ use std::f64::consts::PI;
 
 use candle_core::Result;
 
-use crate::rng::SplitMix64;
 use super::{Samples, Targets};
+use crate::rng::SplitMix64;
 
 /// The most bits [`parity`] takes: 2^20 rows of 20 features is 80 MiB.
 pub const MAX_PARITY_BITS: usize = 20;

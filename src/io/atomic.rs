@@ -20,7 +20,8 @@ use tempfile::NamedTempFile;
 /// `write` may write the path however it likes (a library writer that takes a
 /// path, say), as long as it writes that path and no other.
 pub fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let fail = |e: &dyn std::fmt::Display| Error::Msg(format!("cannot write '{}': {e}", path.display()));
+    let fail =
+        |e: &dyn std::fmt::Display| Error::Msg(format!("cannot write '{}': {e}", path.display()));
     let tmp = temporary_beside(path).map_err(|e| fail(&e))?;
     write(tmp.path()).map_err(|e| fail(&crate::error::message(&e)))?;
     // The writer may have reopened the path: flush what is there now, not our handle's view.

@@ -14,4 +14,3 @@ pub(crate) fn shape_text(dims: &[usize]) -> String {
     let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
     format!("({})", dims.join(", "))
 }
-

@@ -17,7 +17,10 @@ use super::weights::Format;
 use super::{atomic, shape_text};
 use crate::data::{Normalization, Samples};
 use crate::kernels::Kernels;
-use crate::nn::{check_sizes, weight_name, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig, OptimizerKind, Schedule};
+use crate::nn::{
+    check_sizes, weight_name, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig,
+    OptimizerKind, Schedule,
+};
 
 /// The metadata key under which a model checkpoint describes its model.
 const MODEL_KEY: &str = "simple-nn";
@@ -125,6 +128,38 @@ impl TryFrom<TrainingRecord> for Training {
 }
 
 impl ModelSpec {
+    /// A new model for `train` (its features and targets fix the input and output sizes).
+    pub fn new(
+        train: &Samples,
+        hidden: &[usize],
+        activation: Activation,
+        bias: bool,
+        loss: Loss,
+        normalization: Option<Normalization>,
+    ) -> Result<Self> {
+        let outputs = match (loss, train.classes()) {
+            (Loss::Bce, Some(2)) => 1,
+            (Loss::Bce, classes) => fail!(
+                "--loss bce needs two classes, the data has {}: use --loss cross-entropy",
+                classes.unwrap_or(0)
+            ),
+            _ => train.n_outputs(),
+        };
+        let mut sizes = vec![train.n_features()];
+        sizes.extend(hidden);
+        sizes.push(outputs);
+        check_sizes(&sizes)?;
+        Ok(Self {
+            sizes,
+            activation,
+            bias,
+            loss,
+            classes: train.classes(),
+            normalization,
+            training: None,
+        })
+    }
+
     /// The network's shape, on the default kernels.
     pub fn config(&self) -> MlpConfig {
         MlpConfig {
@@ -178,7 +213,8 @@ impl ModelSpec {
                 fail!("the saved network's hidden layers are {saved_hidden:?}, not --hidden {asked:?}: drop --hidden to resume it, or train a new model")
             }
         }
-        if activation.is_some_and(|a| a != self.activation) || loss.is_some_and(|l| l != self.loss) {
+        if activation.is_some_and(|a| a != self.activation) || loss.is_some_and(|l| l != self.loss)
+        {
             fail!(
                 "the saved network uses {} with {}: drop --activation/--loss to resume it, or train a new model",
                 self.activation,
@@ -274,7 +310,13 @@ pub fn load_trainable(
         }
     }
     let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
-    let mlp = Mlp::build(MlpConfig { kernels, ..spec.config() }, vb)?;
+    let mlp = Mlp::build(
+        MlpConfig {
+            kernels,
+            ..spec.config()
+        },
+        vb,
+    )?;
     Ok((spec, mlp, varmap))
 }
 

@@ -21,6 +21,21 @@ pub fn history_csv(epochs: &[Epoch]) -> String {
     csv
 }
 
+/// One epoch's numbers on one line, as `train` prints them: `epoch   3/20  lr 1.000e-3  train loss 0.41…`.
+pub fn epoch_line(e: &Epoch, epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {:>3}/{epochs}  lr {:.3e}  train loss {:.5}",
+        e.epoch, e.lr, e.train_loss
+    );
+    if let Some(loss) = e.valid_loss {
+        line += &format!("  valid loss {loss:.5}");
+    }
+    if let Some(accuracy) = e.valid_accuracy {
+        line += &format!("  valid accuracy {:.2}%", accuracy * 100.0);
+    }
+    line + &format!("  {:.3} s", e.seconds)
+}
+
 /// A model's predictions as CSV, one row per sample (`rows` as [`crate::nn::predict`] gives them).
 ///
 /// Classifiers write `predicted,p0,p1,…` (the class, then each class's probability);
@@ -65,7 +80,12 @@ pub fn predictions_csv(spec: &ModelSpec, rows: &[Vec<f64>]) -> String {
     csv
 }
 
-/// A flat JSON object, pretty-printed with a final newline, as `--metrics-json` writes it.
-pub fn metrics_json(metrics: &serde_json::Value) -> String {
-    format!("{metrics:#}\n")
+/// Writes `metrics` to `path` (atomically) as a flat JSON object, pretty-printed with a final newline: what `--metrics-json` writes.
+pub fn write_metrics(
+    path: &std::path::Path,
+    metrics: &impl serde::Serialize,
+) -> candle_core::Result<()> {
+    let json = serde_json::to_string_pretty(metrics)
+        .map_err(|e| candle_core::Error::Msg(format!("cannot write metrics: {e}")))?;
+    super::atomic::write(path, format!("{json}\n").as_bytes())
 }

@@ -11,12 +11,10 @@
 //! last good one was. Loading checks every name and shape against the layer
 //! sizes it was asked for, and says what it expected.
 
-
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Error, Result, Tensor};
-
 
 use super::{atomic, npz, shape_text};
 use crate::nn::{check_sizes, sizes_of, weight_name};

@@ -73,7 +73,10 @@ pub(crate) fn is_fusable(ts: &[&Tensor]) -> bool {
 }
 
 /// The contiguous values of a CPU storage.
-pub(crate) fn values<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
+pub(crate) fn values<'a, T: WithDType>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<&'a [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&storage.as_slice::<T>()?[start..end]),
         None => Err(candle_core::Error::RequiresContiguous { op: "fused" }.bt()),

@@ -95,4 +95,3 @@ impl candle_core::InplaceOp2 for ScaledSub {
         Ok(())
     }
 }
-

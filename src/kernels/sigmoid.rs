@@ -21,7 +21,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, Var};
+use candle_core::{
+    CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, Var,
+};
 
 use super::{is_fusable, values, Real};
 

@@ -83,7 +83,7 @@ pub struct Epoch {
 }
 
 /// A model's score on a data set.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Evaluation {
     /// The loss per sample.
     pub loss: f64,
@@ -108,8 +108,12 @@ impl<'a> Learner<'a> {
     pub fn new(mlp: &'a Mlp, varmap: &VarMap, config: FitConfig) -> Result<Self> {
         config.validate()?;
         let (dtype, dev) = parameters_dtype_device(varmap)?;
-        let optimizer =
-            AnyOptimizer::new(varmap.all_vars(), &config.optimizer, config.lr, mlp.kernels())?;
+        let optimizer = AnyOptimizer::new(
+            varmap.all_vars(),
+            &config.optimizer,
+            config.lr,
+            mlp.kernels(),
+        )?;
         Ok(Self {
             mlp,
             optimizer,

@@ -71,9 +71,7 @@ impl Loss {
     /// A model computes its loss here on the kernels it was built with ([`super::Mlp::loss`]).
     pub fn compute_on(self, output: &Tensor, targets: &Tensor, kernels: Kernels) -> Result<Tensor> {
         match (self, kernels) {
-            (Loss::CrossEntropy, Kernels::Fused) => {
-                kernels::softmax_cross_entropy(output, targets)
-            }
+            (Loss::CrossEntropy, Kernels::Fused) => kernels::softmax_cross_entropy(output, targets),
             (Loss::HalfSse, Kernels::Fused) => kernels::half_sse(output, targets),
             _ => self.compute(output, targets),
         }

@@ -297,7 +297,9 @@ impl Mlp {
 
     /// The model's loss of `output` (its forward's) against `targets`, on the model's kernels.
     pub fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        self.config.loss.compute_on(output, targets, self.config.kernels)
+        self.config
+            .loss
+            .compute_on(output, targets, self.config.kernels)
     }
 
     /// The weights in the tutorial's layout: `w_i`, shape `(in, out)`, is layer `i`'s weight transposed.
@@ -311,6 +313,8 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.layers.iter().try_fold(xs.clone(), |h, layer| layer.forward(&h))
+        self.layers
+            .iter()
+            .try_fold(xs.clone(), |h, layer| layer.forward(&h))
     }
 }

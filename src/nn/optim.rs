@@ -152,7 +152,12 @@ pub enum AnyOptimizer {
 
 impl AnyOptimizer {
     /// The optimizer `config` over `vars` at learning rate `lr`; plain SGD runs in place on the fused kernels.
-    pub fn new(vars: Vec<Var>, config: &OptimizerConfig, lr: f64, kernels: Kernels) -> Result<Self> {
+    pub fn new(
+        vars: Vec<Var>,
+        config: &OptimizerConfig,
+        lr: f64,
+        kernels: Kernels,
+    ) -> Result<Self> {
         config.validate(lr)?;
         Ok(match *config {
             OptimizerConfig::Sgd if kernels == Kernels::Fused => {
@@ -248,13 +253,19 @@ impl MomentumConfig {
     /// PyTorch also accepts a momentum of 1 or more, but then the velocity never
     /// forgets a gradient and training diverges; the only range that trains is [0, 1).
     pub fn validate(&self) -> Result<()> {
-        for (name, value) in [("learning rate", self.lr), ("weight decay", self.weight_decay)] {
+        for (name, value) in [
+            ("learning rate", self.lr),
+            ("weight decay", self.weight_decay),
+        ] {
             if !(value.is_finite() && value >= 0.0) {
                 fail!("invalid {name} {value}: use a finite number ≥ 0");
             }
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            fail!("invalid momentum {}: use a number in [0, 1), e.g. 0.9", self.momentum);
+            fail!(
+                "invalid momentum {}: use a number in [0, 1), e.g. 0.9",
+                self.momentum
+            );
         }
         if self.nesterov && self.momentum == 0.0 {
             fail!("Nesterov momentum needs momentum > 0: set a momentum (e.g. 0.9) or turn Nesterov off");

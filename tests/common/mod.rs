@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use candle_core::{DType, Device, Result, Tensor};
-use simple_nn::Dataset;
+use simple_nn::tutorial::Dataset;
 
 /// The largest absolute difference between two tensors of the same shape.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f64> {
@@ -24,12 +24,13 @@ pub fn max_abs_diff_all(a: &[Tensor], b: &[Tensor]) -> Result<f64> {
         .try_fold(0f64, |m, d| Ok(m.max(d?)))
 }
 
-/// Settles candle's thread count once, as the examples do at start-up.
-pub fn setup() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        simple_nn::threads::init(None);
-    });
+/// Settles the thread count for the kernels and candle's stock ops before `main`, as the
+/// examples do first thing in theirs: the test harness starts its threads in `main`, after which
+/// setting the environment would no longer be sound.
+#[ctor::ctor(unsafe)]
+fn settle_threads() {
+    // SAFETY: this runs before `main`, while the process has one thread.
+    unsafe { simple_nn::kernels::threads::init(None) };
 }
 
 /// The tutorial's data in float64 on the CPU.

@@ -1,4 +1,4 @@
-//! The `mlp` example trains, evaluates, predicts and benchmarks end to end, and refuses bad input clearly.
+//! The `nn` example trains, evaluates, predicts and benchmarks end to end, and refuses bad input clearly.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use common::scratch;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(common::example("mlp"))
+    Command::new(common::example("nn"))
         .args(args)
         .output()
         .unwrap()
@@ -47,7 +47,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
         "--history",
         &p("h.csv"),
         "--plot",
-        &p("loss.png"),
+        &p("loss.svg"),
         "--metrics-json",
         &p("train.json"),
     ]));
@@ -60,8 +60,11 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
         Some("epoch,lr,train_loss,valid_loss,valid_accuracy,seconds")
     );
     assert_eq!(lines.count(), 25);
-    let png = std::fs::read(dir.join("loss.png")).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains(">validation<"),
+        "{svg}"
+    );
 
     let trained = json(&dir.join("train.json"));
     assert_eq!(trained["epochs"], 25);
@@ -246,7 +249,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             vec![
                 "train", "--data", "parity:3", "--loss", "bce", "--plot", "x.jpg",
             ],
-            ".svg or .png",
+            ".svg",
         ),
         (
             vec![
@@ -256,7 +259,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
                 "--data",
                 "spirals:10",
             ],
-            "mlp train --save",
+            "nn train --save",
         ),
     ];
     for (mut args, expected) in cases {

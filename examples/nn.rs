@@ -1,0 +1,398 @@
+//! Bigger models on real data: `train`, `eval`, `predict` and `bench` over the same library.
+//!
+//! ```sh
+//! cargo run --release --example nn -- train --data spirals:500 --hidden 32,32 --epochs 50 --save model.safetensors
+//! cargo run --release --example nn -- eval --model model.safetensors --data spirals:500
+//! cargo run --release --example nn -- predict --model model.safetensors --data csv:new.csv --output predictions.csv
+//! cargo run --release --example nn -- bench --inputs 784 --hidden 512,512 --classes 10 --batch-size 256 --steps 50
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use candle_core::{DType, Device};
+use clap::{Args, Parser, Subcommand};
+use simple_nn::data::Source;
+use simple_nn::io::{self, atomic, report, Training};
+use simple_nn::nn::{
+    self, Activation, FitConfig, Loss, MlpConfig, OptimizerConfig, OptimizerKind, Schedule,
+};
+use simple_nn::run::{model_and_test_data, Run, Shape};
+use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
+
+// Every step makes and drops tensors; mimalloc keeps their buffers ready for
+// reuse instead of handing large ones back to the kernel each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Train, evaluate and run multi-layer perceptrons on CSV, MNIST or synthetic data.
+#[derive(Parser, Debug)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model; input and output sizes come from the data.
+    Train(TrainArgs),
+    /// Score a saved model on a data set (MNIST: its test files).
+    Eval(EvalArgs),
+    /// Write a saved model's predictions for every sample.
+    Predict(PredictArgs),
+    /// Time training steps on one fixed random batch (the workload of torch_mlp.py).
+    Bench(BenchArgs),
+}
+
+/// Where the run happens.
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct RunOn {
+    /// cpu, cuda, cuda:N, metal or auto.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
+    /// f32, f64, or (mainly on CUDA) bf16 or f16.
+    #[arg(long, default_value = "f32", value_parser = cli::dtype)]
+    dtype: DType,
+    /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct TrainArgs {
+    /// csv:PATH, mnist:DIR, parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    /// Hidden layer sizes, comma-separated [default: 64,32].
+    #[arg(long, value_delimiter = ',', value_parser = cli::size)]
+    hidden: Option<Vec<usize>>,
+    /// Hidden activation: relu, tanh or sigmoid [default: relu].
+    #[arg(long)]
+    activation: Option<Activation>,
+    /// cross-entropy (classes), bce (two classes), mse or half-sse (values) [default: cross-entropy].
+    #[arg(long)]
+    loss: Option<Loss>,
+    /// Go on training a model saved by `train --save`, from the epoch it reached, with its shape,
+    /// normalisation and training settings (the optimizer's running averages start afresh).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Layers without bias (the tutorial's network has none).
+    #[arg(long)]
+    no_bias: bool,
+    /// sgd, momentum or adamw.
+    #[arg(long, default_value = "adamw")]
+    optimizer: OptimizerKind,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 0.001, value_parser = cli::positive)]
+    lr: f64,
+    /// Momentum, for --optimizer momentum: in [0, 1).
+    #[arg(long, default_value_t = 0.9, value_parser = cli::momentum)]
+    momentum: f64,
+    /// Nesterov momentum, for --optimizer momentum.
+    #[arg(long)]
+    nesterov: bool,
+    /// Weight decay (AdamW's decoupled decay; L2 for momentum SGD).
+    #[arg(long, default_value_t = 0.0, value_parser = cli::non_negative)]
+    weight_decay: f64,
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, or cosine[:MIN_LR].
+    #[arg(long, default_value = "constant")]
+    schedule: Schedule,
+    /// Rows per minibatch.
+    #[arg(long, default_value_t = 32, value_parser = cli::size)]
+    batch_size: usize,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 20, value_parser = cli::size)]
+    epochs: usize,
+    /// `fused`: one op per dense layer and for the loss, in-place SGD; `stock`: candle's own ops.
+    #[arg(long, default_value = "fused")]
+    kernels: Kernels,
+    /// Seed of the initial weights, the validation split and the batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of the training data held out for validation.
+    #[arg(long, default_value_t = 0.1, value_parser = cli::fraction)]
+    valid_fraction: f64,
+    /// Standardise features with the training data's mean and spread (saved with the model).
+    #[arg(long)]
+    normalize: bool,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Save the trained model (.safetensors, with everything needed to rebuild it).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Write one CSV row per epoch: epoch,lr,train_loss,valid_loss,valid_accuracy,seconds.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Draw the loss curves to PATH.svg.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Write the final numbers as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct EvalArgs {
+    /// A model saved by `train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// csv:PATH, mnist:DIR (scored on its test files), parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Write accuracy, loss and samples as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct PredictArgs {
+    /// A model saved by `train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// csv:PATH, mnist:DIR (its test files), parity:N or spirals:N.
+    #[arg(long)]
+    data: Source,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Write the predictions here instead of to standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct BenchArgs {
+    /// Input features.
+    #[arg(long, default_value_t = 784, value_parser = cli::size)]
+    inputs: usize,
+    /// Hidden layer sizes, comma-separated.
+    #[arg(long, default_value = "512,512", value_delimiter = ',', value_parser = cli::size)]
+    hidden: Vec<usize>,
+    /// Classes (outputs).
+    #[arg(long, default_value_t = 10, value_parser = cli::size)]
+    classes: usize,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 256, value_parser = cli::size)]
+    batch_size: usize,
+    /// Timed steps (after 3 warm-up steps).
+    #[arg(long, default_value_t = 50, value_parser = cli::size)]
+    steps: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.01, value_parser = cli::positive)]
+    lr: f64,
+    /// `fused` (one op per dense layer and for the loss, in-place SGD) or `stock` (candle's own ops and SGD).
+    #[arg(long, default_value = "fused")]
+    kernels: Kernels,
+    #[command(flatten)]
+    run_on: RunOn,
+    /// Also time the step's phases (forward and loss, backward, update) with the device
+    /// synchronised between them, and print the split.
+    #[arg(long)]
+    phases: bool,
+    /// Write samples_per_sec and ms_per_step as a flat JSON object.
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    // A reader that stops early (`nn predict … | head`) ends the program quietly, as it does
+    // `cat`, instead of making the next print fail.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let run_on = match &cli.command {
+        Command::Train(a) => &a.run_on,
+        Command::Eval(a) => &a.run_on,
+        Command::Predict(a) => &a.run_on,
+        Command::Bench(a) => &a.run_on,
+    };
+    // SAFETY: main has not started any thread yet.
+    unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+        Command::Predict(args) => predict(args),
+        Command::Bench(args) => bench(args),
+    };
+    simple_nn::error::exit_code(result)
+}
+
+impl RunOn {
+    fn open(&self) -> Result<Device> {
+        Ok(self.device.open_for(self.dtype)?)
+    }
+}
+
+/// Checks, before any work, that every output can be written.
+fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<()> {
+    Ok(paths
+        .into_iter()
+        .flatten()
+        .try_for_each(|p| atomic::check_writable(p))?)
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    check_outputs([&args.save, &args.history, &args.plot, &args.metrics_json])?;
+    if let Some(path) = &args.plot {
+        plot::check_path(path)?;
+    }
+    let dev = args.run_on.open()?;
+    let dtype = args.run_on.dtype;
+    let shape = Shape {
+        hidden: args.hidden.clone(),
+        activation: args.activation,
+        loss: args.loss,
+        no_bias: args.no_bias,
+        normalize: args.normalize,
+    };
+    let epochs = args.epochs;
+    let mut run = match &args.resume {
+        Some(path) => Run::resume(path, &args.data, &shape, epochs, args.kernels, dtype, &dev)?,
+        None => {
+            let fit = FitConfig {
+                optimizer: OptimizerConfig::new(
+                    args.optimizer,
+                    args.momentum,
+                    args.nesterov,
+                    args.weight_decay,
+                ),
+                lr: args.lr,
+                schedule: args.schedule.with_epochs(epochs),
+                batch_size: args.batch_size,
+                epochs,
+                seed: args.seed,
+                progress: true,
+            };
+            let training = Training {
+                epochs: 0,
+                fit,
+                valid_fraction: args.valid_fraction,
+            };
+            Run::new(&args.data, &shape, training, args.kernels, dtype, &dev)?
+        }
+    };
+    run.training.fit.progress = true;
+    let (data, on) = (&args.data, device::name(&dev));
+    println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
+    let start = Instant::now();
+    let epochs = run.fit(|e| {
+        println!("{}", report::epoch_line(e, epochs));
+        Ok(())
+    })?;
+    let summary = run.summary(&epochs, start.elapsed().as_secs_f64())?;
+    println!(
+        "trained {} epochs in {:.2} s ({:.0} samples/s)",
+        summary.epochs, summary.seconds, summary.samples_per_sec
+    );
+
+    if let Some(path) = &args.history {
+        atomic::write(path, report::history_csv(&epochs).as_bytes())?;
+    }
+    if let Some(path) = &args.plot {
+        let optimizer = run.training.fit.optimizer.kind();
+        let title = format!("{} loss, {optimizer} on {}", run.spec.loss, args.data);
+        plot::loss_curves(path, &title, &epochs)?;
+    }
+    if let Some(path) = &args.save {
+        io::save_model(path, &run.spec, &run.varmap)?;
+        println!("saved the model to {}", path.display());
+    }
+    if let Some(path) = &args.metrics_json {
+        report::write_metrics(path, &summary)?;
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    check_outputs([&args.metrics_json])?;
+    let dev = args.run_on.open()?;
+    let (spec, mlp, samples) =
+        model_and_test_data(&args.model, &args.data, args.run_on.dtype, &dev)?;
+    let scored = nn::evaluate(&mlp, &samples, args.run_on.dtype, &dev)?;
+    let accuracy = (scored.accuracy)
+        .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
+        .unwrap_or_default();
+    let (n, loss) = (scored.samples, spec.loss);
+    println!("{n} samples: {accuracy}{loss} loss {:.5}", scored.loss);
+    if let Some(path) = &args.metrics_json {
+        report::write_metrics(path, &scored)?;
+    }
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    check_outputs([&args.output])?;
+    let dev = args.run_on.open()?;
+    let (spec, mlp, samples) =
+        model_and_test_data(&args.model, &args.data, args.run_on.dtype, &dev)?;
+    let rows = nn::predict(&mlp, &samples, args.run_on.dtype, &dev)?;
+    let csv = report::predictions_csv(&spec, &rows);
+    match &args.output {
+        Some(path) => atomic::write(path, csv.as_bytes())?,
+        None => {
+            if let Err(e) = std::io::stdout().lock().write_all(csv.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    check_outputs([&args.metrics_json])?;
+    let dev = args.run_on.open()?;
+    let dtype = args.run_on.dtype;
+    let sizes = [&[args.inputs][..], &args.hidden, &[args.classes]].concat();
+    let workload = bench::Workload {
+        config: MlpConfig {
+            sizes: sizes.clone(),
+            kernels: args.kernels,
+            ..Default::default()
+        },
+        batch: args.batch_size,
+        lr: args.lr,
+    };
+    let timing = workload.time(args.steps, args.phases, dtype, &dev)?;
+    println!(
+        "nn bench: {sizes:?} relu, batch {}, {} steps, {} kernels, {} on {}, {} threads: {:.3} ms/step, {:.0} samples/s",
+        workload.batch,
+        args.steps,
+        args.kernels,
+        dtype.as_str(),
+        device::name(&dev),
+        threads::current(),
+        timing.ms_per_step,
+        timing.samples_per_sec,
+    );
+    if let Some([forward, backward, update]) = timing.phases_ms {
+        println!("phases: forward+loss {forward:.3} ms, backward {backward:.3} ms, update {update:.3} ms");
+    }
+    if let Some(path) = &args.metrics_json {
+        let metrics = serde_json::json!({
+            "samples_per_sec": timing.samples_per_sec,
+            "ms_per_step": timing.ms_per_step,
+            "batch_size": workload.batch,
+            "kernels": args.kernels.to_string(),
+            "steps": args.steps,
+            "device": device::name(&dev),
+            "dtype": dtype.as_str(),
+        });
+        report::write_metrics(path, &metrics)?;
+    }
+    Ok(())
+}

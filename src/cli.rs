@@ -1,0 +1,68 @@
+//! Command-line values: parsers whose errors name the accepted range, shared by the examples.
+//!
+//! Each returns `Err(String)`, which clap shows after the flag's name
+//! (`invalid value '-1' for '--lr <LR>': '-1' is not a positive finite number: use e.g. 0.01`).
+
+use candle_core::DType;
+
+/// `f32`, `f64`, `bf16` or `f16`.
+pub fn dtype(s: &str) -> Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f64" => Ok(DType::F64),
+        "bf16" => Ok(DType::BF16),
+        "f16" => Ok(DType::F16),
+        _ => Err(format!(
+            "unsupported dtype '{s}': use f32, f64, bf16 or f16"
+        )),
+    }
+}
+
+/// A finite number above 0 (a learning rate).
+pub fn positive(s: &str) -> Result<f64, String> {
+    number(s, |v| v > 0.0, "a positive finite number: use e.g. 0.01")
+}
+
+/// A finite number of at least 0 (a weight decay).
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    number(s, |v| v >= 0.0, "a finite number ≥ 0: use e.g. 0.01")
+}
+
+/// A number in [0, 1) (a fraction held out).
+pub fn fraction(s: &str) -> Result<f64, String> {
+    number(
+        s,
+        |v| (0.0..1.0).contains(&v),
+        "a fraction in [0, 1): use e.g. 0.1",
+    )
+}
+
+/// A number in [0, 1) (a momentum: at 1 or more the velocity never forgets and training diverges).
+pub fn momentum(s: &str) -> Result<f64, String> {
+    number(
+        s,
+        |v| (0.0..1.0).contains(&v),
+        "a momentum in [0, 1): use e.g. 0.9",
+    )
+}
+
+/// A whole number of at least 0 (a count of steps), also for `-5`, which clap would otherwise take for a flag.
+pub fn count(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("'{s}' is not a whole number ≥ 0: use e.g. 1000"))
+}
+
+/// A whole number of at least 1 (a layer size, a batch size, a count of epochs).
+pub fn size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number ≥ 1: use e.g. 32")),
+    }
+}
+
+fn number(s: &str, ok: impl Fn(f64) -> bool, what: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && ok(v) => Ok(v),
+        _ => Err(format!("'{s}' is not {what}")),
+    }
+}

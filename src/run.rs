@@ -1,0 +1,232 @@
+//! A training run, from a data source to a trained model: what `nn train` does, as library calls.
+//!
+//! [`Run::new`] shapes a new model for the data, [`Run::resume`] takes up a saved
+//! one with its settings (checking that the run asks for that model), and
+//! [`Run::fit`] trains the remaining epochs; the model's description then
+//! records them, so [`crate::io::save_model`] writes a file that resumes again.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Result};
+use candle_nn::VarMap;
+
+use crate::data::{Normalization, Part, Samples, Source, TargetKind};
+use crate::io::{self, ModelSpec, Training};
+use crate::kernels::Kernels;
+use crate::nn::{Activation, Epoch, Learner, Loss, Mlp, MlpConfig};
+
+/// The shape a run asks for; what is left `None` takes the default (new model) or the saved choice (resumed one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    /// Hidden layer sizes [default: 64, 32].
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activation [default: relu].
+    pub activation: Option<Activation>,
+    /// The loss [default: cross-entropy].
+    pub loss: Option<Loss>,
+    /// Layers without bias.
+    pub no_bias: bool,
+    /// Standardise features with the training part's mean and spread.
+    pub normalize: bool,
+}
+
+/// A model ready to train: its description, settings, layers and variables, and the data split.
+pub struct Run {
+    /// The model's description, as it will be saved.
+    pub spec: ModelSpec,
+    /// The training settings and the epochs done.
+    pub training: Training,
+    /// The network.
+    pub mlp: Mlp,
+    /// Its variables.
+    pub varmap: VarMap,
+    /// The rows it trains on.
+    pub train: Samples,
+    /// The rows held out for validation.
+    pub valid: Samples,
+}
+
+impl Run {
+    /// A new model of `shape` for the training part of `data`, split and trained as `training` says, seeded by its seed.
+    pub fn new(
+        data: &Source,
+        shape: &Shape,
+        training: Training,
+        kernels: Kernels,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<Self> {
+        let loss = shape.loss.unwrap_or(Loss::CrossEntropy);
+        let samples = load(data, Part::Train, loss)?;
+        let (mut train, mut valid) = samples.split(training.valid_fraction, training.fit.seed)?;
+        let normalization = shape.normalize.then(|| Normalization::fit(&train));
+        if let Some(norm) = &normalization {
+            norm.apply(&mut train)?;
+            norm.apply(&mut valid)?;
+        }
+        let spec = ModelSpec::new(
+            &train,
+            shape.hidden.as_deref().unwrap_or(&[64, 32]),
+            shape.activation.unwrap_or(Activation::Relu),
+            !shape.no_bias,
+            loss,
+            normalization,
+        )?;
+        let config = MlpConfig {
+            kernels,
+            ..spec.config()
+        };
+        let (mlp, varmap) = Mlp::seeded(config, training.fit.seed, dtype, dev)?;
+        Ok(Self {
+            spec,
+            training,
+            mlp,
+            varmap,
+            train,
+            valid,
+        })
+    }
+
+    /// The model saved at `path`, to train on to `epochs` epochs in all on the training part of `data`.
+    pub fn resume(
+        path: &Path,
+        data: &Source,
+        shape: &Shape,
+        epochs: usize,
+        kernels: Kernels,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<Self> {
+        let context = |e: candle_core::Error| {
+            candle_core::Error::Msg(format!(
+                "--resume {}: {}",
+                path.display(),
+                crate::error::message(&e)
+            ))
+        };
+        let (spec, mlp, varmap) = io::load_trainable(path, kernels, dtype, dev).map_err(context)?;
+        let training = spec
+            .resume(
+                shape.hidden.as_deref(),
+                shape.activation,
+                shape.loss,
+                epochs,
+            )
+            .map_err(context)?;
+        let samples = spec.prepare(load(data, Part::Train, spec.loss)?, data)?;
+        let (train, valid) = samples.split(training.valid_fraction, training.fit.seed)?;
+        Ok(Self {
+            spec,
+            training,
+            mlp,
+            varmap,
+            train,
+            valid,
+        })
+    }
+
+    /// Trains the remaining epochs, calling `on_epoch` after each; the description records them.
+    pub fn fit(&mut self, on_epoch: impl FnMut(&Epoch) -> Result<()>) -> Result<Vec<Epoch>> {
+        let mut learner = Learner::new(&self.mlp, &self.varmap, self.training.fit.clone())?
+            .resume_after(self.training.epochs);
+        let epochs = learner.fit(&self.train, &self.valid, on_epoch)?;
+        self.training.epochs = learner.epochs_done();
+        self.spec.training = Some(self.training.clone());
+        Ok(epochs)
+    }
+}
+
+impl std::fmt::Display for Run {
+    /// `[2, 64, 32, 2] relu cross-entropy (270 train, 30 validation rows), adamw lr 0.001 batch 32, epochs 1..20`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (spec, fit) = (&self.spec, &self.training.fit);
+        write!(
+            f,
+            "{:?} {} {} ({} train, {} validation rows), {} lr {} batch {}, epochs {}..{}",
+            spec.sizes,
+            spec.activation,
+            spec.loss,
+            self.train.len(),
+            self.valid.len(),
+            fit.optimizer.kind(),
+            fit.lr,
+            fit.batch_size,
+            self.training.epochs + 1,
+            fit.epochs
+        )
+    }
+}
+
+/// What a run's epochs came to, as `--metrics-json` writes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Epochs trained in this run.
+    pub epochs: usize,
+    /// The last epoch's training loss per sample.
+    pub train_loss: f64,
+    /// The last epoch's validation loss per sample.
+    pub valid_loss: Option<f64>,
+    /// The last epoch's validation accuracy.
+    pub valid_accuracy: Option<f64>,
+    /// Rows trained on.
+    pub train_samples: usize,
+    /// Rows held out.
+    pub valid_samples: usize,
+    /// Wall time of the whole run, validation included.
+    pub seconds: f64,
+    /// Rows trained per second of the training steps.
+    pub samples_per_sec: f64,
+    /// Where it ran.
+    pub device: String,
+    /// In what precision.
+    pub dtype: &'static str,
+}
+
+impl Run {
+    /// The summary of `epochs`, trained by this run in `seconds` of wall time.
+    pub fn summary(&self, epochs: &[Epoch], seconds: f64) -> Result<Summary> {
+        let Some(last) = epochs.last() else {
+            fail!("no epoch ran: pass --epochs above the epochs already trained")
+        };
+        let train_seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
+        let var = self.varmap.all_vars();
+        let (device, dtype) = var.first().map_or(("cpu".to_string(), "f32"), |v| {
+            (crate::device::name(v.device()), v.dtype().as_str())
+        });
+        Ok(Summary {
+            epochs: epochs.len(),
+            train_loss: last.train_loss,
+            valid_loss: last.valid_loss,
+            valid_accuracy: last.valid_accuracy,
+            train_samples: self.train.len(),
+            valid_samples: self.valid.len(),
+            seconds,
+            samples_per_sec: (self.train.len() * epochs.len()) as f64 / train_seconds.max(1e-9),
+            device,
+            dtype,
+        })
+    }
+}
+
+/// A saved model and the test part of `data`, checked against it and prepared as its training data was.
+pub fn model_and_test_data(
+    path: &Path,
+    data: &Source,
+    dtype: DType,
+    dev: &Device,
+) -> Result<(ModelSpec, Mlp, Samples)> {
+    let (spec, mlp) = io::load_model(path, dtype, dev)?;
+    let samples = spec.prepare(load(data, Part::Test, spec.loss)?, data)?;
+    Ok((spec, mlp, samples))
+}
+
+/// A part of `data`, with the targets `loss` needs (class ids become values for a regression loss); errors name the source.
+fn load(data: &Source, part: Part, loss: Loss) -> Result<Samples> {
+    let samples = data.load(part, loss.targets()).map_err(|e| {
+        candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
+    })?;
+    Ok(match loss.targets() {
+        TargetKind::Classes => samples,
+        TargetKind::Values => samples.into_values(),
+    })
+}
