@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU check, on the GPU machine, from the repository root, with .gpu built by .ci/gpu-build.sh.
-# Runs the device tests on CUDA, the xor example on --device cuda, and `mlp bench` beside PyTorch
+# Runs the device tests on CUDA, the xor example on --device cuda, and `nn bench` beside PyTorch
 # (.ci/gpu/torch_mlp.py) at batch 256, 4096 and 65536 in f32 and bf16; prints a table with
 # samples/s, ratios and achieved TFLOP/s; then, at batch 65536, the time of each phase of a step
 # (forward and loss, backward, update) for both. Results also go to $OUT (or ./gpu-out) as files.
 # Usage: bash .ci/gpu-run.sh [SECTION...]   SECTION: tests xor bench phases (default: all of them)
 set -uo pipefail
+# On the GPU machine a test that cannot open CUDA fails instead of skipping it.
+export SIMPLE_NN_REQUIRE_GPU=1
 sections=${*:-tests xor bench phases}
 want() { [[ " $sections " == *" $1 "* ]]; }
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -15,6 +17,7 @@ chmod +x .gpu/release/deps/* .gpu/release/examples/*
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 
 status=0
+[ -n "$(ls .gpu/release/deps 2>/dev/null)" ] || { echo "no test binaries in .gpu: run .ci/gpu-build.sh first" >&2; exit 1; }
 want tests && echo "=== tests on CUDA" && for t in .gpu/release/deps/*; do
   echo "--- $(basename "$t")"
   # A bound per binary, so that a hang still leaves time for the benchmark below.
@@ -29,13 +32,13 @@ want xor && echo "=== xor on cuda" && for dtype in f64 f32; do
 done
 
 flops() { python3 -c "b=$1; s=[784,512,512,10]; print(6*b*sum(i*o for i,o in zip(s,s[1:])))"; }
-want bench && echo "=== mlp bench on cuda beside PyTorch" &&
+want bench && echo "=== nn bench on cuda beside PyTorch" &&
 printf '| dtype | batch | PyTorch samples/s | stock samples/s | fused samples/s | fused / PyTorch | fused TFLOP/s |\n|---|---|---|---|---|---|---|\n' | tee "$out/bench.md" &&
 for dtype in f32 bf16; do
   for batch in 256 4096 65536; do
     steps=$(( batch >= 65536 ? 50 : 200 ))
     torch=$(python3 .ci/gpu/torch_mlp.py "$steps" "$batch" "$dtype" | grep -oP '[0-9.]+(?= samples/s)')
-    ours() { run .gpu/release/examples/mlp bench --device cuda --dtype "$dtype" --batch-size "$batch" --steps "$steps" --kernels "$1" | grep -oP '[0-9.]+(?= samples/s)'; }
+    ours() { run .gpu/release/examples/nn bench --device cuda --dtype "$dtype" --batch-size "$batch" --steps "$steps" --kernels "$1" | grep -oP '[0-9.]+(?= samples/s)'; }
     stock=$(ours stock); fused=$(ours fused)
     python3 -c "t=float('${torch:-nan}'); s=float('${stock:-nan}'); o=float('${fused:-nan}'); f=$(flops "$batch"); print(f'| $dtype | $batch | {t:.0f} | {s:.0f} | {o:.0f} | {o/t:.2f}x | {o*f/$batch/1e12:.1f} |')" | tee -a "$out/bench.md"
   done
@@ -45,7 +48,7 @@ for dtype in f32 bf16; do
   echo "--- $dtype PyTorch"; python3 .ci/gpu/torch_mlp.py 30 65536 "$dtype" phases | tail -1
   for kernels in stock fused; do
     echo "--- $dtype $kernels"
-    run .gpu/release/examples/mlp bench --device cuda --dtype "$dtype" --batch-size 65536 --steps 30 --kernels "$kernels" --phases | tail -1
+    run .gpu/release/examples/nn bench --device cuda --dtype "$dtype" --batch-size 65536 --steps 30 --kernels "$kernels" --phases | tail -1
   done
 done | tee "$out/phases.txt"
 exit $status

@@ -156,6 +156,16 @@ fn mlp_converges_on_every_device() {
     }
 }
 
+/// `SIMPLE_NN_REQUIRE_GPU=1` turns a missing GPU into a failure of the device list, never a skip.
+#[test]
+fn a_required_gpu_is_there_or_the_device_list_fails() {
+    let required = std::panic::catch_unwind(|| common::devices_requiring(true));
+    match gpu() {
+        Some(_) => assert!(required.is_ok_and(|devices| devices.iter().any(|d| !d.is_cpu()))),
+        None => assert!(required.is_err(), "no GPU here, yet requiring one passed"),
+    }
+}
+
 /// From the same weights, 60000 tutorial steps agree between the CPU and the GPU.
 /// Tolerances: f64 1e-10 (the GPU's exp and reductions round differently from
 /// the CPU's, ~1e-16 per step); f32 1e-3 on the outputs.

@@ -50,27 +50,44 @@ pub fn values(t: &Tensor) -> Vec<f64> {
 
 /// Every device this build and machine offer: the CPU always, CUDA and Metal when compiled in and present.
 ///
-/// Prints, once per call, which GPU backends were skipped and why, so a test
-/// log says what it did not cover.
+/// Prints which GPU backends were skipped and why, so a test log says what it
+/// did not cover. With `SIMPLE_NN_REQUIRE_GPU=1` (the GPU check sets it) a
+/// missing GPU is a failure instead, so a machine whose CUDA cannot be opened
+/// never reports green.
 pub fn devices() -> Vec<Device> {
+    devices_requiring(std::env::var("SIMPLE_NN_REQUIRE_GPU").is_ok_and(|v| v == "1"))
+}
+
+/// [`devices`], failing when `require_gpu` and no GPU could be opened.
+pub fn devices_requiring(require_gpu: bool) -> Vec<Device> {
     let mut devices = vec![Device::Cpu];
+    let mut skipped = Vec::new();
     if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
         match Device::new_cuda(0) {
             Ok(dev) => devices.push(dev),
-            Err(e) => eprintln!("skipped cuda: {e}"),
+            Err(e) => skipped.push(format!("cuda: {e}")),
         }
     } else if cfg!(feature = "cuda") {
-        eprintln!("skipped cuda: no CUDA device on this machine");
+        skipped.push("cuda: no CUDA device on this machine".to_string());
     } else {
-        eprintln!("skipped cuda: not compiled in (build with --features cuda)");
+        skipped.push("cuda: not compiled in (build with --features cuda)".to_string());
     }
     if cfg!(feature = "metal") && candle_core::utils::metal_is_available() {
         match Device::new_metal(0) {
             Ok(dev) => devices.push(dev),
-            Err(e) => eprintln!("skipped metal: {e}"),
+            Err(e) => skipped.push(format!("metal: {e}")),
         }
     } else {
-        eprintln!("skipped metal: not compiled in or no Metal device");
+        skipped.push("metal: not compiled in or no Metal device".to_string());
+    }
+    if require_gpu && devices.len() == 1 {
+        panic!(
+            "SIMPLE_NN_REQUIRE_GPU=1 but no GPU could be opened: {}",
+            skipped.join("; ")
+        );
+    }
+    for reason in skipped {
+        eprintln!("skipped {reason}");
     }
     devices
 }
