@@ -2,20 +2,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use candle_core::{DType, Device, Tensor};
-use common::{max_abs_diff_all, values};
+use common::{max_abs_diff_all, scratch, values};
 use simple_nn::io::weights as checkpoint;
 use simple_nn::tutorial::{Init, Mode, Trainer};
-
-/// A fresh, empty folder for one test's files.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn checkpoints_round_trip_in_both_formats_and_dtypes() {
@@ -170,4 +160,75 @@ fn a_failed_save_leaves_the_previous_file_intact() {
         1,
         "the temporary file was not removed"
     );
+}
+
+/// Many writers of one file in one process: each write is whole, and no temporary file is left.
+#[test]
+fn concurrent_saves_of_one_file_never_mix_and_leave_nothing_behind() {
+    let dir = scratch("atomic-threads");
+    let path = dir.join("out.txt");
+    let contents: Vec<Vec<u8>> = (0..8u8).map(|i| vec![b'a' + i; 64 * 1024]).collect();
+    std::thread::scope(|scope| {
+        for bytes in &contents {
+            let path = &path;
+            scope.spawn(move || {
+                for _ in 0..20 {
+                    simple_nn::io::atomic::write(path, bytes).unwrap();
+                }
+            });
+        }
+    });
+    let written = std::fs::read(&path).unwrap();
+    assert!(contents.contains(&written), "a mix of several writes");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["out.txt"], "temporary files were left");
+}
+
+/// A writer that panics half-way leaves the previous file and no temporary one.
+#[test]
+fn a_panic_during_a_save_leaves_the_previous_file_and_no_temporary_file() {
+    let dir = scratch("atomic-panic");
+    let path = dir.join("w.txt");
+    std::fs::write(&path, b"before").unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let _ = simple_nn::io::atomic::write_with(&path, |tmp| {
+            std::fs::write(tmp, b"half").unwrap();
+            panic!("simulated crash mid-save");
+        });
+    });
+    assert!(result.is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"before");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "the temporary file was left"
+    );
+}
+
+/// Every writer (weights, model files, reports) gives its file the mode `File::create` gives.
+#[cfg(unix)]
+#[test]
+fn saved_files_get_the_usual_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("atomic-mode");
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    std::fs::write(dir.join("plain.txt"), b"x").unwrap();
+    let ws = Init::Uniform(1)
+        .weights(&[3, 4, 1], DType::F64, &Device::Cpu)
+        .unwrap();
+    checkpoint::save(&dir.join("w.npz"), &ws).unwrap();
+    checkpoint::save(&dir.join("w.safetensors"), &ws).unwrap();
+    simple_nn::io::atomic::write(&dir.join("report.csv"), b"a,b\n").unwrap();
+    for name in ["w.npz", "w.safetensors", "report.csv"] {
+        assert_eq!(mode(name), mode("plain.txt"), "{name}");
+    }
 }

@@ -3,6 +3,8 @@
 //!
 //! Expected values are worked out by hand from the tiny files each test writes.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,10 +21,7 @@ use simple_nn::error::message;
 
 /// A fresh, empty directory of this test's own.
 fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(test)
 }
 
 /// Writes `text` to `data.csv` in a fresh directory for `test` and returns its path.

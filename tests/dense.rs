@@ -8,7 +8,7 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
-use common::{devices, max_abs_diff};
+use common::{devices, max_abs_diff, values};
 use simple_nn::kernels::{dense, softmax_cross_entropy, DenseActivation};
 use simple_nn::tutorial::Init;
 
@@ -62,7 +62,27 @@ fn stock(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -> Te
     }
 }
 
-/// Gradients of `sum(out · probe)` for x (a variable here), w and b, through one path.
+/// `act(x·wᵀ + b)` with ReLU written as `z·[z > 0]`: the same values as [`stock`], and the gradient
+/// convention of PyTorch and the fused layer at exactly `z = 0` (0), where candle's `relu` passes it (1).
+fn stock_relu_as_pytorch(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    act: DenseActivation,
+) -> Tensor {
+    let z = stock(x, w, b, DenseActivation::Identity);
+    match act {
+        DenseActivation::Identity => z,
+        DenseActivation::Relu => {
+            let positive = z.gt(0.0).unwrap().to_dtype(z.dtype()).unwrap();
+            (&z * positive).unwrap()
+        }
+    }
+}
+
+/// Gradients of `sum(out · probe)` for x (a variable here), w and b, through one path: the fused
+/// layer, or the stock ops with PyTorch's ReLU convention (so that an exact `z = 0`, which bf16
+/// rounds to now and then, counts the same on both sides).
 fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivation) -> [Tensor; 3] {
     let (x, w, b) = (
         Var::from_tensor(x).unwrap(),
@@ -72,24 +92,13 @@ fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivati
     let out = if fused {
         dense(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act).unwrap()
     } else {
-        stock(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act)
+        stock_relu_as_pytorch(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act)
     };
-    // ReLU's derivative at exactly z = 0 is a convention: candle's relu passes the gradient
-    // there (z ≥ 0), the fused layer does not (z > 0, as PyTorch). In bf16, z = x·wᵀ + b rounds
-    // to exactly 0 now and then, so the probe is zero wherever z is, and both conventions agree.
-    let z = stock(
-        x.as_tensor(),
-        w.as_tensor(),
-        Some(b.as_tensor()),
-        DenseActivation::Identity,
-    );
-    let not_tied = z.ne(0.0).unwrap().to_dtype(out.dtype()).unwrap();
     let probe = random(out.dims2().unwrap(), 99, DType::F64)
         .to_dtype(out.dtype())
         .unwrap()
         .to_device(out.device())
         .unwrap();
-    let probe = (probe * not_tied).unwrap().detach();
     let grads = (out * probe)
         .unwrap()
         .sum_all()
@@ -164,6 +173,45 @@ fn dense_gradients_equal_stock_gradients_on_every_device() {
             }
         }
     });
+}
+
+/// At exactly `z = 0` ReLU's derivative is a convention. The fused layer takes PyTorch's (0);
+/// candle's stock `relu` passes the gradient (1). Elsewhere the two agree (the tests above).
+#[test]
+fn relu_gradient_at_exactly_zero_is_0_fused_as_in_pytorch_and_1_in_candle_stock() {
+    for dev in devices() {
+        let dtype = dtypes(&dev)[0].0;
+        let on = |values: &[f64], shape: (usize, usize)| {
+            Tensor::from_slice(values, shape, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap()
+                .to_device(&dev)
+                .unwrap()
+        };
+        // Row 0 of x is zero and the bias is zero, so z is exactly 0 there; row 1 has z = 0.5 + 0.5 = 1.
+        let x = on(&[0.0, 0.0, 1.0, 2.0], (2, 2));
+        let w = Var::from_tensor(&on(&[0.5, 0.25], (1, 2))).unwrap();
+        let b = Var::from_tensor(&on(&[0.0], (1, 1)).flatten_all().unwrap()).unwrap();
+        let bias_gradient =
+            |path: fn(&Tensor, &Tensor, Option<&Tensor>, DenseActivation) -> Tensor| {
+                let out = path(
+                    &x,
+                    w.as_tensor(),
+                    Some(b.as_tensor()),
+                    DenseActivation::Relu,
+                );
+                let grads = out.sum_all().unwrap().backward().unwrap();
+                values(grads.get(b.as_tensor()).unwrap())[0]
+            };
+        let fused = bias_gradient(|x, w, b, act| dense(x, w, b, act).unwrap());
+        let candle = bias_gradient(stock);
+        let pytorch = bias_gradient(stock_relu_as_pytorch);
+        // ∂/∂b sums the ReLU's derivative over the two rows: row 1 (z = 1) gives 1, row 0 (z = 0) the convention.
+        assert_eq!(fused, 1.0, "{dev:?}: fused");
+        assert_eq!(pytorch, 1.0, "{dev:?}: z·[z > 0]");
+        assert_eq!(candle, 2.0, "{dev:?}: candle's relu");
+    }
 }
 
 #[test]

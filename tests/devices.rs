@@ -77,8 +77,7 @@ fn every_mode_and_kernel_learns_or_fails_as_printed_on_every_device() {
 
 #[test]
 fn checkpoints_round_trip_on_every_device() {
-    let dir = std::env::temp_dir().join(format!("simple-nn-devices-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("devices");
     for dev in devices() {
         for dtype in float_dtypes(&dev) {
             let ws = Init::Uniform(3).weights(&[3, 6, 1], dtype, &dev).unwrap();
@@ -223,8 +222,7 @@ fn checkpoints_saved_on_one_device_load_on_another() {
         eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("simple-nn-cross-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("cross");
     let path = dir.join("w.safetensors");
     let on_gpu = Init::Uniform(5)
         .weights(&[3, 4, 1], DType::F32, &gpu)

@@ -234,6 +234,22 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             vec!["train", "--data", "spirals:10", "--valid-fraction", "1.5"],
             "fraction",
         ),
+        (
+            vec!["train", "--data", "spirals:10", "--lr", "-1"],
+            "'-1' is not a positive finite number",
+        ),
+        (
+            vec!["train", "--data", "spirals:10", "--epochs", "-5"],
+            "'-5' is not a whole number ≥ 1",
+        ),
+        (
+            vec!["train", "--data", "spirals:10", "--momentum", "1"],
+            "not a momentum in [0, 1)",
+        ),
+        (
+            vec!["train", "--data", "spirals:10", "--weight-decay", "-0.1"],
+            "'-0.1' is not a finite number ≥ 0",
+        ),
         (vec!["train", "--data", "nothing:3"], "nothing:3"),
         (vec!["train", "--data", "parity:0"], "parity"),
         (vec!["train", "--data", &ragged], "line 3"),

@@ -179,7 +179,12 @@ fn bad_flags_exit_non_zero_with_one_clear_line_and_no_output_file() {
         (vec!["--device", "cuda:999"], no_such_gpu()),
         (vec!["--lr", "nan"], "not a positive finite number"),
         (vec!["--lr", "inf"], "not a positive finite number"),
-        (vec!["--iters", "-5"], "-5"),
+        (vec!["--iters", "-5"], "'-5' is not a whole number ≥ 0"),
+        (vec!["--lr", "-1"], "'-1' is not a positive finite number"),
+        (
+            vec!["--print-every", "-2"],
+            "'-2' is not a whole number ≥ 0",
+        ),
         (vec!["--hidden", "0"], "0"),
         (vec!["--dtype", "f16"], "use f64 or f32"),
         (vec!["--init", "numpy:abc"], "bad numpy seed"),

@@ -25,9 +25,7 @@ fn cases() -> u32 {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-fuzz-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("fuzz-{name}"))
 }
 
 /// A valid file's bytes with random edits: flips, a cut, an insertion.

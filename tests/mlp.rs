@@ -235,8 +235,7 @@ fn config_plain(lr: f64) -> FitConfig {
 
 #[test]
 fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
-    let dir = std::env::temp_dir().join(format!("simple-nn-model-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("model");
     let mut samples = "spirals:40"
         .parse::<Source>()
         .unwrap()
@@ -321,4 +320,82 @@ fn fused_kernels_train_the_same_weights_as_stock_ops() {
     )
     .unwrap();
     assert!(diff <= 1e-10, "outputs after 5 epochs differ by {diff:e}");
+}
+
+/// A model file's training record is typed now; files written when it held the optimizer and the
+/// schedule as text (the JSON below is one such record, as `mlp train` wrote it) still load, to the
+/// same settings.
+#[test]
+fn training_settings_round_trip_typed_and_old_text_records_still_load() {
+    use simple_nn::io::Training;
+    use simple_nn::nn::OptimizerConfig;
+    let typed = Training {
+        epochs: 3,
+        fit: FitConfig {
+            optimizer: OptimizerConfig::Momentum {
+                momentum: 0.8,
+                nesterov: true,
+                weight_decay: 0.01,
+            },
+            lr: 0.05,
+            schedule: Schedule::Step {
+                every: 2,
+                gamma: 0.5,
+            },
+            batch_size: 8,
+            epochs: 3,
+            seed: 4,
+            progress: false,
+        },
+        valid_fraction: 0.2,
+    };
+    let json = serde_json::to_string(&typed).unwrap();
+    assert_eq!(serde_json::from_str::<Training>(&json).unwrap(), typed);
+    let old = r#"{"epochs":3,"optimizer":"momentum","lr":0.05,"momentum":0.8,"nesterov":true,
+        "weight_decay":0.01,"schedule":"step:2:0.5","batch_size":8,"seed":4,"valid_fraction":0.2}"#;
+    assert_eq!(serde_json::from_str::<Training>(old).unwrap(), typed);
+    let broken = old.replace("\"momentum\",", "\"rmsprop\",");
+    let err = serde_json::from_str::<Training>(&broken)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("did not match") || err.contains("rmsprop"),
+        "{err}"
+    );
+}
+
+/// The defaults a caller gets by writing one line: AdamW at 0.001, constant, batches of 32, 20 epochs;
+/// a ReLU classifier on the fused kernels.
+#[test]
+fn configs_have_documented_defaults() {
+    let fit = FitConfig::default();
+    assert_eq!(
+        (
+            fit.optimizer,
+            fit.lr,
+            fit.schedule,
+            fit.batch_size,
+            fit.epochs
+        ),
+        (
+            OptimizerConfig::AdamW { weight_decay: 0.0 },
+            0.001,
+            Schedule::Constant,
+            32,
+            20
+        )
+    );
+    let net = MlpConfig::default();
+    assert_eq!(
+        (net.activation, net.bias, net.loss, net.kernels),
+        (Activation::Relu, true, Loss::CrossEntropy, Kernels::Fused)
+    );
+    assert!(fit.validate().is_ok());
+    assert!(FitConfig {
+        batch_size: 0,
+        ..fit.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(FitConfig { lr: -1.0, ..fit }.validate().is_err());
 }

@@ -186,6 +186,9 @@ fn bad_configs_are_refused_with_the_fix() {
         (config(-0.1, false, 0.0), "invalid momentum"),
         (config(0.9, false, -1.0), "invalid weight decay"),
         (config(f64::NAN, false, 0.0), "invalid momentum"),
+        // At 1 or more the velocity never forgets a gradient: [0, 1) is the one range, everywhere.
+        (config(1.0, false, 0.0), "invalid momentum"),
+        (config(1.5, true, 0.0), "invalid momentum"),
         (
             config(0.0, true, 0.0),
             "Nesterov momentum needs momentum > 0",
@@ -202,6 +205,32 @@ fn bad_configs_are_refused_with_the_fix() {
             .to_string();
         assert!(err.contains("invalid learning rate"), "{err}");
         assert!(err.contains("use a finite number ≥ 0"), "{err}");
+    }
+}
+
+/// The training settings check the momentum through the same rule as the optimizer itself.
+#[test]
+fn training_settings_and_the_optimizer_agree_on_the_momentum_range() {
+    use simple_nn::nn::{FitConfig, OptimizerConfig};
+    for (momentum, ok) in [
+        (0.0, true),
+        (0.9, true),
+        (0.999, true),
+        (1.0, false),
+        (-0.1, false),
+    ] {
+        let optimizer = OptimizerConfig::Momentum {
+            momentum,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
+        let settings = FitConfig {
+            optimizer,
+            ..FitConfig::default()
+        };
+        let direct = SgdMomentum::new(vec![], MomentumConfig::new(0.1, momentum));
+        assert_eq!(settings.validate().is_ok(), ok, "momentum {momentum}");
+        assert_eq!(direct.is_ok(), ok, "momentum {momentum}");
     }
 }
 

@@ -1,5 +1,7 @@
 //! Plots come out as SVG that other programs read, with every curve drawn, and bad paths fail cleanly.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use simple_nn::nn::Epoch;
@@ -20,10 +22,7 @@ fn curves() -> [Vec<(f64, f64)>; 2] {
 
 /// A fresh empty folder for one test.
 fn folder(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("simple-nn-plot-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("plot-{test}"))
 }
 
 fn files_in(dir: &Path) -> Vec<String> {

@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::weights::Format;
-use super::{atomic, shape_text};
+use super::{atomic, safetensors_bytes, shape_text};
 use crate::data::{Normalization, Samples};
 use crate::kernels::Kernels;
 use crate::nn::{
@@ -271,14 +271,7 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
     let description = serde_json::to_string(spec)
         .map_err(|e| Error::Msg(format!("cannot describe the model: {e}")))?;
     let metadata = HashMap::from([(MODEL_KEY.to_string(), description)]);
-    // Serialised in memory and written by `atomic`: safetensors' own file writer keeps a
-    // temporary file of its own, which a killed process would leave behind.
-    let bytes = safetensors::tensor::serialize(
-        tensors.iter().map(|(n, t)| (n.as_str(), t)),
-        Some(metadata),
-    )
-    .map_err(|e| Error::Msg(e.to_string()))?;
-    atomic::write(path, &bytes)
+    atomic::write(path, &safetensors_bytes(&tensors, Some(metadata))?)
 }
 
 /// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.

@@ -32,7 +32,8 @@ use super::{is_fusable, threads, values, Real};
 pub enum DenseActivation {
     /// No activation: logits or regression outputs.
     Identity,
-    /// `max(0, x)`.
+    /// `max(0, x)`. Its gradient at exactly `x = 0` is 0, as PyTorch's; candle's stock `relu`
+    /// passes the gradient there (1). The tests check both conventions.
     Relu,
 }
 
