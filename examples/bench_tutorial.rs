@@ -25,11 +25,6 @@ use simple_nn::bench::{load_average, median, number_before, peers_python, stdout
 use simple_nn::kernels::{threads, Kernels};
 use simple_nn::tutorial::{Dataset, Init, Mode, Trainer};
 
-// Many small tensors are made and dropped every step; mimalloc serves them
-// faster than the system allocator (see the README's performance section).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Time this crate's tutorial network against numpy's (and optionally PyTorch's).
 #[derive(Parser, Debug)]
 struct Args {

@@ -23,11 +23,6 @@ use simple_nn::nn::{
 use simple_nn::run::{model_and_test_data, Run, Shape};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
 
-// Every step makes and drops tensors; mimalloc keeps their buffers ready for
-// reuse instead of handing large ones back to the kernel each time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Train, evaluate and run multi-layer perceptrons on CSV, MNIST or synthetic data.
 #[derive(Parser, Debug)]
 #[command(version, args_conflicts_with_subcommands = true)]

@@ -15,11 +15,6 @@ use simple_nn::kernels::{threads, Kernels};
 use simple_nn::tutorial::{Dataset, Init, Mode, Score, Trainer};
 use simple_nn::{cli, device, DeviceSpec};
 
-// Many small tensors are made and dropped every step; mimalloc serves them
-// faster than the system allocator (see the README's performance section).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Train the tutorial's sigmoid network on XOR and print it learning.
 #[derive(Parser, Debug)]
 #[command(version, allow_negative_numbers = true)]
