@@ -1,5 +1,5 @@
 """Writes scikit-learn's handwritten digits (1797 8x8 images, 10 classes) as two CSV files
-for `mlp train --data csv:...`: digits-train.csv (first 1500 rows) and digits-test.csv (the
+for `nn train --data csv:...`: digits-train.csv (first 1500 rows) and digits-test.csv (the
 last 297, written by other people). Usage: python digits_csv.py [OUT_DIR]  (needs scikit-learn)
 """
 import os
