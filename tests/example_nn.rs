@@ -494,38 +494,3 @@ fn training_is_bit_identical_whatever_the_thread_count() {
         );
     }
 }
-
-/// The README's "your own model" program is `examples/own_model.rs`, word for word, and it trains:
-/// so the copy a user takes from the page builds against the library alone and works.
-#[test]
-fn the_readme_snippet_is_the_compiled_example_and_it_trains() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let example = std::fs::read_to_string(root.join("examples/own_model.rs")).unwrap();
-    let program = &example[example.find("use simple_nn").unwrap()..];
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(
-        readme.contains(&format!("```rust\n{program}```")),
-        "README.md's snippet differs from examples/own_model.rs"
-    );
-    let out = Command::new(common::example("own_model")).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("epoch 40:"))
-        .unwrap();
-    let accuracy: f64 = last
-        .trim_end_matches(')')
-        .rsplit('(')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Held-out spirals: a linear model gets about half right.
-    assert!(accuracy > 0.9, "{last}");
-}

@@ -102,34 +102,6 @@ impl OptimizerConfig {
     }
 }
 
-impl std::fmt::Display for OptimizerConfig {
-    /// The name, then the settings that differ from none: `momentum 0.9 nesterov`, `adamw weight-decay 0.01`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.kind().name())?;
-        match *self {
-            OptimizerConfig::Sgd => Ok(()),
-            OptimizerConfig::Momentum {
-                momentum,
-                nesterov,
-                weight_decay,
-            } => {
-                write!(f, " {momentum}")?;
-                if nesterov {
-                    f.write_str(" nesterov")?;
-                }
-                if weight_decay != 0.0 {
-                    write!(f, " weight-decay {weight_decay}")?;
-                }
-                Ok(())
-            }
-            OptimizerConfig::AdamW { weight_decay } if weight_decay != 0.0 => {
-                write!(f, " weight-decay {weight_decay}")
-            }
-            OptimizerConfig::AdamW { .. } => Ok(()),
-        }
-    }
-}
-
 fn check_weight_decay(weight_decay: f64) -> Result<()> {
     if !(weight_decay.is_finite() && weight_decay >= 0.0) {
         fail!("weight decay {weight_decay} is not a non-negative number: use e.g. 0.01")
