@@ -8,17 +8,17 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::{Args, Parser, Subcommand};
-use simple_nn::data::Source;
-use simple_nn::io::{self, atomic, report, Training};
+use simple_nn::data::{Samples, Source};
+use simple_nn::io::{self, atomic, report, ModelSpec, Training};
 use simple_nn::nn::{
-    self, Activation, FitConfig, Loss, MlpConfig, OptimizerConfig, OptimizerKind, Schedule,
+    self, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig, OptimizerKind, Schedule,
 };
 use simple_nn::run::{model_and_test_data, Run, Shape};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
@@ -229,6 +229,17 @@ impl RunOn {
     fn open(&self) -> Result<Device> {
         Ok(self.device.open_for(self.dtype)?)
     }
+
+    /// A saved model and the test part of `data`, on this device.
+    fn model_and_data(
+        &self,
+        model: &Path,
+        data: &Source,
+    ) -> Result<(ModelSpec, Mlp, Samples, Device)> {
+        let dev = self.open()?;
+        let (spec, mlp, samples) = model_and_test_data(model, data, self.dtype, &dev)?;
+        Ok((spec, mlp, samples, dev))
+    }
 }
 
 /// Checks, before any work, that every output can be written.
@@ -313,9 +324,7 @@ fn train(args: TrainArgs) -> Result<()> {
 
 fn eval(args: EvalArgs) -> Result<()> {
     check_outputs([&args.metrics_json])?;
-    let dev = args.run_on.open()?;
-    let (spec, mlp, samples) =
-        model_and_test_data(&args.model, &args.data, args.run_on.dtype, &dev)?;
+    let (spec, mlp, samples, dev) = args.run_on.model_and_data(&args.model, &args.data)?;
     let scored = nn::evaluate(&mlp, &samples, args.run_on.dtype, &dev)?;
     let accuracy = (scored.accuracy)
         .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
@@ -330,9 +339,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 
 fn predict(args: PredictArgs) -> Result<()> {
     check_outputs([&args.output])?;
-    let dev = args.run_on.open()?;
-    let (spec, mlp, samples) =
-        model_and_test_data(&args.model, &args.data, args.run_on.dtype, &dev)?;
+    let (spec, mlp, samples, dev) = args.run_on.model_and_data(&args.model, &args.data)?;
     let rows = nn::predict(&mlp, &samples, args.run_on.dtype, &dev)?;
     let csv = report::predictions_csv(&spec, &rows);
     match &args.output {
