@@ -8,17 +8,17 @@
 //! ```
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::{Args, Parser, Subcommand};
-use simple_nn::data::{Samples, Source};
-use simple_nn::io::{self, atomic, report, ModelSpec, Training};
+use simple_nn::data::Source;
+use simple_nn::io::{self, atomic, report, Training};
 use simple_nn::nn::{
-    self, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig, OptimizerKind, Schedule,
+    self, Activation, FitConfig, Layers, Loss, NetConfig, OptimizerConfig, OptimizerKind, Schedule,
 };
 use simple_nn::run::{model_and_test_data, Run, Shape};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
@@ -64,10 +64,17 @@ struct TrainArgs {
     /// csv:PATH, mnist:DIR, parity:N or spirals:N.
     #[arg(long)]
     data: Source,
-    /// Hidden layer sizes, comma-separated [default: 64,32].
-    #[arg(long, value_delimiter = ',', value_parser = cli::size)]
+    /// Hidden layer sizes, comma-separated: `dense:A,<activation>,dense:B,<activation>` [default: 64,32].
+    #[arg(long, value_delimiter = ',', value_parser = cli::size, conflicts_with = "layers")]
     hidden: Option<Vec<usize>>,
-    /// Hidden activation: relu, tanh or sigmoid [default: relu].
+    /// The hidden layers in order: dense:N, conv:OUT:K[:STRIDE:PAD], maxpool:K, avgpool:K,
+    /// dropout:P, flatten, batchnorm, relu, tanh, sigmoid, gelu (the output layer is added).
+    #[arg(long)]
+    layers: Option<Layers>,
+    /// Read each CSV row's features as an image of C,H,W (MNIST's images are 1,28,28 already).
+    #[arg(long, value_parser = cli::image_shape)]
+    image_shape: Option<[usize; 3]>,
+    /// Activation of --hidden: relu, tanh, sigmoid or gelu [default: relu].
     #[arg(long)]
     activation: Option<Activation>,
     /// cross-entropy (classes), bce (two classes), mse or half-sse (values) [default: cross-entropy].
@@ -167,12 +174,15 @@ struct PredictArgs {
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 struct BenchArgs {
-    /// Input features.
-    #[arg(long, default_value_t = 784, value_parser = cli::size)]
-    inputs: usize,
-    /// Hidden layer sizes, comma-separated.
+    /// The shape of a sample: N features, or C,H,W for images.
+    #[arg(long, default_value = "784", value_delimiter = ',', value_parser = cli::size)]
+    inputs: Vec<usize>,
+    /// Hidden layer sizes, comma-separated (ReLU after each).
     #[arg(long, default_value = "512,512", value_delimiter = ',', value_parser = cli::size)]
     hidden: Vec<usize>,
+    /// The hidden layers in order, as `train --layers` takes them (in place of --hidden).
+    #[arg(long)]
+    layers: Option<Layers>,
     /// Classes (outputs).
     #[arg(long, default_value_t = 10, value_parser = cli::size)]
     classes: usize,
@@ -229,42 +239,24 @@ impl RunOn {
     fn open(&self) -> Result<Device> {
         Ok(self.device.open_for(self.dtype)?)
     }
-
-    /// A saved model and the test part of `data`, on this device.
-    fn model_and_data(
-        &self,
-        model: &Path,
-        data: &Source,
-    ) -> Result<(ModelSpec, Mlp, Samples, Device)> {
-        let dev = self.open()?;
-        let (spec, mlp, samples) = model_and_test_data(model, data, self.dtype, &dev)?;
-        Ok((spec, mlp, samples, dev))
-    }
-}
-
-/// Checks, before any work, that every output can be written.
-fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<()> {
-    Ok(paths
-        .into_iter()
-        .flatten()
-        .try_for_each(|p| atomic::check_writable(p))?)
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    check_outputs([&args.save, &args.history, &args.plot, &args.metrics_json])?;
-    if let Some(path) = &args.plot {
-        plot::check_path(path)?;
-    }
-    let dev = args.run_on.open()?;
-    let dtype = args.run_on.dtype;
+    atomic::check_all_writable([&args.save, &args.history, &args.plot, &args.metrics_json])?;
+    args.plot.as_deref().map(plot::check_path).transpose()?;
+    let (dev, dtype, epochs) = (args.run_on.open()?, args.run_on.dtype, args.epochs);
     let shape = Shape {
-        hidden: args.hidden.clone(),
+        layers: Shape::asked_layers(
+            args.layers.as_ref(),
+            args.hidden.as_deref(),
+            args.activation,
+        ),
         activation: args.activation,
+        image_shape: args.image_shape,
         loss: args.loss,
         no_bias: args.no_bias,
         normalize: args.normalize,
     };
-    let epochs = args.epochs;
     let mut run = match &args.resume {
         Some(path) => Run::resume(path, &args.data, &shape, epochs, args.kernels, dtype, &dev)?,
         None => {
@@ -323,9 +315,10 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    check_outputs([&args.metrics_json])?;
-    let (spec, mlp, samples, dev) = args.run_on.model_and_data(&args.model, &args.data)?;
-    let scored = nn::evaluate(&mlp, &samples, args.run_on.dtype, &dev)?;
+    atomic::check_all_writable([&args.metrics_json])?;
+    let on = &args.run_on;
+    let (spec, net, rows, dev) = model_and_test_data(&args.model, &args.data, on.device, on.dtype)?;
+    let scored = nn::evaluate(&net, &rows, on.dtype, &dev)?;
     let accuracy = (scored.accuracy)
         .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
         .unwrap_or_default();
@@ -338,10 +331,11 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
-    check_outputs([&args.output])?;
-    let (spec, mlp, samples, dev) = args.run_on.model_and_data(&args.model, &args.data)?;
-    let rows = nn::predict(&mlp, &samples, args.run_on.dtype, &dev)?;
-    let csv = report::predictions_csv(&spec, &rows);
+    atomic::check_all_writable([&args.output])?;
+    let on = &args.run_on;
+    let (spec, net, rows, dev) = model_and_test_data(&args.model, &args.data, on.device, on.dtype)?;
+    let predictions = nn::predict(&net, &rows, on.dtype, &dev)?;
+    let csv = report::predictions_csv(&spec, &predictions);
     match &args.output {
         Some(path) => atomic::write(path, csv.as_bytes())?,
         None => {
@@ -356,22 +350,32 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
-    check_outputs([&args.metrics_json])?;
+    atomic::check_all_writable([&args.metrics_json])?;
     let dev = args.run_on.open()?;
     let dtype = args.run_on.dtype;
-    let sizes = [&[args.inputs][..], &args.hidden, &[args.classes]].concat();
-    let workload = bench::Workload {
-        config: MlpConfig {
-            sizes: sizes.clone(),
-            kernels: args.kernels,
-            ..Default::default()
-        },
-        batch: args.batch_size,
-        lr: args.lr,
+    let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
+    let config = NetConfig {
+        input: args.inputs.clone(),
+        layers,
+        outputs: args.classes,
+        bias: true,
+        loss: Loss::CrossEntropy,
+        kernels: args.kernels,
     };
+    let (net, workload) = (
+        config.clone(),
+        bench::Workload {
+            config,
+            batch: args.batch_size,
+            lr: args.lr,
+        },
+    );
     let timing = workload.time(args.steps, args.phases, dtype, &dev)?;
     println!(
-        "nn bench: {sizes:?} relu, batch {}, {} steps, {} kernels, {} on {}, {} threads: {:.3} ms/step, {:.0} samples/s",
+        "nn bench: {:?} {} → {}, batch {}, {} steps, {} kernels, {} on {}, {} threads: {:.3} ms/step, {:.0} samples/s",
+        net.input,
+        net.layers,
+        net.outputs,
         workload.batch,
         args.steps,
         args.kernels,
@@ -385,16 +389,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         println!("phases: forward+loss {forward:.3} ms, backward {backward:.3} ms, update {update:.3} ms");
     }
     if let Some(path) = &args.metrics_json {
-        let metrics = serde_json::json!({
-            "samples_per_sec": timing.samples_per_sec,
-            "ms_per_step": timing.ms_per_step,
-            "batch_size": workload.batch,
-            "kernels": args.kernels.to_string(),
-            "steps": args.steps,
-            "device": device::name(&dev),
-            "dtype": dtype.as_str(),
-        });
-        report::write_metrics(path, &metrics)?;
+        report::write_metrics(path, &workload.report(&timing, args.steps, dtype, &dev))?;
     }
     Ok(())
 }

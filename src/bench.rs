@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Error, Module, Result, Tensor};
+use candle_core::{DType, Device, Error, ModuleT, Result, Tensor};
 
-use crate::nn::{AnyOptimizer, Mlp, MlpConfig, OptimizerConfig};
+use crate::nn::{AnyOptimizer, Model, Net, NetConfig, OptimizerConfig};
 
-/// SGD steps of a model on one fixed random batch with cycling class labels: the workload of `torch_mlp.py`.
+/// SGD steps of a model in training mode on one fixed random batch with cycling class labels:
+/// the workload of `torch_mlp.py` and `torch_cnn.py`.
 #[derive(Debug, Clone)]
 pub struct Workload {
     /// The model (its loss and kernels included); its seed is 0.
-    pub config: MlpConfig,
+    pub config: NetConfig,
     /// Rows per batch.
     pub batch: usize,
     /// SGD's learning rate.
@@ -34,13 +35,45 @@ pub struct Timing {
     pub phases_ms: Option<[f64; 3]>,
 }
 
+/// What `nn bench --metrics-json` writes: the timing and what it timed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Rows trained per second.
+    pub samples_per_sec: f64,
+    /// Milliseconds per step.
+    pub ms_per_step: f64,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// `fused` or `stock`.
+    pub kernels: String,
+    /// Timed steps.
+    pub steps: usize,
+    /// Where it ran.
+    pub device: String,
+    /// In what precision.
+    pub dtype: &'static str,
+}
+
 impl Workload {
+    /// The report of `timing`, `steps` steps of this workload in `dtype` on `dev`.
+    pub fn report(&self, timing: &Timing, steps: usize, dtype: DType, dev: &Device) -> Report {
+        Report {
+            samples_per_sec: timing.samples_per_sec,
+            ms_per_step: timing.ms_per_step,
+            batch_size: self.batch,
+            kernels: self.config.kernels.to_string(),
+            steps,
+            device: crate::device::name(dev),
+            dtype: dtype.as_str(),
+        }
+    }
+
     /// Times `steps` steps after 3 warm-up steps; with `phases`, the same steps again with the
     /// device synchronised between the phases of each (which costs a little).
     pub fn time(&self, steps: usize, phases: bool, dtype: DType, dev: &Device) -> Result<Timing> {
-        let inputs = self.config.sizes[0];
-        let classes = *self.config.sizes.last().unwrap_or(&1);
-        let (mlp, varmap) = Mlp::seeded(self.config.clone(), 0, dtype, dev)?;
+        let inputs: usize = self.config.input.iter().product();
+        let classes = self.config.outputs.max(1);
+        let (net, varmap) = Net::seeded(self.config.clone(), 0, dtype, dev)?;
         let xs = Tensor::randn(0f32, 1.0, (self.batch, inputs), &Device::Cpu)?
             .to_dtype(dtype)?
             .to_device(dev)?;
@@ -52,7 +85,7 @@ impl Workload {
             self.lr,
             self.config.kernels,
         )?;
-        let forward_loss = || mlp.loss(&mlp.forward(&xs)?, &ys);
+        let forward_loss = || net.loss(&net.forward_t(&xs, true)?, &ys);
         for _ in 0..3 {
             optimizer.step(&forward_loss()?.backward()?)?;
         }

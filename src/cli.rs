@@ -60,6 +60,17 @@ pub fn size(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `C,H,W`: the channels, height and width of an image, each at least 1.
+pub fn image_shape(s: &str) -> Result<[usize; 3], String> {
+    let sizes: Vec<usize> = s
+        .split(',')
+        .map(size)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("image shape '{s}': {e}; write C,H,W, e.g. 1,28,28"))?;
+    <[usize; 3]>::try_from(sizes)
+        .map_err(|_| format!("image shape '{s}' is not three sizes: write C,H,W, e.g. 1,28,28"))
+}
+
 fn number(s: &str, ok: impl Fn(f64) -> bool, what: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && ok(v) => Ok(v),

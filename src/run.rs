@@ -11,23 +11,45 @@ use candle_core::{DType, Device, Result};
 use candle_nn::VarMap;
 
 use crate::data::{Normalization, Part, Samples, Source, TargetKind};
+use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
-use crate::nn::{Activation, Epoch, Learner, Loss, Mlp, MlpConfig};
+use crate::nn::{Activation, Epoch, Layers, Learner, Loss, Net, NetConfig};
 
 /// The shape a run asks for; what is left `None` takes the default (new model) or the saved choice (resumed one).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shape {
-    /// Hidden layer sizes [default: 64, 32].
-    pub hidden: Option<Vec<usize>>,
-    /// Hidden activation [default: relu].
+    /// The hidden layers, and the flag that gave them (for messages) [default: dense:64,relu,dense:32,relu].
+    pub layers: Option<(Layers, String)>,
+    /// The activation of the `--hidden` shorthand [default: relu].
     pub activation: Option<Activation>,
+    /// The data's samples are images of this shape (`--image-shape C,H,W` for a CSV file).
+    pub image_shape: Option<[usize; 3]>,
     /// The loss [default: cross-entropy].
     pub loss: Option<Loss>,
     /// Layers without bias.
     pub no_bias: bool,
     /// Standardise features with the training part's mean and spread.
     pub normalize: bool,
+}
+
+impl Shape {
+    /// The layers a command line asks for: `--layers`, or `--hidden` with its `activation` (relu
+    /// by default) as `dense:A,<activation>,…`; with the flag that asked, for messages.
+    pub fn asked_layers(
+        layers: Option<&Layers>,
+        hidden: Option<&[usize]>,
+        activation: Option<Activation>,
+    ) -> Option<(Layers, String)> {
+        match (layers, hidden) {
+            (Some(layers), _) => Some((layers.clone(), format!("--layers {layers}"))),
+            (None, Some(h)) => Some((
+                Layers::dense(h, activation.unwrap_or(Activation::Relu)),
+                format!("--hidden {h:?}"),
+            )),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A model ready to train: its description, settings, layers and variables, and the data split.
@@ -37,7 +59,7 @@ pub struct Run {
     /// The training settings and the epochs done.
     pub training: Training,
     /// The network.
-    pub mlp: Mlp,
+    pub net: Net,
     /// Its variables.
     pub varmap: VarMap,
     /// The rows it trains on.
@@ -57,7 +79,20 @@ impl Run {
         dev: &Device,
     ) -> Result<Self> {
         let loss = shape.loss.unwrap_or(Loss::CrossEntropy);
-        let samples = load(data, Part::Train, loss)?;
+        let activation = shape.activation.unwrap_or(Activation::Relu);
+        let layers = shape.layers.as_ref().map_or_else(
+            || Layers::dense(&[64, 32], activation),
+            |(layers, _)| layers.clone(),
+        );
+        // A spec that cannot work on the data's shape is refused before anything loads (for
+        // flat rows the feature count does not change what can work).
+        let input = shape.image_shape.or(data.image_shape(Part::Train)?);
+        layers
+            .shapes(&input.map_or(vec![1], |image| image.to_vec()))
+            .map_err(|e| {
+                candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
+            })?;
+        let samples = load(data, Part::Train, loss, shape.image_shape)?;
         let (mut train, mut valid) = samples.split(training.valid_fraction, training.fit.seed)?;
         let normalization = shape.normalize.then(|| Normalization::fit(&train));
         if let Some(norm) = &normalization {
@@ -66,21 +101,21 @@ impl Run {
         }
         let spec = ModelSpec::new(
             &train,
-            shape.hidden.as_deref().unwrap_or(&[64, 32]),
-            shape.activation.unwrap_or(Activation::Relu),
+            layers,
+            activation,
             !shape.no_bias,
             loss,
             normalization,
         )?;
-        let config = MlpConfig {
+        let config = NetConfig {
             kernels,
-            ..spec.config()
+            ..spec.net_config()
         };
-        let (mlp, varmap) = Mlp::seeded(config, training.fit.seed, dtype, dev)?;
+        let (net, varmap) = Net::seeded(config, training.fit.seed, dtype, dev)?;
         Ok(Self {
             spec,
             training,
-            mlp,
+            net,
             varmap,
             train,
             valid,
@@ -104,21 +139,21 @@ impl Run {
                 crate::error::message(&e)
             ))
         };
-        let (spec, mlp, varmap) = io::load_trainable(path, kernels, dtype, dev).map_err(context)?;
+        let (spec, net, varmap) = io::load_trainable(path, kernels, dtype, dev).map_err(context)?;
+        let asked = shape
+            .layers
+            .as_ref()
+            .map(|(layers, flag)| (layers, flag.as_str()));
         let training = spec
-            .resume(
-                shape.hidden.as_deref(),
-                shape.activation,
-                shape.loss,
-                epochs,
-            )
+            .resume(asked, shape.activation, shape.loss, epochs)
             .map_err(context)?;
-        let samples = spec.prepare(load(data, Part::Train, spec.loss)?, data)?;
+        let samples = load(data, Part::Train, spec.loss, shape.image_shape)?;
+        let samples = spec.prepare(samples, data)?;
         let (train, valid) = samples.split(training.valid_fraction, training.fit.seed)?;
         Ok(Self {
             spec,
             training,
-            mlp,
+            net,
             varmap,
             train,
             valid,
@@ -127,7 +162,7 @@ impl Run {
 
     /// Trains the remaining epochs, calling `on_epoch` after each; the description records them.
     pub fn fit(&mut self, on_epoch: impl FnMut(&Epoch) -> Result<()>) -> Result<Vec<Epoch>> {
-        let mut learner = Learner::new(&self.mlp, &self.varmap, self.training.fit.clone())?
+        let mut learner = Learner::new(&self.net, &self.varmap, self.training.fit.clone())?
             .resume_after(self.training.epochs);
         let epochs = learner.fit(&self.train, &self.valid, on_epoch)?;
         self.training.epochs = learner.epochs_done();
@@ -208,23 +243,31 @@ impl Run {
     }
 }
 
-/// A saved model and the test part of `data`, checked against it and prepared as its training data was.
+/// A saved model on `device` in `dtype`, and the test part of `data`, checked against the model and
+/// prepared as its training data was; and the device.
 pub fn model_and_test_data(
     path: &Path,
     data: &Source,
+    device: DeviceSpec,
     dtype: DType,
-    dev: &Device,
-) -> Result<(ModelSpec, Mlp, Samples)> {
-    let (spec, mlp) = io::load_model(path, dtype, dev)?;
-    let samples = spec.prepare(load(data, Part::Test, spec.loss)?, data)?;
-    Ok((spec, mlp, samples))
+) -> Result<(ModelSpec, Net, Samples, Device)> {
+    let dev = device.open_for(dtype)?;
+    let (spec, net) = io::load_model(path, dtype, &dev)?;
+    let samples = spec.prepare(load(data, Part::Test, spec.loss, None)?, data)?;
+    Ok((spec, net, samples, dev))
 }
 
-/// A part of `data`, with the targets `loss` needs (class ids become values for a regression loss); errors name the source.
-fn load(data: &Source, part: Part, loss: Loss) -> Result<Samples> {
-    let samples = data.load(part, loss.targets()).map_err(|e| {
+/// A part of `data`, with the targets `loss` needs (class ids become values for a regression
+/// loss), read as images of `image_shape` where given; errors name the source.
+fn load(data: &Source, part: Part, loss: Loss, image_shape: Option<[usize; 3]>) -> Result<Samples> {
+    let context = |e: candle_core::Error| {
         candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
-    })?;
+    };
+    let samples = data.load(part, loss.targets()).map_err(context)?;
+    let samples = match image_shape {
+        Some(shape) => samples.with_image_shape(shape).map_err(context)?,
+        None => samples,
+    };
     Ok(match loss.targets() {
         TargetKind::Classes => samples,
         TargetKind::Values => samples.into_values(),

@@ -381,17 +381,35 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
     // Truncated: the header promises more data than the file holds.
     let truncated = dir.join("truncated.safetensors");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    // A valid file whose description claims other layer sizes than its tensors have.
-    let (from, to) = (b"[2,64,32,2]", b"[2,64,33,2]");
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("the description lists the sizes");
-    let mut edited = bytes.clone();
-    edited[at..at + to.len()].copy_from_slice(to);
-    let lying = dir.join("lying.safetensors");
-    std::fs::write(&lying, edited).unwrap();
-    for (path, expected) in [(&truncated, "model"), (&lying, "its description needs")] {
+    // Same-length edits of the description: `edit(pairs, name)` writes a copy with each replaced.
+    let edit = |pairs: &[(&[u8], &[u8])], name: &str| {
+        let mut edited = bytes.clone();
+        for (from, to) in pairs {
+            let at = edited
+                .windows(from.len())
+                .position(|w| w == *from)
+                .expect("the description holds the text to edit");
+            edited[at..at + to.len()].copy_from_slice(to);
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, edited).unwrap();
+        path
+    };
+    // A valid file whose description claims other layers than its tensors have.
+    let lying = edit(
+        &[(b"[2,64,32,2]", b"[2,64,33,2]"), (b"dense:32", b"dense:33")],
+        "lying.safetensors",
+    );
+    // A description that contradicts itself: its sizes are not its layers'.
+    let contradicting = edit(
+        &[(b"[2,64,32,2]", b"[2,64,33,2]")],
+        "contradicting.safetensors",
+    );
+    for (path, expected) in [
+        (&truncated, "model"),
+        (&lying, "its description needs"),
+        (&contradicting, "broken description"),
+    ] {
         let out = run(&[
             "eval",
             "--model",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, ModuleT, Tensor};
 use common::{max_abs_diff, values};
 use simple_nn::data::{Normalization, Part, Source, TargetKind};
 use simple_nn::io::{self as checkpoint, ModelSpec};
@@ -247,16 +247,26 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
         (DType::F32, true, Activation::Relu),
         (DType::F64, false, Activation::Sigmoid),
     ] {
+        // Written as MLP files were before layer specs existed: sizes and activation, no `layers`.
         let spec = ModelSpec {
             sizes: vec![2, 7, 5, 2],
             activation,
+            layers: None,
+            input_shape: None,
             bias,
             loss: Loss::CrossEntropy,
             classes: Some(2),
             normalization: Some(normalization.clone()),
             training: None,
         };
-        let (mlp, varmap) = Mlp::seeded(spec.config(), 11, dtype, &Device::Cpu).unwrap();
+        let config = MlpConfig {
+            sizes: spec.sizes.clone(),
+            activation,
+            bias,
+            loss: spec.loss,
+            kernels: Kernels::default(),
+        };
+        let (mlp, varmap) = Mlp::seeded(config, 11, dtype, &Device::Cpu).unwrap();
         fit::fit(
             &mlp,
             &varmap,
@@ -272,7 +282,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
         assert_eq!(loaded_spec, spec);
         let (xs, _) = samples.tensors(dtype, &Device::Cpu).unwrap();
         assert_eq!(
-            values(&loaded.forward(&xs).unwrap()),
+            values(&loaded.forward_t(&xs, false).unwrap()),
             values(&mlp.forward(&xs).unwrap())
         );
     }

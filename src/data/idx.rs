@@ -62,6 +62,7 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
             labels[i]
         );
     }
+    let (rows, cols) = image_dims(&images_path)?;
     Samples::new(
         pixels,
         n_features,
@@ -69,7 +70,25 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
             labels,
             classes: DIGITS,
         },
-    )
+    )?
+    .with_image_shape([1, rows, cols])
+}
+
+/// The shape `[1, H, W]` of the training (`train-*`) or test (`t10k-*`) images in `dir`, from the
+/// images file's header alone.
+pub fn image_shape(dir: &Path, part: Part) -> Result<[usize; 3]> {
+    let prefix = match part {
+        Part::Train => "train",
+        Part::Test => "t10k",
+    };
+    let (rows, cols) = image_dims(&find(dir, &format!("{prefix}-images-idx3-ubyte"))?)?;
+    Ok([1, rows, cols])
+}
+
+/// The height and width of the images in the IDX file at `path`, from its header.
+fn image_dims(path: &Path) -> Result<(usize, usize)> {
+    let dims = read_header(&mut open(path)?, IMAGES_MAGIC, "IDX images", path)?;
+    Ok((dims[1], dims[2]))
 }
 
 /// `dir/name`, or else `dir/name.gz`, or an error listing both.
@@ -96,9 +115,37 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
 fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)> {
     let file = path.display();
     let mut reader = open(path)?;
+    let dims = read_header(&mut reader, magic, what, path)?;
+    let shape = sizes_text(&dims);
+    let Some(expected) = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+    else {
+        fail!("idx '{file}': the header's sizes {shape} overflow: the file is corrupt");
+    };
+    // At most one byte past what the header promises, so a lying header
+    // costs no more memory than the data that is really there.
+    let data = read_up_to(&mut reader, expected.saturating_add(1), path)?;
+    let found = data.len() as u64;
+    if found < expected {
+        fail!(
+            "idx '{file}': the header promises {shape} = {expected} bytes of data but only {found} follow: the file is truncated, fetch it again"
+        );
+    }
+    if found > expected {
+        fail!(
+            "idx '{file}': more data follows the {shape} = {expected} bytes its header promises: the file is not a single IDX file"
+        );
+    }
+    Ok((dims, data))
+}
+
+/// The sizes in an IDX header read from `reader`, after checking its magic number and that no item is empty.
+fn read_header(reader: &mut dyn Read, magic: u32, what: &str, path: &Path) -> Result<Vec<usize>> {
+    let file = path.display();
     let n_dims = (magic & 0xff) as usize;
     let header_len = 4 + 4 * n_dims;
-    let header = read_up_to(&mut reader, header_len as u64, path)?;
+    let header = read_up_to(reader, header_len as u64, path)?;
     if header.len() < 4 {
         fail!(
             "idx '{file}': {} bytes are too few for an IDX header ({header_len} bytes): the file is empty or truncated",
@@ -124,35 +171,19 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
         .chunks(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let shape = dims
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(" × ");
+    let shape = sizes_text(&dims);
     if dims[1..].contains(&0) {
         fail!("idx '{file}': the header's sizes {shape} leave items of zero bytes: the file is corrupt");
     }
-    let Some(expected) = dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-    else {
-        fail!("idx '{file}': the header's sizes {shape} overflow: the file is corrupt");
-    };
-    // At most one byte past what the header promises, so a lying header
-    // costs no more memory than the data that is really there.
-    let data = read_up_to(&mut reader, expected.saturating_add(1), path)?;
-    let found = data.len() as u64;
-    if found < expected {
-        fail!(
-            "idx '{file}': the header promises {shape} = {expected} bytes of data but only {found} follow: the file is truncated, fetch it again"
-        );
-    }
-    if found > expected {
-        fail!(
-            "idx '{file}': more data follows the {shape} = {expected} bytes its header promises: the file is not a single IDX file"
-        );
-    }
-    Ok((dims, data))
+    Ok(dims)
+}
+
+/// Sizes as the errors write them: `60000 × 28 × 28`.
+fn sizes_text(dims: &[usize]) -> String {
+    dims.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(" × ")
 }
 
 /// A reader of the file's content, decompressed when it starts with gzip's magic bytes.

@@ -61,6 +61,17 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The shape `[C, H, W]` of the part's samples when they are images (MNIST's, from its header
+    /// alone), known before anything is loaded; `None` for sources of flat rows.
+    pub fn image_shape(&self, part: Part) -> Result<Option<[usize; 3]>> {
+        match self {
+            Source::Mnist(dir) => idx::image_shape(dir, part).map(Some),
+            Source::Csv(_) | Source::Parity(_) | Source::Spirals(_) => Ok(None),
+        }
+    }
+}
+
 /// The accepted forms of a [`Source`], for error messages.
 fn source_forms() -> String {
     format!(

@@ -43,6 +43,8 @@ pub struct Samples {
     features: Vec<f32>,
     n_features: usize,
     targets: Targets,
+    /// `[C, H, W]` when each sample is an image of C channels of H×W (`n_features` = C·H·W).
+    image: Option<[usize; 3]>,
 }
 
 impl Samples {
@@ -109,7 +111,33 @@ impl Samples {
             features,
             n_features,
             targets,
+            image: None,
         })
+    }
+
+    /// The same samples read as images of `[C, H, W]`, which must hold exactly the features of a sample.
+    pub fn with_image_shape(self, [c, h, w]: [usize; 3]) -> Result<Self> {
+        if c * h * w != self.n_features {
+            fail!(
+                "an image of {c}×{h}×{w} holds {} values but each sample has {} features: give the shape C,H,W of the data's images",
+                c * h * w,
+                self.n_features
+            );
+        }
+        Ok(Self {
+            image: Some([c, h, w]),
+            ..self
+        })
+    }
+
+    /// `[C, H, W]` when the samples are images.
+    pub fn image_shape(&self) -> Option<[usize; 3]> {
+        self.image
+    }
+
+    /// The shape of one sample: `[C, H, W]` for images, else `[features]`.
+    pub fn input_shape(&self) -> Vec<usize> {
+        self.image.map_or(vec![self.n_features], |s| s.to_vec())
     }
 
     /// The number of samples.
@@ -196,6 +224,7 @@ impl Samples {
             features,
             n_features: nf,
             targets,
+            image: self.image,
         }
     }
 

@@ -10,7 +10,7 @@
 //! get the usual permissions (`0666` less the umask), as `File::create` gives.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Error, Result};
 use tempfile::NamedTempFile;
@@ -45,6 +45,14 @@ pub fn check_writable(path: &Path) -> Result<()> {
             path.display()
         ))
     })
+}
+
+/// [`check_writable`] for each path that is given.
+pub fn check_all_writable<'a>(paths: impl IntoIterator<Item = &'a Option<PathBuf>>) -> Result<()> {
+    paths
+        .into_iter()
+        .flatten()
+        .try_for_each(|p| check_writable(p))
 }
 
 /// The folder a file at `path` lives in (`.` for a bare file name).

@@ -18,7 +18,7 @@ use super::{atomic, safetensors_bytes, shape_text};
 use crate::data::{Normalization, Samples};
 use crate::kernels::Kernels;
 use crate::nn::{
-    check_sizes, weight_name, Activation, FitConfig, Loss, Mlp, MlpConfig, OptimizerConfig,
+    check_sizes, Activation, FitConfig, LayerSpec, Layers, Loss, Net, NetConfig, OptimizerConfig,
     OptimizerKind, Schedule,
 };
 
@@ -28,10 +28,16 @@ const MODEL_KEY: &str = "simple-nn";
 /// Everything needed to rebuild a trained model and its input pipeline, stored in its checkpoint.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelSpec {
-    /// Layer sizes, input first.
+    /// The features of a sample, the units of each dense layer, and the outputs.
     pub sizes: Vec<usize>,
-    /// The hidden layers' activation.
+    /// The activation of the `--hidden` shorthand (and of files written before `layers`).
     pub activation: Activation,
+    /// The hidden layers, in order; files of MLPs written before it had only `sizes` and `activation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Layers>,
+    /// The shape of one sample when it is an image (`[C, H, W]`); else `[sizes[0]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
     /// Whether the layers have biases.
     pub bias: bool,
     /// The loss it was trained with, which fixes the output head.
@@ -128,10 +134,10 @@ impl TryFrom<TrainingRecord> for Training {
 }
 
 impl ModelSpec {
-    /// A new model for `train` (its features and targets fix the input and output sizes).
+    /// A new model of `layers` for `train` (its shape and targets fix the input and the output layer).
     pub fn new(
         train: &Samples,
-        hidden: &[usize],
+        layers: Layers,
         activation: Activation,
         bias: bool,
         loss: Loss,
@@ -146,25 +152,34 @@ impl ModelSpec {
             _ => train.n_outputs(),
         };
         let mut sizes = vec![train.n_features()];
-        sizes.extend(hidden);
+        sizes.extend(layers.0.iter().filter_map(|l| match l {
+            LayerSpec::Dense(n) => Some(*n),
+            _ => None,
+        }));
         sizes.push(outputs);
         check_sizes(&sizes)?;
-        Ok(Self {
+        let spec = Self {
             sizes,
             activation,
+            layers: Some(layers),
+            input_shape: train.image_shape().map(|s| s.to_vec()),
             bias,
             loss,
             classes: train.classes(),
             normalization,
             training: None,
-        })
+        };
+        spec.net_config().shapes()?;
+        Ok(spec)
     }
 
     /// The network's shape, on the default kernels.
-    pub fn config(&self) -> MlpConfig {
-        MlpConfig {
-            sizes: self.sizes.clone(),
-            activation: self.activation,
+    pub fn net_config(&self) -> NetConfig {
+        let hidden = &self.sizes[1..self.sizes.len().max(1) - 1];
+        NetConfig {
+            input: self.input_shape.clone().unwrap_or(vec![self.sizes[0]]),
+            layers: (self.layers.clone()).unwrap_or_else(|| Layers::dense(hidden, self.activation)),
+            outputs: self.sizes.last().copied().unwrap_or(0),
             bias: self.bias,
             loss: self.loss,
             kernels: Kernels::default(),
@@ -192,14 +207,20 @@ impl ModelSpec {
         if let Some(norm) = &self.normalization {
             norm.apply(&mut samples)?;
         }
-        Ok(samples)
+        match self.input_shape.as_deref() {
+            Some(&[c, h, w]) if samples.image_shape().is_none() => {
+                samples.with_image_shape([c, h, w])
+            }
+            _ => Ok(samples),
+        }
     }
 
     /// The settings to train on to `epochs` epochs in all, after checking that the run asks for this
-    /// model: `hidden`, `activation` and `loss`, where given, must be the saved ones.
+    /// model: `layers` (with the flag that asked for them, for the message), `activation` and
+    /// `loss`, where given, must be the saved ones.
     pub fn resume(
         &self,
-        hidden: Option<&[usize]>,
+        layers: Option<(&Layers, &str)>,
         activation: Option<Activation>,
         loss: Option<Loss>,
         epochs: usize,
@@ -207,10 +228,10 @@ impl ModelSpec {
         let Some(done) = &self.training else {
             fail!("the model records no training settings to resume with: train a new one")
         };
-        let saved_hidden = &self.sizes[1..self.sizes.len() - 1];
-        if let Some(asked) = hidden {
-            if asked != saved_hidden {
-                fail!("the saved network's hidden layers are {saved_hidden:?}, not --hidden {asked:?}: drop --hidden to resume it, or train a new model")
+        let saved = self.net_config().layers;
+        if let Some((asked, flag)) = layers {
+            if *asked != saved {
+                fail!("the saved network's hidden layers are {saved}, not {flag}: drop --hidden/--layers to resume it, or train a new model")
             }
         }
         if activation.is_some_and(|a| a != self.activation) || loss.is_some_and(|l| l != self.loss)
@@ -233,16 +254,27 @@ impl ModelSpec {
         Ok(next)
     }
 
-    /// The names and shapes of the parameters such a model has, in `VarMap` layout.
-    fn parameters(&self) -> Vec<(String, Vec<usize>)> {
-        let mut names = Vec::new();
-        for (i, pair) in self.sizes.windows(2).enumerate() {
-            names.push((weight_name(i), vec![pair[1], pair[0]]));
-            if self.bias {
-                names.push((format!("layers.{i}.bias"), vec![pair[1]]));
-            }
+    /// The names and shapes of the parameters such a model has, in `VarMap` layout, after
+    /// checking that the description agrees with itself (sizes, input shape and layers).
+    fn parameters(&self) -> Result<Vec<(String, Vec<usize>)>> {
+        let config = self.net_config();
+        let dense = config.layers.0.iter().filter_map(|l| match l {
+            LayerSpec::Dense(n) => Some(*n),
+            _ => None,
+        });
+        let sizes: Vec<usize> = std::iter::once(config.input.iter().product())
+            .chain(dense)
+            .chain([config.outputs])
+            .collect();
+        if sizes != self.sizes {
+            fail!(
+                "its sizes {:?} are not those of its input {:?} and layers '{}' ({sizes:?})",
+                self.sizes,
+                config.input,
+                config.layers
+            )
         }
-        names
+        config.parameters()
     }
 }
 
@@ -260,7 +292,7 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
             .lock()
             .map_err(|_| Error::Msg("the VarMap's lock is poisoned".into()))?;
         let mut tensors = Vec::with_capacity(vars.len());
-        for (name, _) in spec.parameters() {
+        for (name, _) in spec.parameters()? {
             let Some(var) = vars.get(&name) else {
                 fail!("the model has no parameter '{name}' although its description needs it")
             };
@@ -277,11 +309,11 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
 /// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
 ///
 /// The model runs on the default kernels; `load_trainable` chooses them.
-pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Mlp)> {
+pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Net)> {
     let (spec, parameters) = read_model(path, dtype, dev)?;
     let vb = VarBuilder::from_tensors(parameters, dtype, dev);
-    let mlp = Mlp::build(spec.config(), vb)?;
-    Ok((spec, mlp))
+    let net = Net::build(spec.net_config(), vb, 0)?;
+    Ok((spec, net))
 }
 
 /// Loads a model saved by [`save_model`] with trainable parameters, on `kernels`: its description, the network and its variables.
@@ -290,7 +322,7 @@ pub fn load_trainable(
     kernels: Kernels,
     dtype: DType,
     dev: &Device,
-) -> Result<(ModelSpec, Mlp, VarMap)> {
+) -> Result<(ModelSpec, Net, VarMap)> {
     let (spec, parameters) = read_model(path, dtype, dev)?;
     let varmap = VarMap::new();
     {
@@ -303,14 +335,17 @@ pub fn load_trainable(
         }
     }
     let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
-    let mlp = Mlp::build(
-        MlpConfig {
-            kernels,
-            ..spec.config()
-        },
-        vb,
-    )?;
-    Ok((spec, mlp, varmap))
+    let config = NetConfig {
+        kernels,
+        ..spec.net_config()
+    };
+    // Dropout goes on from a seed of its own: the masks of the epochs before are not replayed.
+    let seed = spec
+        .training
+        .as_ref()
+        .map_or(0, |t| t.fit.seed ^ t.epochs as u64);
+    let net = Net::build(config, vb, seed)?;
+    Ok((spec, net, varmap))
 }
 
 /// A model file's description and parameters, checked against each other.
@@ -333,14 +368,20 @@ fn read_model(
     let spec: ModelSpec = serde_json::from_str(description)
         .map_err(|e| Error::Msg(format!("model '{shown}' has a broken description ({e})")))?;
     check_sizes(&spec.sizes)?;
+    let needed = spec.parameters().map_err(|e| {
+        Error::Msg(format!(
+            "model '{shown}' has a broken description ({})",
+            crate::error::message(&e)
+        ))
+    })?;
     let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| Error::Msg(format!("model '{shown}': {}", crate::error::message(&e))))?;
     let mut parameters = HashMap::new();
-    for (name, shape) in spec.parameters() {
+    for (name, shape) in needed {
         let Some(tensor) = tensors.remove(&name) else {
             fail!(
-                "model '{shown}' lacks '{name}', which its description ({:?}) needs",
-                spec.sizes
+                "model '{shown}' lacks '{name}', which its description ({}) needs",
+                spec.net_config().layers
             )
         };
         if tensor.dims() != shape.as_slice() {

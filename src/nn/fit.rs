@@ -9,13 +9,24 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, ModuleT, Result, Tensor};
 use candle_nn::VarMap;
 
 use super::loss::Loss;
-use super::mlp::Mlp;
 use super::optim::{AnyOptimizer, OptimizerConfig, Schedule};
 use crate::data::{epoch_batches, Samples};
+use crate::kernels::Kernels;
+
+/// What the training loop trains: a network (`forward_t`, with `train` switching dropout and
+/// batch norm to their training behaviour) that knows its loss and the kernels it runs on.
+pub trait Model: ModuleT {
+    /// The loss of `output` (this model's) against `targets`, on the model's kernels.
+    fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor>;
+    /// Which loss that is.
+    fn loss_kind(&self) -> Loss;
+    /// The kernels the model runs on (plain SGD then updates in place on the fused ones).
+    fn kernels(&self) -> Kernels;
+}
 
 /// How to train: the optimizer and its learning rate, the schedule, the batches and the epochs.
 ///
@@ -95,7 +106,7 @@ pub struct Evaluation {
 
 /// A model in training: its optimizer, settings, and the epochs done so far.
 pub struct Learner<'a> {
-    mlp: &'a Mlp,
+    model: &'a dyn Model,
     optimizer: AnyOptimizer,
     config: FitConfig,
     epochs_done: usize,
@@ -104,18 +115,18 @@ pub struct Learner<'a> {
 }
 
 impl<'a> Learner<'a> {
-    /// Starts training `mlp`, whose variables are `varmap`'s, with `config`; the settings are checked first.
-    pub fn new(mlp: &'a Mlp, varmap: &VarMap, config: FitConfig) -> Result<Self> {
+    /// Starts training `model`, whose variables are `varmap`'s, with `config`; the settings are checked first.
+    pub fn new(model: &'a dyn Model, varmap: &VarMap, config: FitConfig) -> Result<Self> {
         config.validate()?;
         let (dtype, dev) = parameters_dtype_device(varmap)?;
         let optimizer = AnyOptimizer::new(
             varmap.all_vars(),
             &config.optimizer,
             config.lr,
-            mlp.kernels(),
+            model.kernels(),
         )?;
         Ok(Self {
-            mlp,
+            model,
             optimizer,
             config,
             epochs_done: 0,
@@ -142,7 +153,7 @@ impl<'a> Learner<'a> {
 
     /// The model's loss on `(xs, ys)` and the gradient step it gives, without reading the loss back.
     pub fn step(&mut self, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        let loss = self.mlp.loss(&self.mlp.forward(xs)?, ys)?;
+        let loss = self.model.loss(&self.model.forward_t(xs, true)?, ys)?;
         self.optimizer.backward_step(&loss)?;
         Ok(loss)
     }
@@ -179,7 +190,7 @@ impl<'a> Learner<'a> {
         let (epoch, config) = (self.epochs_done, &self.config);
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);
-        let loss_kind = self.mlp.config().loss;
+        let loss_kind = self.model.loss_kind();
         let batches = epoch_batches(
             train.len(),
             config.batch_size,
@@ -190,7 +201,7 @@ impl<'a> Learner<'a> {
         let mut loss_sum = 0.0;
         for (step, indices) in batches.iter().enumerate() {
             let (xs, ys) = train.batch(indices, self.dtype, &self.dev)?;
-            let loss = self.mlp.loss(&self.mlp.forward(&xs)?, &ys)?;
+            let loss = self.model.loss(&self.model.forward_t(&xs, true)?, &ys)?;
             let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
                 fail!(
@@ -212,7 +223,7 @@ impl<'a> Learner<'a> {
         }
         self.epochs_done += 1;
         let scored = (!valid.is_empty())
-            .then(|| evaluate(self.mlp, valid, self.dtype, &self.dev))
+            .then(|| evaluate(self.model, valid, self.dtype, &self.dev))
             .transpose()?;
         Ok(Epoch {
             epoch: epoch + 1,
@@ -225,7 +236,7 @@ impl<'a> Learner<'a> {
     }
 }
 
-/// Trains `mlp` (whose variables are `varmap`'s) on `train` from its first epoch, scoring `valid` after every epoch.
+/// Trains `model` (whose variables are `varmap`'s) on `train` from its first epoch, scoring `valid` after every epoch.
 ///
 /// ```
 /// use simple_nn::candle::{DType, Device};
@@ -247,25 +258,30 @@ impl<'a> Learner<'a> {
 /// # }
 /// ```
 pub fn fit(
-    mlp: &Mlp,
+    model: &dyn Model,
     varmap: &VarMap,
     train: &Samples,
     valid: &Samples,
     config: FitConfig,
     on_epoch: impl FnMut(&Epoch) -> Result<()>,
 ) -> Result<Vec<Epoch>> {
-    Learner::new(mlp, varmap, config)?.fit(train, valid, on_epoch)
+    Learner::new(model, varmap, config)?.fit(train, valid, on_epoch)
 }
 
-/// Scores `mlp` on `samples` in batches of 1024 rows, with its loss and (for classification) accuracy.
-pub fn evaluate(mlp: &Mlp, samples: &Samples, dtype: DType, dev: &Device) -> Result<Evaluation> {
-    let loss = mlp.config().loss;
+/// Scores `model` on `samples` in batches of 1024 rows, with its loss and (for classification) accuracy.
+pub fn evaluate(
+    model: &dyn Model,
+    samples: &Samples,
+    dtype: DType,
+    dev: &Device,
+) -> Result<Evaluation> {
+    let loss = model.loss_kind();
     let (mut loss_sum, mut correct) = (0.0, 0.0);
     let indices: Vec<usize> = (0..samples.len()).collect();
     for chunk in indices.chunks(1024) {
         let (xs, ys) = samples.batch(chunk, dtype, dev)?;
-        let output = mlp.forward(&xs)?;
-        let value = mlp
+        let output = model.forward_t(&xs, false)?;
+        let value = model
             .loss(&output, &ys)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
@@ -280,14 +296,19 @@ pub fn evaluate(mlp: &Mlp, samples: &Samples, dtype: DType, dev: &Device) -> Res
     })
 }
 
-/// The model's predictions for every sample, in batches of 1024 rows: class probabilities, or the regression outputs.
-pub fn predict(mlp: &Mlp, samples: &Samples, dtype: DType, dev: &Device) -> Result<Vec<Vec<f64>>> {
-    let loss = mlp.config().loss;
+/// `model`'s predictions for every sample, in batches of 1024 rows: class probabilities, or the regression outputs.
+pub fn predict(
+    model: &dyn Model,
+    samples: &Samples,
+    dtype: DType,
+    dev: &Device,
+) -> Result<Vec<Vec<f64>>> {
+    let loss = model.loss_kind();
     let indices: Vec<usize> = (0..samples.len()).collect();
     let mut rows = Vec::with_capacity(samples.len());
     for chunk in indices.chunks(1024) {
         let (xs, _) = samples.batch(chunk, dtype, dev)?;
-        let predictions = loss.predictions(&mlp.forward(&xs)?)?;
+        let predictions = loss.predictions(&model.forward_t(&xs, false)?)?;
         rows.extend(predictions.to_dtype(DType::F64)?.to_vec2::<f64>()?);
     }
     Ok(rows)

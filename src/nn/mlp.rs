@@ -66,6 +66,8 @@ named_enum! {
         Tanh = "tanh",
         /// `max(0, x)`.
         Relu = "relu",
+        /// `x·Φ(x)`, Φ the standard normal's distribution function (PyTorch's default GELU).
+        Gelu = "gelu",
     }
 }
 
@@ -76,6 +78,7 @@ impl Activation {
             Activation::Sigmoid => candle_nn::ops::sigmoid(xs),
             Activation::Tanh => xs.tanh(),
             Activation::Relu => xs.relu(),
+            Activation::Gelu => xs.gelu_erf(),
         }
     }
 }
@@ -308,6 +311,20 @@ impl Mlp {
             .iter()
             .map(|l| l.linear.weight().detach().t()?.contiguous())
             .collect()
+    }
+}
+
+impl super::fit::Model for Mlp {
+    fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        Mlp::loss(self, output, targets)
+    }
+
+    fn loss_kind(&self) -> Loss {
+        self.config.loss
+    }
+
+    fn kernels(&self) -> Kernels {
+        self.config.kernels
     }
 }
 

@@ -7,11 +7,13 @@
 pub mod fit;
 pub mod loss;
 pub mod mlp;
+pub mod net;
 pub mod optim;
 
-pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
+pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner, Model};
 pub use loss::Loss;
 pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
 };
+pub use net::{LayerSpec, Layers, Net, NetConfig};
 pub use optim::{AnyOptimizer, OptimizerConfig, OptimizerKind, Schedule, SgdMomentum};

@@ -43,6 +43,7 @@ pub enum OptimizerConfig {
         weight_decay: f64,
     },
     /// AdamW with PyTorch's betas (0.9, 0.999) and epsilon 1e-8.
+    #[serde(rename = "adamw")]
     AdamW {
         /// Decoupled weight decay.
         weight_decay: f64,

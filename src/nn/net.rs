@@ -1,0 +1,581 @@
+//! Networks of any layers, in order, from a spec: `conv:32:3,relu,maxpool:2,flatten,dense:128,relu`.
+//!
+//! [`LayerSpec`] is one token of the spec, [`Layers`] the whole hidden part;
+//! [`NetConfig`] adds the input shape (`[features]`, or `[C, H, W]` for images),
+//! the output layer (a `dense` of as many units as classes or targets, appended
+//! from the data), the loss and the kernels. [`Net`] is built through a
+//! `VarBuilder` from candle-nn's pieces (`Linear`, `Conv2d`, `BatchNorm`) and
+//! candle's ops (pooling, activations), with a dropout of its own whose masks
+//! come from the run's seed, so runs repeat.
+//!
+//! `dense:N` followed by an activation is one [`Dense`] layer, so that an MLP
+//! written as a spec runs on the same fused kernels as [`crate::nn::Mlp`]; a
+//! `dense` after an image-shaped layer flattens first. The parameters of the
+//! i-th layer that has any are named `layers.{i}.…`, as an `Mlp` names them,
+//! so model files of MLPs load as networks.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use candle_core::{DType, Device, Module, ModuleT, Result, Tensor, Var};
+use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder, VarMap};
+
+use super::fit::Model;
+use super::loss::Loss;
+use super::mlp::{Activation, Dense, Head};
+use crate::kernels::Kernels;
+use crate::rng::SplitMix64;
+
+/// One layer of a spec, as written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LayerSpec {
+    /// `dense:N`: a fully connected layer of N units.
+    Dense(usize),
+    /// `conv:OUT:K` or `conv:OUT:K:STRIDE:PAD`: OUT filters of K×K.
+    Conv {
+        /// Output channels.
+        out: usize,
+        /// Kernel height and width.
+        kernel: usize,
+        /// Step between two windows.
+        stride: usize,
+        /// Zeros added around each side.
+        pad: usize,
+    },
+    /// `maxpool:K`: the maximum of each K×K window, stride K.
+    MaxPool(usize),
+    /// `avgpool:K`: the mean of each K×K window, stride K.
+    AvgPool(usize),
+    /// `dropout:P`: in training, each value zeroed with probability P and the rest scaled by 1/(1−P).
+    Dropout(f64),
+    /// `flatten`: an image becomes one row of features.
+    Flatten,
+    /// `batchnorm`: normalised by the batch's statistics per channel (or feature) in training,
+    /// by the running ones in evaluation, then scaled and shifted.
+    BatchNorm,
+    /// `relu`, `tanh`, `sigmoid`, `gelu`.
+    Act(Activation),
+}
+
+const FORMS: &str = "dense:N, conv:OUT:K[:STRIDE:PAD], maxpool:K, avgpool:K, dropout:P, flatten, batchnorm, relu, tanh, sigmoid or gelu";
+
+impl FromStr for LayerSpec {
+    type Err = String;
+
+    fn from_str(token: &str) -> std::result::Result<Self, String> {
+        let parts: Vec<&str> = token.split(':').collect();
+        let bad = |what: &str| format!("layer '{token}': {what}");
+        let size = |text: &str, what: &str| match text.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(bad(&format!(
+                "{what} must be a whole number ≥ 1, not '{text}'"
+            ))),
+        };
+        match parts[..] {
+            ["dense", n] => Ok(LayerSpec::Dense(size(n, "the units")?)),
+            ["conv", out, k] | ["conv", out, k, _, _] => {
+                let (stride, pad) = match parts[..] {
+                    [_, _, _, stride, pad] => (
+                        size(stride, "the stride")?,
+                        pad.parse::<usize>().map_err(|_| {
+                            bad(&format!(
+                                "the padding must be a whole number ≥ 0, not '{pad}'"
+                            ))
+                        })?,
+                    ),
+                    _ => (1, 0),
+                };
+                Ok(LayerSpec::Conv {
+                    out: size(out, "the output channels")?,
+                    kernel: size(k, "the kernel size")?,
+                    stride,
+                    pad,
+                })
+            }
+            ["maxpool", k] => Ok(LayerSpec::MaxPool(size(k, "the window")?)),
+            ["avgpool", k] => Ok(LayerSpec::AvgPool(size(k, "the window")?)),
+            ["dropout", p] => match p.parse::<f64>() {
+                Ok(p) if (0.0..1.0).contains(&p) => Ok(LayerSpec::Dropout(p)),
+                _ => Err(bad(&format!(
+                    "the probability must be in [0, 1), not '{p}'"
+                ))),
+            },
+            ["flatten"] => Ok(LayerSpec::Flatten),
+            ["batchnorm"] => Ok(LayerSpec::BatchNorm),
+            [name] if Activation::NAMES.contains(&name) => Ok(LayerSpec::Act(name.parse()?)),
+            _ => Err(format!("unknown layer '{token}': use {FORMS}")),
+        }
+    }
+}
+
+impl fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LayerSpec::Dense(n) => write!(f, "dense:{n}"),
+            LayerSpec::Conv {
+                out,
+                kernel,
+                stride: 1,
+                pad: 0,
+            } => write!(f, "conv:{out}:{kernel}"),
+            LayerSpec::Conv {
+                out,
+                kernel,
+                stride,
+                pad,
+            } => write!(f, "conv:{out}:{kernel}:{stride}:{pad}"),
+            LayerSpec::MaxPool(k) => write!(f, "maxpool:{k}"),
+            LayerSpec::AvgPool(k) => write!(f, "avgpool:{k}"),
+            LayerSpec::Dropout(p) => write!(f, "dropout:{p}"),
+            LayerSpec::Flatten => f.write_str("flatten"),
+            LayerSpec::BatchNorm => f.write_str("batchnorm"),
+            LayerSpec::Act(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// The hidden part of a network, in order; written as comma-separated [`LayerSpec`] tokens.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Layers(pub Vec<LayerSpec>);
+
+impl Layers {
+    /// The MLP shorthand `--hidden A,B`: `dense:A,<activation>,dense:B,<activation>`.
+    pub fn dense(hidden: &[usize], activation: Activation) -> Self {
+        Layers(
+            hidden
+                .iter()
+                .flat_map(|&n| [LayerSpec::Dense(n), LayerSpec::Act(activation)])
+                .collect(),
+        )
+    }
+
+    /// The shape after each layer for an input of `input` (`[features]` or `[C, H, W]`), the
+    /// first entry `input` itself; an error names the first token that cannot take its input.
+    pub fn shapes(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
+        let mut shapes = vec![input.to_vec()];
+        for layer in &self.0 {
+            let shape = shapes.last().cloned().unwrap_or_default();
+            shapes.push(output_shape(layer, &shape)?);
+        }
+        Ok(shapes)
+    }
+}
+
+impl FromStr for Layers {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.trim().is_empty() {
+            return Ok(Layers::default());
+        }
+        s.split(',')
+            .map(|t| t.trim().parse())
+            .collect::<std::result::Result<_, _>>()
+            .map(Layers)
+    }
+}
+
+impl fmt::Display for Layers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tokens: Vec<String> = self.0.iter().map(LayerSpec::to_string).collect();
+        f.write_str(&tokens.join(","))
+    }
+}
+
+impl TryFrom<String> for Layers {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Layers> for String {
+    fn from(layers: Layers) -> String {
+        layers.to_string()
+    }
+}
+
+/// The shape out of `layer` for an input of `shape`, or an error naming the layer.
+fn output_shape(layer: &LayerSpec, shape: &[usize]) -> Result<Vec<usize>> {
+    let image = |what: &str| -> Result<(usize, usize, usize)> {
+        match *shape {
+            [c, h, w] => Ok((c, h, w)),
+            _ => fail!(
+                "layer '{layer}' {what} an image (C×H×W), but its input is a flat row of features: give image-shaped data (mnist:DIR, or csv:PATH with --image-shape C,H,W), or put it before any dense or flatten"
+            ),
+        }
+    };
+    Ok(match *layer {
+        LayerSpec::Dense(n) => vec![n],
+        LayerSpec::Conv {
+            out,
+            kernel,
+            stride,
+            pad,
+        } => {
+            let (_, h, w) = image("needs")?;
+            if h + 2 * pad < kernel || w + 2 * pad < kernel {
+                fail!("layer '{layer}': its {kernel}×{kernel} kernel is larger than its {h}×{w} input (with padding {pad}): use a smaller kernel or fewer poolings before it")
+            }
+            vec![
+                out,
+                (h + 2 * pad - kernel) / stride + 1,
+                (w + 2 * pad - kernel) / stride + 1,
+            ]
+        }
+        LayerSpec::MaxPool(k) | LayerSpec::AvgPool(k) => {
+            let (c, h, w) = image("pools")?;
+            if k > h || k > w {
+                fail!("layer '{layer}': its {k}×{k} window is larger than its {h}×{w} input: use a smaller window or fewer poolings")
+            }
+            vec![c, h / k, w / k]
+        }
+        LayerSpec::Flatten => vec![shape.iter().product()],
+        LayerSpec::Dropout(_) | LayerSpec::BatchNorm | LayerSpec::Act(_) => shape.to_vec(),
+    })
+}
+
+/// The whole shape of a network: input, hidden layers, output units, bias, loss and kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetConfig {
+    /// The shape of one sample: `[features]`, or `[C, H, W]` for images.
+    pub input: Vec<usize>,
+    /// The hidden layers, in order.
+    pub layers: Layers,
+    /// The units of the output layer (classes, or targets).
+    pub outputs: usize,
+    /// Whether dense and conv layers have biases.
+    pub bias: bool,
+    /// The loss, which fixes the output head.
+    pub loss: Loss,
+    /// Fused ops where they cover a layer, or candle's stock ops throughout.
+    pub kernels: Kernels,
+}
+
+impl NetConfig {
+    /// The shape after each layer, output layer included; an error names the first layer that cannot work.
+    pub fn shapes(&self) -> Result<Vec<Vec<usize>>> {
+        if self.input.is_empty() || self.input.contains(&0) || self.outputs == 0 {
+            fail!(
+                "a network needs an input of at least one value and at least one output, got input {:?} and {} outputs",
+                self.input,
+                self.outputs
+            )
+        }
+        let mut shapes = self.layers.shapes(&self.input)?;
+        shapes.push(vec![self.outputs]);
+        Ok(shapes)
+    }
+
+    /// The names and shapes of the parameters, in the order [`Net::seeded`] draws them.
+    pub fn parameters(&self) -> Result<Vec<(String, Vec<usize>)>> {
+        Ok(self
+            .parametrized()?
+            .into_iter()
+            .flat_map(|(i, p)| p.names_and_shapes(i, self.bias))
+            .collect())
+    }
+
+    /// Each layer that has parameters, numbered in order, with what it needs to build them.
+    fn parametrized(&self) -> Result<Vec<(usize, Parametrized)>> {
+        let shapes = self.shapes()?;
+        let output = LayerSpec::Dense(self.outputs);
+        let all = self.layers.0.iter().chain([&output]);
+        Ok(all
+            .zip(&shapes)
+            .filter_map(|(layer, input)| Parametrized::of(layer, input))
+            .enumerate()
+            .collect())
+    }
+}
+
+/// A layer with parameters, and the sizes they take.
+#[derive(Debug, Clone, Copy)]
+enum Parametrized {
+    Dense {
+        n_in: usize,
+        n_out: usize,
+    },
+    Conv {
+        c_in: usize,
+        out: usize,
+        kernel: usize,
+    },
+    BatchNorm {
+        channels: usize,
+    },
+}
+
+impl Parametrized {
+    fn of(layer: &LayerSpec, input: &[usize]) -> Option<Self> {
+        match *layer {
+            LayerSpec::Dense(n_out) => Some(Parametrized::Dense {
+                n_in: input.iter().product(),
+                n_out,
+            }),
+            LayerSpec::Conv { out, kernel, .. } => Some(Parametrized::Conv {
+                c_in: input[0],
+                out,
+                kernel,
+            }),
+            LayerSpec::BatchNorm => Some(Parametrized::BatchNorm { channels: input[0] }),
+            _ => None,
+        }
+    }
+
+    /// PyTorch's default initialisation bound, `1/√fan_in`, for dense and conv layers.
+    fn bound(self) -> f64 {
+        let fan_in = match self {
+            Parametrized::Dense { n_in, .. } => n_in,
+            Parametrized::Conv { c_in, kernel, .. } => c_in * kernel * kernel,
+            Parametrized::BatchNorm { .. } => 1,
+        };
+        1.0 / (fan_in as f64).sqrt()
+    }
+
+    fn names_and_shapes(self, i: usize, bias: bool) -> Vec<(String, Vec<usize>)> {
+        let name = |what: &str| format!("layers.{i}.{what}");
+        match self {
+            Parametrized::Dense { n_in, n_out } => {
+                let mut p = vec![(name("weight"), vec![n_out, n_in])];
+                if bias {
+                    p.push((name("bias"), vec![n_out]));
+                }
+                p
+            }
+            Parametrized::Conv { c_in, out, kernel } => {
+                let mut p = vec![(name("weight"), vec![out, c_in, kernel, kernel])];
+                if bias {
+                    p.push((name("bias"), vec![out]));
+                }
+                p
+            }
+            Parametrized::BatchNorm { channels } => {
+                ["running_mean", "running_var", "weight", "bias"]
+                    .iter()
+                    .map(|what| (name(what), vec![channels]))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Variables for `parameters`, drawn from `seed` as PyTorch initialises its layers: dense and conv
+/// weights and biases uniform in ±1/√fan_in, batch norm's scale 1, shift 0, running mean 0 and
+/// running variance 1. The same seed gives the same numbers on every device and dtype.
+fn seeded_varmap(
+    parameters: &[(String, Vec<usize>, f64)],
+    seed: u64,
+    dtype: DType,
+    dev: &Device,
+) -> Result<VarMap> {
+    let varmap = VarMap::new();
+    let mut rng = SplitMix64::new(seed);
+    {
+        let mut vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
+        for (name, shape, bound) in parameters {
+            let n = shape.iter().product();
+            let values: Vec<f64> = match name.rsplit('.').next() {
+                Some("running_var") => vec![1.0; n],
+                Some("running_mean") => vec![0.0; n],
+                Some("weight") if *bound == 0.0 => vec![1.0; n],
+                Some("bias") if *bound == 0.0 => vec![0.0; n],
+                _ => (0..n)
+                    .map(|_| (2.0 * rng.next_f64() - 1.0) * bound)
+                    .collect(),
+            };
+            let t = Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?
+                .to_dtype(dtype)?
+                .to_device(dev)?;
+            vars.insert(name.clone(), Var::from_tensor(&t)?);
+        }
+    }
+    Ok(varmap)
+}
+
+/// One built layer.
+#[derive(Debug, Clone)]
+enum Layer {
+    Dense(Dense),
+    Conv(Conv2d),
+    MaxPool(usize),
+    AvgPool(usize),
+    Dropout(f64),
+    Flatten,
+    BatchNorm(BatchNorm),
+    Act(Activation),
+}
+
+/// A network of any layers in order, built from a [`NetConfig`].
+#[derive(Debug)]
+pub struct Net {
+    layers: Vec<Layer>,
+    config: NetConfig,
+    /// The seed of the dropout masks, and how many masks were drawn so far.
+    dropout_seed: u64,
+    masks_drawn: AtomicU64,
+}
+
+impl Net {
+    /// Builds the layers through `vb`; dropout masks are drawn from `seed`.
+    pub fn build(config: NetConfig, vb: VarBuilder, seed: u64) -> Result<Self> {
+        let shapes = config.shapes()?;
+        let parametrized = config.parametrized()?;
+        let mut numbers = parametrized.iter().map(|(i, _)| *i);
+        let output = LayerSpec::Dense(config.outputs);
+        let specs: Vec<&LayerSpec> = config.layers.0.iter().chain([&output]).collect();
+        let mut layers = Vec::with_capacity(specs.len());
+        let mut k = 0;
+        while k < specs.len() {
+            let input = &shapes[k];
+            let layer = match *specs[k] {
+                LayerSpec::Dense(n_out) => {
+                    let vb = vb.pp("layers").pp(numbers.next().unwrap_or_default());
+                    let n_in = input.iter().product();
+                    let linear = candle_nn::linear_b(n_in, n_out, config.bias, vb)?;
+                    let is_output = k + 1 == specs.len();
+                    // A following activation joins the layer, so the fused kernels can cover it.
+                    let activation = match specs.get(k + 1) {
+                        Some(LayerSpec::Act(a)) if !is_output => {
+                            k += 1;
+                            Some(*a)
+                        }
+                        _ if is_output && config.loss.head() == Head::Sigmoid => {
+                            Some(Activation::Sigmoid)
+                        }
+                        _ => None,
+                    };
+                    if input.len() > 1 {
+                        layers.push(Layer::Flatten);
+                    }
+                    Layer::Dense(Dense::new(linear, activation, config.kernels))
+                }
+                LayerSpec::Conv {
+                    out,
+                    kernel,
+                    stride,
+                    pad,
+                } => {
+                    let vb = vb.pp("layers").pp(numbers.next().unwrap_or_default());
+                    let cfg = Conv2dConfig {
+                        padding: pad,
+                        stride,
+                        ..Default::default()
+                    };
+                    let weight = vb.get((out, input[0], kernel, kernel), "weight")?;
+                    let bias = config.bias.then(|| vb.get(out, "bias")).transpose()?;
+                    Layer::Conv(Conv2d::new(weight, bias, cfg))
+                }
+                LayerSpec::BatchNorm => {
+                    let vb = vb.pp("layers").pp(numbers.next().unwrap_or_default());
+                    Layer::BatchNorm(candle_nn::batch_norm(input[0], 1e-5, vb)?)
+                }
+                LayerSpec::MaxPool(k) => Layer::MaxPool(k),
+                LayerSpec::AvgPool(k) => Layer::AvgPool(k),
+                LayerSpec::Dropout(p) => Layer::Dropout(p),
+                LayerSpec::Flatten => Layer::Flatten,
+                LayerSpec::Act(a) => Layer::Act(a),
+            };
+            layers.push(layer);
+            k += 1;
+        }
+        Ok(Self {
+            layers,
+            config,
+            dropout_seed: seed,
+            masks_drawn: AtomicU64::new(0),
+        })
+    }
+
+    /// A trainable network with parameters drawn from `seed` as PyTorch initialises its layers.
+    pub fn seeded(
+        config: NetConfig,
+        seed: u64,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<(Self, VarMap)> {
+        let parameters: Vec<(String, Vec<usize>, f64)> = config
+            .parametrized()?
+            .into_iter()
+            .flat_map(|(i, p)| {
+                let bound = match p {
+                    Parametrized::BatchNorm { .. } => 0.0,
+                    _ => p.bound(),
+                };
+                p.names_and_shapes(i, config.bias)
+                    .into_iter()
+                    .map(move |(name, shape)| (name, shape, bound))
+            })
+            .collect();
+        let varmap = seeded_varmap(&parameters, seed, dtype, dev)?;
+        let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
+        Ok((Self::build(config, vb, seed)?, varmap))
+    }
+
+    /// The network's shape.
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    /// `xs` with each value zeroed with probability `p` and the rest scaled by 1/(1−p), the
+    /// mask drawn from the network's seed and the number of masks drawn before it.
+    fn dropout(&self, xs: &Tensor, p: f64) -> Result<Tensor> {
+        let draw = self.masks_drawn.fetch_add(1, Ordering::Relaxed);
+        let mut rng = SplitMix64::new(self.dropout_seed ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..xs.elem_count())
+            .map(|_| if rng.next_f64() < p { 0.0 } else { keep as f32 })
+            .collect();
+        let mask = Tensor::from_vec(mask, xs.shape(), &Device::Cpu)?
+            .to_dtype(xs.dtype())?
+            .to_device(xs.device())?;
+        xs * mask
+    }
+}
+
+impl ModuleT for Net {
+    /// The network's output for `xs` (rows of `input`'s product of values); `train` switches
+    /// dropout on and batch norm to the batch's statistics.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let rows = xs.dim(0)?;
+        let mut shape = vec![rows];
+        shape.extend(&self.config.input);
+        let mut h = xs.reshape(shape)?;
+        for layer in &self.layers {
+            h = match layer {
+                Layer::Dense(dense) => dense.forward(&h)?,
+                Layer::Conv(conv) => conv.forward(&h)?,
+                Layer::MaxPool(k) => h.max_pool2d(*k)?,
+                Layer::AvgPool(k) => h.avg_pool2d(*k)?,
+                Layer::Dropout(p) if train && *p > 0.0 => self.dropout(&h, *p)?,
+                Layer::Dropout(_) => h,
+                Layer::Flatten => h.flatten_from(1)?,
+                Layer::BatchNorm(norm) => norm.forward_t(&h, train)?,
+                Layer::Act(a) => a.apply(&h)?,
+            };
+        }
+        Ok(h)
+    }
+}
+
+impl Model for Net {
+    fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        self.config
+            .loss
+            .compute_on(output, targets, self.config.kernels)
+    }
+
+    fn loss_kind(&self) -> Loss {
+        self.config.loss
+    }
+
+    fn kernels(&self) -> Kernels {
+        self.config.kernels
+    }
+}
