@@ -22,7 +22,7 @@ rm -rf .gpu && mkdir -p .gpu/release/deps .gpu/release/examples
 for t in $tests; do
   name=$(basename "$t"); name=${name%-*}
   # The tests that exercise a device; each binary is ~6 MB compressed and 64 MiB travel in all.
-  case "$name" in dense|devices|equivalence|example_xor|example_nn) ;; *) continue ;; esac
+  case "$name" in conv|dense|devices|equivalence|example_xor|example_nn) ;; *) continue ;; esac
   cp "$t" ".gpu/release/deps/$name"
 done
 cp "$CARGO_TARGET_DIR/release/examples/xor" "$CARGO_TARGET_DIR/release/examples/nn" .gpu/release/examples/

@@ -172,15 +172,16 @@ impl Run {
 }
 
 impl std::fmt::Display for Run {
-    /// `[2, 64, 32, 2] relu cross-entropy (270 train, 30 validation rows), adamw lr 0.001 batch 32, epochs 1..20`.
+    /// `[2] dense:64,relu,dense:32,relu → 2, cross-entropy (270 train, 30 validation rows), adamw lr 0.001 batch 32, epochs 1..20`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (spec, fit) = (&self.spec, &self.training.fit);
+        let (net, fit) = (self.net.config(), &self.training.fit);
         write!(
             f,
-            "{:?} {} {} ({} train, {} validation rows), {} lr {} batch {}, epochs {}..{}",
-            spec.sizes,
-            spec.activation,
-            spec.loss,
+            "{:?} {} → {}, {} ({} train, {} validation rows), {} lr {} batch {}, epochs {}..{}",
+            net.input,
+            net.layers,
+            net.outputs,
+            net.loss,
             self.train.len(),
             self.valid.len(),
             fit.optimizer.kind(),

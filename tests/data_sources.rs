@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{images_file, labels_file};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -250,24 +252,6 @@ fn csv_missing_file_is_an_error_naming_it() {
 }
 
 // ---- IDX / MNIST ----------------------------------------------------------
-
-/// An IDX images file: magic 0x00000803, count, rows, cols, then the pixels.
-fn images_file(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![0, 0, 8, 3];
-    for n in [count, rows, cols] {
-        bytes.extend_from_slice(&n.to_be_bytes());
-    }
-    bytes.extend_from_slice(pixels);
-    bytes
-}
-
-/// An IDX labels file: magic 0x00000801, count, then the labels.
-fn labels_file(labels: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![0, 0, 8, 1];
-    bytes.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    bytes.extend_from_slice(labels);
-    bytes
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());

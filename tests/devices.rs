@@ -156,6 +156,82 @@ fn mlp_converges_on_every_device() {
 }
 
 /// `SIMPLE_NN_REQUIRE_GPU=1` turns a missing GPU into a failure of the device list, never a skip.
+/// A small conv net (conv, batch norm, max-pool, dropout, dense) trained on 8×8 images whose label
+/// is the quadrant of a bright square: (loss curve, accuracy on fresh images).
+fn conv_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
+    use simple_nn::data::{Samples, Targets};
+    use simple_nn::nn::{Net, NetConfig};
+    let (pixels, labels) = common::quadrant_images(160, 8, 5);
+    let features = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    let targets = Targets::Classes {
+        labels: labels.iter().map(|&l| u32::from(l)).collect(),
+        classes: 4,
+    };
+    let samples = Samples::new(features, 64, targets)
+        .unwrap()
+        .with_image_shape([1, 8, 8])
+        .unwrap();
+    let (train, test) = samples.split(0.5, 0).unwrap();
+    let config = NetConfig {
+        input: vec![1, 8, 8],
+        layers: "conv:4:3,batchnorm,relu,maxpool:2,dropout:0.1,flatten,dense:16,relu"
+            .parse()
+            .unwrap(),
+        outputs: 4,
+        bias: true,
+        loss: Loss::CrossEntropy,
+        kernels: Kernels::Fused,
+    };
+    let (net, varmap) = Net::seeded(config, 0, dtype, dev).unwrap();
+    let settings = FitConfig {
+        lr: 0.01,
+        batch_size: 16,
+        epochs,
+        ..FitConfig::default()
+    };
+    let curve = fit::fit(&net, &varmap, &train, &test.select(&[]), settings, |_| {
+        Ok(())
+    })
+    .unwrap()
+    .iter()
+    .map(|e| e.train_loss)
+    .collect();
+    let accuracy = fit::evaluate(&net, &test, dtype, dev)
+        .unwrap()
+        .accuracy
+        .unwrap();
+    (curve, accuracy)
+}
+
+#[test]
+fn conv_net_learns_on_every_device() {
+    for dev in devices() {
+        for dtype in float_dtypes(&dev) {
+            let (curve, accuracy) = conv_run(&dev, dtype, 15);
+            let name = device_name(&dev);
+            assert!(curve[14] < curve[0] * 0.5, "{name} {dtype:?}: {curve:?}");
+            assert!(
+                accuracy >= 0.9,
+                "{name} {dtype:?}: accuracy {accuracy} on fresh images"
+            );
+        }
+    }
+}
+
+/// From the same seed, the conv net's loss curve agrees between the CPU and the GPU (f32, 1e-3).
+#[test]
+fn conv_net_loss_curve_agrees_between_cpu_and_gpu() {
+    let Some(gpu) = gpu() else {
+        eprintln!("skipped CPU↔GPU parity: no GPU in this build or on this machine");
+        return;
+    };
+    let (cpu_curve, _) = conv_run(&Device::Cpu, DType::F32, 5);
+    let (gpu_curve, _) = conv_run(&gpu, DType::F32, 5);
+    for (c, g) in cpu_curve.iter().zip(&gpu_curve) {
+        assert!((c - g).abs() <= 1e-3, "{cpu_curve:?} vs {gpu_curve:?}");
+    }
+}
+
 #[test]
 fn a_required_gpu_is_there_or_the_device_list_fails() {
     let required = std::panic::catch_unwind(|| common::devices_requiring(true));

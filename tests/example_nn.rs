@@ -512,3 +512,200 @@ fn training_is_bit_identical_whatever_the_thread_count() {
         );
     }
 }
+
+/// A conv net from `--layers` on image files: trains, scores and predicts from its file alone,
+/// resumes, and takes the same images as a CSV file with `--image-shape`.
+#[test]
+fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
+    let dir = scratch("conv-cycle");
+    let (pixels, labels) = common::write_quadrants(&dir, 240, 80, 8);
+    let data = format!("mnist:{}", dir.display());
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let layers = "conv:4:3,relu,maxpool:2,dropout:0.1,flatten,dense:16,relu";
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        &data,
+        "--layers",
+        layers,
+        "--epochs",
+        "6",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "16",
+        "--save",
+        &p("m.safetensors"),
+        "--metrics-json",
+        &p("t.json"),
+    ]));
+    assert!(text.contains("[1, 8, 8] conv:4:3,relu,maxpool:2"), "{text}");
+    assert!(
+        json(&dir.join("t.json"))["valid_accuracy"]
+            .as_f64()
+            .unwrap()
+            >= 0.9,
+        "{text}"
+    );
+    let scored = ok(&run(&[
+        "eval",
+        "--model",
+        &p("m.safetensors"),
+        "--data",
+        &data,
+        "--metrics-json",
+        &p("e.json"),
+    ]));
+    assert!(
+        json(&dir.join("e.json"))["accuracy"].as_f64().unwrap() >= 0.9,
+        "{scored}"
+    );
+    let predictions = ok(&run(&[
+        "predict",
+        "--model",
+        &p("m.safetensors"),
+        "--data",
+        &data,
+    ]));
+    let mut rows = predictions.lines();
+    assert_eq!(
+        rows.next().unwrap(),
+        "predicted,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9"
+    );
+    let predicted: Vec<u8> = rows
+        .map(|r| r.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let right = predicted
+        .iter()
+        .zip(&labels)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(right >= 72, "{right} of 80 right");
+    let resumed = ok(&run(&[
+        "train",
+        "--data",
+        &data,
+        "--resume",
+        &p("m.safetensors"),
+        "--epochs",
+        "7",
+        "--save",
+        &p("m.safetensors"),
+    ]));
+    assert!(resumed.contains("epochs 7..7"), "{resumed}");
+    // The test images as a CSV file: one label column, 64 pixel columns in [0, 1].
+    let mut csv = String::from("label");
+    (0..64).for_each(|i| csv += &format!(",p{i}"));
+    for (image, label) in pixels.chunks(64).zip(&labels) {
+        csv += &format!("\n{label}");
+        image
+            .iter()
+            .for_each(|v| csv += &format!(",{}", f32::from(*v) / 255.0));
+    }
+    std::fs::write(dir.join("images.csv"), csv + "\n").unwrap();
+    let csv = format!("csv:{}", p("images.csv"));
+    ok(&run(&[
+        "train",
+        "--data",
+        &csv,
+        "--image-shape",
+        "1,8,8",
+        "--layers",
+        "conv:2:3,relu,flatten",
+        "--epochs",
+        "1",
+    ]));
+    // A model of images scores a CSV file of them without being told the shape again.
+    ok(&run(&[
+        "eval",
+        "--model",
+        &p("m.safetensors"),
+        "--data",
+        &csv,
+    ]));
+}
+
+/// Layer specs that cannot work are refused before anything loads or is written, naming the layer.
+#[test]
+fn bad_layer_specs_are_refused_naming_the_layer() {
+    let dir = scratch("conv-bad");
+    common::write_quadrants(&dir, 8, 4, 8);
+    let data = format!("mnist:{}", dir.display());
+    let model = dir.join("m.safetensors");
+    let csv = dir.join("flat.csv");
+    std::fs::write(&csv, "label,a,b\n0,1,2\n1,3,4\n").unwrap();
+    let csv = format!("csv:{}", csv.display());
+    for (args, expected) in [
+        (
+            vec!["--data", "spirals:10", "--layers", "conv:4:3"],
+            "layer 'conv:4:3' needs an image",
+        ),
+        (
+            vec!["--data", &data, "--layers", "conv:4:9"],
+            "kernel is larger than its 8×8 input",
+        ),
+        (
+            vec!["--data", &data, "--layers", "dropout:1.5"],
+            "the probability must be in [0, 1)",
+        ),
+        (
+            vec!["--data", &data, "--layers", "relu,wat"],
+            "unknown layer 'wat'",
+        ),
+        (
+            vec!["--data", &data, "--layers", "dense:8", "--hidden", "8"],
+            "cannot be used with",
+        ),
+        (
+            vec!["--data", &csv, "--image-shape", "1,2,2"],
+            "holds 4 values but each sample has 2 features",
+        ),
+        (
+            vec!["--data", &csv, "--image-shape", "1,2"],
+            "is not three sizes",
+        ),
+        (
+            vec!["--data", "mnist:/no/such/folder", "--layers", "conv:4:3"],
+            "looked for",
+        ),
+    ] {
+        let mut all = vec!["train", "--epochs", "1", "--save", model.to_str().unwrap()];
+        all.extend(args);
+        let out = run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{all:?}: {stderr}"
+        );
+        // One line of error (clap adds a hint line after its own).
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{stderr}"
+        );
+        assert!(!model.exists(), "{all:?} wrote a model");
+    }
+}
+
+/// `bench` times the workload of PyTorch's MNIST example network (here on small images).
+#[test]
+fn bench_runs_a_conv_net_with_dropout() {
+    let dir = scratch("conv-bench");
+    let metrics = dir.join("b.json");
+    ok(&run(&[
+        "bench",
+        "--inputs",
+        "1,12,12",
+        "--layers",
+        "conv:4:3,relu,conv:8:3,relu,maxpool:2,dropout:0.25,flatten,dense:16,relu,dropout:0.5",
+        "--classes",
+        "10",
+        "--batch-size",
+        "8",
+        "--steps",
+        "2",
+        "--metrics-json",
+        metrics.to_str().unwrap(),
+    ]));
+    assert!(json(&metrics)["samples_per_sec"].as_f64().unwrap() > 0.0);
+}

@@ -15,5 +15,5 @@ pub use loss::Loss;
 pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
 };
-pub use net::{LayerSpec, Layers, Net, NetConfig};
+pub use net::{avg_pool, max_pool, LayerSpec, Layers, Net, NetConfig};
 pub use optim::{AnyOptimizer, OptimizerConfig, OptimizerKind, Schedule, SgdMomentum};

@@ -266,6 +266,29 @@ impl NetConfig {
             )
         }
         let mut shapes = self.layers.shapes(&self.input)?;
+        // candle's conv backward sizes the input gradient with one output padding for both
+        // dimensions (and computes it even for the data), so a strided conv must leave as many
+        // rows as columns past its last window: always so for square images.
+        for (layer, shape) in self.layers.0.iter().zip(&shapes) {
+            if let (
+                LayerSpec::Conv {
+                    kernel,
+                    stride,
+                    pad,
+                    ..
+                },
+                [_, h, w],
+            ) = (layer, &shape[..])
+            {
+                let (rh, rw) = (
+                    (h + 2 * pad - kernel) % stride,
+                    (w + 2 * pad - kernel) % stride,
+                );
+                if rh != rw {
+                    fail!("layer '{layer}' on a {h}×{w} input leaves {rh} row(s) but {rw} column(s) past its last window, and candle's conv gradient needs them equal: change the stride or padding, or make the images square")
+                }
+            }
+        }
         shapes.push(vec![self.outputs]);
         Ok(shapes)
     }
@@ -539,6 +562,31 @@ impl Net {
     }
 }
 
+/// The maximum of each k×k window of `xs` (N, C, H, W), stride k; the last H mod k rows and
+/// W mod k columns, which no window covers, are left out (as PyTorch's `MaxPool2d(k)` does).
+///
+/// The pooling is [`kernels::max_pool`], whose gradient goes whole to each window's maximum
+/// (candle's own scales it by 1/k²). Cut to whole windows first: candle's pooling backward
+/// upsamples to H×W by nearest neighbour, which misplaces windows on a remainder.
+pub fn max_pool(xs: &Tensor, k: usize) -> Result<Tensor> {
+    crate::kernels::max_pool(&whole_windows(xs, k)?, k)
+}
+
+/// The mean of each k×k window of `xs` (N, C, H, W), stride k, on whole windows as [`max_pool`].
+pub fn avg_pool(xs: &Tensor, k: usize) -> Result<Tensor> {
+    whole_windows(xs, k)?.avg_pool2d(k)
+}
+
+/// `xs` cut to the rows and columns that whole k×k windows cover.
+fn whole_windows(xs: &Tensor, k: usize) -> Result<Tensor> {
+    let (_, _, h, w) = xs.dims4()?;
+    let (h_cut, w_cut) = (h - h % k, w - w % k);
+    if (h_cut, w_cut) == (h, w) {
+        return Ok(xs.clone());
+    }
+    xs.narrow(2, 0, h_cut)?.narrow(3, 0, w_cut)
+}
+
 impl ModuleT for Net {
     /// The network's output for `xs` (rows of `input`'s product of values); `train` switches
     /// dropout on and batch norm to the batch's statistics.
@@ -551,8 +599,8 @@ impl ModuleT for Net {
             h = match layer {
                 Layer::Dense(dense) => dense.forward(&h)?,
                 Layer::Conv(conv) => conv.forward(&h)?,
-                Layer::MaxPool(k) => h.max_pool2d(*k)?,
-                Layer::AvgPool(k) => h.avg_pool2d(*k)?,
+                Layer::MaxPool(k) => max_pool(&h, *k)?,
+                Layer::AvgPool(k) => avg_pool(&h, *k)?,
                 Layer::Dropout(p) if train && *p > 0.0 => self.dropout(&h, *p)?,
                 Layer::Dropout(_) => h,
                 Layer::Flatten => h.flatten_from(1)?,

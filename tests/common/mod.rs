@@ -128,3 +128,74 @@ pub fn scratch(test: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// An IDX images file: magic 0x00000803, count, rows, cols, then the pixels.
+pub fn images_file(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 8, 3];
+    for n in [count, rows, cols] {
+        bytes.extend_from_slice(&n.to_be_bytes());
+    }
+    bytes.extend_from_slice(pixels);
+    bytes
+}
+
+/// An IDX labels file: magic 0x00000801, count, then the labels.
+pub fn labels_file(labels: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 8, 1];
+    bytes.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(labels);
+    bytes
+}
+
+/// `n` images of `side`×`side` whose label (0 to 3, in turn) says which quadrant holds a bright
+/// square, over faint noise from `seed`: the pixels (row-major, one image after another) and the labels.
+pub fn quadrant_images(n: usize, side: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = simple_nn::rng::SplitMix64::new(seed);
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let label = (i % 4) as u8;
+        let (top, left) = (
+            usize::from(label / 2) * side / 2,
+            usize::from(label % 2) * side / 2,
+        );
+        for r in 0..side {
+            for c in 0..side {
+                let inside =
+                    (top..top + side / 2).contains(&r) && (left..left + side / 2).contains(&c);
+                let noise = (rng.next_f64() * 40.0) as u8;
+                pixels.push(if inside { 200 + noise } else { noise });
+            }
+        }
+        labels.push(label);
+    }
+    (pixels, labels)
+}
+
+/// A small MNIST-like set of [`quadrant_images`] in `dir`, as the four IDX files; returns the test
+/// images' pixels and labels.
+pub fn write_quadrants(
+    dir: &std::path::Path,
+    train: usize,
+    test: usize,
+    side: usize,
+) -> (Vec<u8>, Vec<u8>) {
+    let (train_set, test_set) = (
+        quadrant_images(train, side, 3),
+        quadrant_images(test, side, 4),
+    );
+    let s = side as u32;
+    for (prefix, (pixels, labels)) in [("train", &train_set), ("t10k", &test_set)] {
+        let n = labels.len() as u32;
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            images_file(n, s, s, pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            labels_file(labels),
+        )
+        .unwrap();
+    }
+    test_set
+}
