@@ -4,11 +4,12 @@
 # (.ci/gpu/torch_mlp.py) at batch 256, 4096 and 65536 in f32 and bf16; prints a table with
 # samples/s, ratios and achieved TFLOP/s; then, at batch 65536, the time of each phase of a step
 # (forward and loss, backward, update) for both. Results also go to $OUT (or ./gpu-out) as files.
-# Usage: bash .ci/gpu-run.sh [SECTION...]   SECTION: tests xor bench phases (default: all of them)
+# and the conv net of PyTorch's MNIST example (`nn bench --layers …` beside .ci/gpu/torch_cnn.py).
+# Usage: bash .ci/gpu-run.sh [SECTION...]   SECTION: tests xor bench phases cnn (default: all of them)
 set -uo pipefail
 # On the GPU machine a test that cannot open CUDA fails instead of skipping it.
 export SIMPLE_NN_REQUIRE_GPU=1
-sections=${*:-tests xor bench phases}
+sections=${*:-tests xor bench phases cnn}
 want() { [[ " $sections " == *" $1 "* ]]; }
 out=${OUT:-gpu-out}; mkdir -p "$out"
 run() { bash .gpu/run-with-cuda-libs.sh "$@"; }
@@ -51,4 +52,12 @@ for dtype in f32 bf16; do
     run .gpu/release/examples/nn bench --device cuda --dtype "$dtype" --batch-size 65536 --steps 30 --kernels "$kernels" --phases | tail -1
   done
 done | tee "$out/phases.txt"
+CNN=conv:32:3,relu,conv:64:3,relu,maxpool:2,dropout:0.25,flatten,dense:128,relu,dropout:0.5
+want cnn && echo "=== conv net (PyTorch's MNIST example) on cuda beside PyTorch, f32" &&
+printf '| batch | PyTorch samples/s | simple-nn samples/s | ratio |\n|---|---|---|---|\n' | tee "$out/cnn.md" &&
+for batch in 64 256 1024; do
+  torch=$(python3 .ci/gpu/torch_cnn.py 50 "$batch" 1 cuda | grep -oP '[0-9.]+(?= samples/s)')
+  ours=$(run .gpu/release/examples/nn bench --device cuda --inputs 1,28,28 --layers "$CNN" --classes 10 --batch-size "$batch" --steps 50 | grep -oP '[0-9.]+(?= samples/s)')
+  python3 -c "t=float('${torch:-nan}'); o=float('${ours:-nan}'); print(f'| $batch | {t:.0f} | {o:.0f} | {o/t:.2f}x |')" | tee -a "$out/cnn.md"
+done
 exit $status

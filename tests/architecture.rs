@@ -243,3 +243,30 @@ fn the_readme_snippet_is_the_compiled_example_and_it_trains() {
     // Held-out spirals: a linear model gets about half right.
     assert!(accuracy > 0.9, "{last}");
 }
+
+/// The README's conv-net snippet is the doc test of `nn::net` (its visible lines), so it compiles and runs.
+#[test]
+fn the_readme_conv_snippet_is_the_net_doc_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let net = std::fs::read_to_string(root.join("src/nn/net.rs")).unwrap();
+    let doc: Vec<&str> = net
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .unwrap_or(l.trim_start_matches("//!"))
+        })
+        .collect();
+    let start = doc.iter().position(|l| *l == "```").unwrap() + 1;
+    let end = start + doc[start..].iter().position(|l| *l == "```").unwrap();
+    let visible: Vec<&str> = doc[start..end]
+        .iter()
+        .copied()
+        .filter(|l| !l.trim_start().starts_with("# "))
+        .collect();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{}\n```", visible.join("\n"))),
+        "README.md's conv snippet differs from src/nn/net.rs's doc example"
+    );
+}

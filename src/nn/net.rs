@@ -13,6 +13,27 @@
 //! `dense` after an image-shaped layer flattens first. The parameters of the
 //! i-th layer that has any are named `layers.{i}.…`, as an `Mlp` names them,
 //! so model files of MLPs load as networks.
+//!
+//! ```
+//! use simple_nn::candle::{DType, Device, ModuleT, Tensor};
+//! use simple_nn::nn::{Loss, Net, NetConfig};
+//!
+//! # fn main() -> simple_nn::candle::Result<()> {
+//! let config = NetConfig {
+//!     input: vec![1, 28, 28],
+//!     layers: "conv:8:5,relu,maxpool:2,conv:16:5,relu,maxpool:2,flatten,dense:64,relu".parse().unwrap(),
+//!     outputs: 10,
+//!     bias: true,
+//!     loss: Loss::CrossEntropy,
+//!     kernels: Default::default(),
+//! };
+//! assert_eq!(config.shapes()?[4], [16, 8, 8]);
+//! let (net, _varmap) = Net::seeded(config, 0, DType::F32, &Device::Cpu)?;
+//! let images = Tensor::zeros((2, 784), DType::F32, &Device::Cpu)?;
+//! assert_eq!(net.forward_t(&images, false)?.dims(), [2, 10]);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
