@@ -242,7 +242,8 @@ impl RunOn {
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    atomic::check_all_writable([&args.save, &args.history, &args.plot, &args.metrics_json])?;
+    atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
+    args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
     let (dev, dtype, epochs) = (args.run_on.open()?, args.run_on.dtype, args.epochs);
     let shape = Shape {

@@ -292,6 +292,26 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!model.exists(), "{args:?} left a model file");
     }
+    // A model name that cannot be saved is refused before the first epoch, not after the last.
+    let txt = dir.join("model.txt");
+    let out = run(&[
+        "train",
+        "--data",
+        "spirals:10",
+        "--epochs",
+        "1",
+        "--save",
+        txt.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("rename it *.safetensors"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("epoch"),
+        "it trained first"
+    );
     // A model whose input size differs from the data's.
     ok(&run(&[
         "train", "--data", "parity:3", "--epochs", "1", "--save", save,

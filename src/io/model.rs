@@ -13,7 +13,6 @@ use std::path::Path;
 use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
-use super::weights::Format;
 use super::{atomic, safetensors_bytes, shape_text};
 use crate::data::{Normalization, Samples};
 use crate::kernels::Kernels;
@@ -278,14 +277,20 @@ impl ModelSpec {
     }
 }
 
-/// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
-pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
-    if Format::of(path)? != Format::Safetensors {
+/// Checks, before any work, that a model can be saved at `path`: a `.safetensors` name in a folder that can be written.
+pub fn check_model_path(path: &Path) -> Result<()> {
+    if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
         fail!(
             "a model is saved as .safetensors, not '{}': rename it *.safetensors",
             path.display()
         )
     }
+    atomic::check_writable(path)
+}
+
+/// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
+pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
+    check_model_path(path)?;
     let tensors: Vec<(String, Tensor)> = {
         let vars = varmap
             .data()
