@@ -80,7 +80,7 @@ impl Workload {
         let labels: Vec<u32> = (0..self.batch).map(|i| (i % classes) as u32).collect();
         let ys = Tensor::from_vec(labels, self.batch, dev)?;
         let mut optimizer = AnyOptimizer::new(
-            varmap.all_vars(),
+            crate::nn::optim::named_vars(&varmap)?,
             &OptimizerConfig::Sgd,
             self.lr,
             self.config.kernels,

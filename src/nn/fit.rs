@@ -120,7 +120,7 @@ impl<'a> Learner<'a> {
         config.validate()?;
         let (dtype, dev) = parameters_dtype_device(varmap)?;
         let optimizer = AnyOptimizer::new(
-            varmap.all_vars(),
+            super::optim::named_vars(varmap)?,
             &config.optimizer,
             config.lr,
             model.kernels(),

@@ -16,4 +16,7 @@ pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
 };
 pub use net::{avg_pool, max_pool, LayerSpec, Layers, Net, NetConfig};
-pub use optim::{AnyOptimizer, OptimizerConfig, OptimizerKind, Schedule, SgdMomentum};
+pub use optim::{
+    named_vars, AdamW, AnyOptimizer, OptimizerConfig, OptimizerKind, OptimizerState, Schedule,
+    SgdMomentum,
+};

@@ -10,7 +10,7 @@
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, SGD};
+use candle_nn::{Optimizer, ParamsAdamW, VarMap, SGD};
 
 use crate::kernels::{FusedSgd, Kernels};
 
@@ -110,6 +110,29 @@ fn check_weight_decay(weight_decay: f64) -> Result<()> {
     Ok(())
 }
 
+/// What an optimizer carries from one step to the next, to save with a model and restore on
+/// resume: the steps taken, and tensors named `SLOT.PARAMETER` (`velocity.layers.0.weight`,
+/// `m.layers.0.weight`, …).
+#[derive(Debug, Clone, Default)]
+pub struct OptimizerState {
+    /// Steps taken (AdamW's bias correction depends on it).
+    pub steps: u64,
+    /// The running tensors, by name.
+    pub tensors: Vec<(String, Tensor)>,
+}
+
+/// The variables of `varmap` with their names, sorted by name: an order that is the same in every
+/// run (the `VarMap`'s own is not), so that optimizer state can be saved and found again by name.
+pub fn named_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
+    let mut named: Vec<(String, Var)> = vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(named)
+}
+
 /// The running optimizer of a training: any of [`OptimizerConfig`]'s, on the model's kernels.
 #[derive(Debug)]
 pub enum AnyOptimizer {
@@ -124,14 +147,16 @@ pub enum AnyOptimizer {
 }
 
 impl AnyOptimizer {
-    /// The optimizer `config` over `vars` at learning rate `lr`; plain SGD runs in place on the fused kernels.
+    /// The optimizer `config` over the named `vars` at learning rate `lr`; plain SGD runs in place
+    /// on the fused kernels.
     pub fn new(
-        vars: Vec<Var>,
+        vars: Vec<(String, Var)>,
         config: &OptimizerConfig,
         lr: f64,
         kernels: Kernels,
     ) -> Result<Self> {
         config.validate(lr)?;
+        let (names, vars): (Vec<String>, Vec<Var>) = vars.into_iter().unzip();
         Ok(match *config {
             OptimizerConfig::Sgd if kernels == Kernels::Fused => {
                 AnyOptimizer::FusedSgd(FusedSgd::new(vars, lr)?)
@@ -141,7 +166,8 @@ impl AnyOptimizer {
                 momentum,
                 nesterov,
                 weight_decay,
-            } => AnyOptimizer::Momentum(SgdMomentum::new(
+            } => AnyOptimizer::Momentum(SgdMomentum::named(
+                names,
                 vars,
                 MomentumConfig {
                     lr,
@@ -150,7 +176,8 @@ impl AnyOptimizer {
                     weight_decay,
                 },
             )?),
-            OptimizerConfig::AdamW { weight_decay } => AnyOptimizer::AdamW(AdamW::new(
+            OptimizerConfig::AdamW { weight_decay } => AnyOptimizer::AdamW(AdamW::named(
+                names,
                 vars,
                 ParamsAdamW {
                     lr,
@@ -159,6 +186,24 @@ impl AnyOptimizer {
                 },
             )?),
         })
+    }
+
+    /// What the optimizer carries between steps (nothing for plain SGD).
+    pub fn state(&self) -> OptimizerState {
+        match self {
+            AnyOptimizer::Sgd(_) | AnyOptimizer::FusedSgd(_) => OptimizerState::default(),
+            AnyOptimizer::Momentum(o) => o.state(),
+            AnyOptimizer::AdamW(o) => o.state(),
+        }
+    }
+
+    /// Takes up `state`, as [`state`](Self::state) gave it; an error names a tensor that does not fit.
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<()> {
+        match self {
+            AnyOptimizer::Sgd(_) | AnyOptimizer::FusedSgd(_) => Ok(()),
+            AnyOptimizer::Momentum(o) => o.restore(state),
+            AnyOptimizer::AdamW(o) => o.restore(state),
+        }
     }
 
     /// Applies the gradients in `grads`.
@@ -256,11 +301,48 @@ impl MomentumConfig {
 #[derive(Debug)]
 pub struct SgdMomentum {
     vars: Vec<Var>,
+    names: Vec<String>,
     config: MomentumConfig,
     velocity: Vec<Option<Tensor>>,
 }
 
 impl SgdMomentum {
+    /// The optimizer over `vars`, called `names` in its saved state.
+    pub fn named(names: Vec<String>, vars: Vec<Var>, config: MomentumConfig) -> Result<Self> {
+        config.validate()?;
+        let (names, vars): (Vec<String>, Vec<Var>) = names
+            .into_iter()
+            .zip(vars)
+            .filter(|(_, v)| v.dtype().is_float())
+            .unzip();
+        let velocity = vec![None; vars.len()];
+        Ok(Self {
+            vars,
+            names,
+            config,
+            velocity,
+        })
+    }
+
+    /// The velocities so far, as `velocity.NAME`.
+    pub fn state(&self) -> OptimizerState {
+        let tensors = self
+            .names
+            .iter()
+            .zip(&self.velocity)
+            .filter_map(|(name, v)| Some((format!("velocity.{name}"), v.clone()?)))
+            .collect();
+        OptimizerState { steps: 0, tensors }
+    }
+
+    /// Takes up the velocities of `state`.
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<()> {
+        for (i, name) in self.names.iter().enumerate() {
+            self.velocity[i] = find(state, &format!("velocity.{name}"), &self.vars[i])?;
+        }
+        Ok(())
+    }
+
     /// The settings in use, with the learning rate as last set.
     pub fn config(&self) -> MomentumConfig {
         self.config
@@ -276,14 +358,8 @@ impl Optimizer for SgdMomentum {
     type Config = MomentumConfig;
 
     fn new(vars: Vec<Var>, config: MomentumConfig) -> Result<Self> {
-        config.validate()?;
-        let vars: Vec<Var> = vars.into_iter().filter(|v| v.dtype().is_float()).collect();
-        let velocity = vec![None; vars.len()];
-        Ok(Self {
-            vars,
-            config,
-            velocity,
-        })
+        let names = (0..vars.len()).map(|i| i.to_string()).collect();
+        Self::named(names, vars, config)
     }
 
     fn step(&mut self, grads: &GradStore) -> Result<()> {
@@ -430,5 +506,135 @@ impl std::fmt::Display for Schedule {
             Schedule::Cosine { min_lr, .. } if *min_lr == 0.0 => f.write_str("cosine"),
             Schedule::Cosine { min_lr, .. } => write!(f, "cosine:{min_lr}"),
         }
+    }
+}
+
+/// The tensor `name` of `state`, checked against `var`'s shape and moved to its device and dtype.
+fn find(state: &OptimizerState, name: &str, var: &Var) -> Result<Option<Tensor>> {
+    let Some((_, t)) = state.tensors.iter().find(|(n, _)| n == name) else {
+        return Ok(None);
+    };
+    if t.dims() != var.dims() {
+        fail!(
+            "optimizer state '{name}' has shape {:?}, its parameter {:?}: the state belongs to another model",
+            t.dims(),
+            var.dims()
+        )
+    }
+    Ok(Some(t.to_dtype(var.dtype())?.to_device(var.device())?))
+}
+
+/// AdamW as candle-nn's and PyTorch's (β₁ 0.9, β₂ 0.999, ε 1e-8 by default), whose moments and
+/// step count can be saved and restored, so that a resumed run takes the same steps.
+///
+/// The arithmetic is candle-nn's `AdamW::step` operation for operation (the tests check the two
+/// bit for bit); candle-nn keeps its state private.
+#[derive(Debug)]
+pub struct AdamW {
+    vars: Vec<Var>,
+    names: Vec<String>,
+    moments: Vec<(Tensor, Tensor)>,
+    params: ParamsAdamW,
+    steps: u64,
+}
+
+impl AdamW {
+    /// The optimizer over `vars`, called `names` in its saved state.
+    pub fn named(names: Vec<String>, vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
+        let (names, vars): (Vec<String>, Vec<Var>) = names
+            .into_iter()
+            .zip(vars)
+            .filter(|(_, v)| v.dtype().is_float())
+            .unzip();
+        let moments = vars
+            .iter()
+            .map(|v| Ok((v.zeros_like()?, v.zeros_like()?)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            vars,
+            names,
+            moments,
+            params,
+            steps: 0,
+        })
+    }
+
+    /// The moments as `m.NAME` and `v.NAME`, and the steps taken.
+    pub fn state(&self) -> OptimizerState {
+        let tensors = self
+            .names
+            .iter()
+            .zip(&self.moments)
+            .flat_map(|(name, (m, v))| {
+                [
+                    (format!("m.{name}"), m.clone()),
+                    (format!("v.{name}"), v.clone()),
+                ]
+            })
+            .collect();
+        OptimizerState {
+            steps: self.steps,
+            tensors,
+        }
+    }
+
+    /// Takes up the moments and step count of `state`.
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<()> {
+        for (i, name) in self.names.iter().enumerate() {
+            let var = &self.vars[i];
+            let (m, v) = &mut self.moments[i];
+            if let Some(t) = find(state, &format!("m.{name}"), var)? {
+                *m = t;
+            }
+            if let Some(t) = find(state, &format!("v.{name}"), var)? {
+                *v = t;
+            }
+        }
+        self.steps = state.steps;
+        Ok(())
+    }
+}
+
+impl Optimizer for AdamW {
+    type Config = ParamsAdamW;
+
+    fn new(vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
+        let names = (0..vars.len()).map(|i| i.to_string()).collect();
+        Self::named(names, vars, params)
+    }
+
+    fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.steps += 1;
+        let ParamsAdamW {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } = self.params;
+        let step = i32::try_from(self.steps).unwrap_or(i32::MAX);
+        let scale_m = 1f64 / (1f64 - beta1.powi(step));
+        let scale_v = 1f64 / (1f64 - beta2.powi(step));
+        for (theta, (m, v)) in self.vars.iter().zip(&mut self.moments) {
+            if let Some(g) = grads.get(theta) {
+                let next_m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
+                let next_v = ((&*v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+                let m_hat = (&next_m * scale_m)?;
+                let v_hat = (&next_v * scale_v)?;
+                let next_theta = (theta.as_tensor() * (1f64 - lr * weight_decay))?;
+                let adjusted_grad = (m_hat / (v_hat.sqrt()? + eps)?)?;
+                theta.set(&(next_theta - (adjusted_grad * lr)?)?)?;
+                (*m, *v) = (next_m, next_v);
+            }
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.params.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.params.lr = lr
     }
 }
