@@ -275,11 +275,7 @@ fn train(args: TrainArgs) -> Result<()> {
                 seed: args.seed,
                 progress: true,
             };
-            let training = Training {
-                epochs: 0,
-                fit,
-                valid_fraction: args.valid_fraction,
-            };
+            let training = Training::new(fit, args.valid_fraction);
             Run::new(&args.data, &shape, training, args.kernels, dtype, &dev)?
         }
     };
@@ -287,7 +283,8 @@ fn train(args: TrainArgs) -> Result<()> {
     let (data, on) = (&args.data, device::name(&dev));
     println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
     let start = Instant::now();
-    let epochs = run.fit(|e| {
+    // With --save, the checkpoint is rewritten after every epoch.
+    let epochs = run.fit(args.save.as_deref(), |e| {
         println!("{}", report::epoch_line(e, epochs));
         Ok(())
     })?;
@@ -306,7 +303,6 @@ fn train(args: TrainArgs) -> Result<()> {
         plot::loss_curves(path, &title, &epochs)?;
     }
     if let Some(path) = &args.save {
-        io::save_model(path, &run.spec, &run.varmap)?;
         println!("saved the model to {}", path.display());
     }
     if let Some(path) = &args.metrics_json {

@@ -14,7 +14,7 @@ use crate::data::{Normalization, Part, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
-use crate::nn::{Activation, Epoch, Layers, Learner, Loss, Net, NetConfig};
+use crate::nn::{Activation, Epoch, Layers, Learner, Loss, Net, NetConfig, OptimizerState};
 
 /// The shape a run asks for; what is left `None` takes the default (new model) or the saved choice (resumed one).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,6 +66,8 @@ pub struct Run {
     pub train: Samples,
     /// The rows held out for validation.
     pub valid: Samples,
+    /// The optimizer's running tensors and steps (empty for a new model).
+    pub optimizer: OptimizerState,
 }
 
 impl Run {
@@ -112,6 +114,7 @@ impl Run {
             ..spec.net_config()
         };
         let (net, varmap) = Net::seeded(config, training.fit.seed, dtype, dev)?;
+        let optimizer = OptimizerState::default();
         Ok(Self {
             spec,
             training,
@@ -119,6 +122,7 @@ impl Run {
             varmap,
             train,
             valid,
+            optimizer,
         })
     }
 
@@ -139,7 +143,8 @@ impl Run {
                 crate::error::message(&e)
             ))
         };
-        let (spec, net, varmap) = io::load_trainable(path, kernels, dtype, dev).map_err(context)?;
+        let (spec, net, varmap, optimizer) =
+            io::load_trainable(path, kernels, dtype, dev).map_err(context)?;
         let asked = shape
             .layers
             .as_ref()
@@ -157,16 +162,50 @@ impl Run {
             varmap,
             train,
             valid,
+            optimizer,
         })
     }
 
-    /// Trains the remaining epochs, calling `on_epoch` after each; the description records them.
-    pub fn fit(&mut self, on_epoch: impl FnMut(&Epoch) -> Result<()>) -> Result<Vec<Epoch>> {
-        let mut learner = Learner::new(&self.net, &self.varmap, self.training.fit.clone())?
-            .resume_after(self.training.epochs);
-        let epochs = learner.fit(&self.train, &self.valid, on_epoch)?;
-        self.training.epochs = learner.epochs_done();
-        self.spec.training = Some(self.training.clone());
+    /// Trains the remaining epochs, calling `on_epoch` after each and, with `save`, rewriting
+    /// the checkpoint there (atomically): weights, optimizer state, and the description, which
+    /// records the epochs, steps and dropout masks so far.
+    ///
+    /// A run resumed from such a checkpoint takes the steps the uninterrupted run would have,
+    /// bit for bit on the same machine, dtype and thread count (the tests check it).
+    pub fn fit(
+        &mut self,
+        save: Option<&Path>,
+        mut on_epoch: impl FnMut(&Epoch) -> Result<()>,
+    ) -> Result<Vec<Epoch>> {
+        let Run {
+            spec,
+            training,
+            net,
+            varmap,
+            train,
+            valid,
+            optimizer,
+        } = self;
+        if train.is_empty() {
+            fail!("no training rows: the data set is empty or --valid-fraction took them all")
+        }
+        let mut learner =
+            Learner::new(net, varmap, training.fit.clone())?.resume_after(training.epochs);
+        learner.optimizer_mut().restore(optimizer)?;
+        let mut epochs = Vec::new();
+        while learner.epochs_done() < training.fit.epochs {
+            let epoch = learner.epoch(train, valid)?;
+            *optimizer = learner.optimizer_mut().state();
+            training.epochs = learner.epochs_done();
+            training.steps = optimizer.steps;
+            training.masks = net.masks_drawn();
+            spec.training = Some(training.clone());
+            if let Some(path) = save {
+                io::save_checkpoint(path, spec, varmap, optimizer)?;
+            }
+            on_epoch(&epoch)?;
+            epochs.push(epoch);
+        }
         Ok(epochs)
     }
 }

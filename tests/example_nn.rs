@@ -729,3 +729,81 @@ fn bench_runs_a_conv_net_with_dropout() {
     ]));
     assert!(json(&metrics)["samples_per_sec"].as_f64().unwrap() > 0.0);
 }
+
+/// Every tensor of a model file (weights, batch-norm statistics, optimizer state), by name.
+fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
+    let mut all: Vec<(String, Vec<u32>)> =
+        candle_core::safetensors::load(path, &candle_core::Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(name, t)| {
+                let bits = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                (name, bits.iter().map(|v| v.to_bits()).collect())
+            })
+            .collect();
+    all.sort();
+    all
+}
+
+/// Training 3 epochs, then resuming to 6 from the checkpoint, ends with the very bits of an
+/// uninterrupted 6-epoch run: weights and optimizer state, for SGD, momentum, Nesterov, AdamW with
+/// weight decay, a step schedule, and a conv net with batch norm and dropout. (A cosine schedule is
+/// left out: its length is the run's --epochs, so a 3-epoch run decays on another curve.)
+#[test]
+fn three_epochs_then_three_more_equal_six_bit_for_bit() {
+    let dir = scratch("resume-exact");
+    common::write_quadrants(&dir, 96, 8, 8);
+    let images = format!("mnist:{}", dir.display());
+    let conv = "conv:4:3,batchnorm,relu,maxpool:2,dropout:0.2,flatten,dense:8,relu";
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("sgd", vec!["--optimizer", "sgd", "--lr", "0.1"]),
+        ("momentum", vec!["--optimizer", "momentum", "--lr", "0.05"]),
+        (
+            "nesterov",
+            vec!["--optimizer", "momentum", "--nesterov", "--lr", "0.05"],
+        ),
+        ("adamw", vec!["--lr", "0.01", "--weight-decay", "0.01"]),
+        ("step", vec!["--lr", "0.01", "--schedule", "step:2:0.5"]),
+        ("conv", vec!["--layers", conv, "--lr", "0.01"]),
+    ];
+    for (name, flags) in cases {
+        let data = if name == "conv" {
+            images.as_str()
+        } else {
+            "spirals:40"
+        };
+        let (whole, half) = (
+            dir.join(format!("{name}-6.safetensors")),
+            dir.join(format!("{name}-3.safetensors")),
+        );
+        let train = |epochs: &str, save: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "train",
+                "--data",
+                data,
+                "--epochs",
+                epochs,
+                "--batch-size",
+                "16",
+                "--save",
+                save.to_str().unwrap(),
+            ];
+            args.extend(extra);
+            ok(&run(&args))
+        };
+        train("6", &whole, &flags);
+        train("3", &half, &flags);
+        let resumed = train("6", &half, &["--resume", half.to_str().unwrap()]);
+        assert!(resumed.contains("epochs 4..6"), "{name}: {resumed}");
+        let (a, b) = (tensors(&whole), tensors(&half));
+        assert!(
+            a.iter().any(|(n, _)| n.starts_with("optimizer.")) || name == "sgd",
+            "{name}: no optimizer state saved"
+        );
+        assert_eq!(a.len(), b.len(), "{name}");
+        for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+            assert_eq!(na, nb, "{name}");
+            assert!(va == vb, "{name}: '{na}' differs after resuming");
+        }
+    }
+}

@@ -358,9 +358,16 @@ fn training_settings_round_trip_typed_and_old_text_records_still_load() {
             progress: false,
         },
         valid_fraction: 0.2,
+        steps: 0,
+        masks: 0,
     };
-    let json = serde_json::to_string(&typed).unwrap();
-    assert_eq!(serde_json::from_str::<Training>(&json).unwrap(), typed);
+    let going = Training {
+        steps: 12,
+        masks: 5,
+        ..typed.clone()
+    };
+    let json = serde_json::to_string(&going).unwrap();
+    assert_eq!(serde_json::from_str::<Training>(&json).unwrap(), going);
     let old = r#"{"epochs":3,"optimizer":"momentum","lr":0.05,"momentum":0.8,"nesterov":true,
         "weight_decay":0.01,"schedule":"step:2:0.5","batch_size":8,"seed":4,"valid_fraction":0.2}"#;
     assert_eq!(serde_json::from_str::<Training>(old).unwrap(), typed);

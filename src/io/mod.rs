@@ -7,7 +7,9 @@ pub mod npz;
 pub mod report;
 pub mod weights;
 
-pub use model::{check_model_path, load_model, load_trainable, save_model, ModelSpec, Training};
+pub use model::{
+    check_model_path, load_model, load_trainable, save_checkpoint, save_model, ModelSpec, Training,
+};
 
 /// A shape as `(3, 4)`, the way numpy writes it.
 pub(crate) fn shape_text(dims: &[usize]) -> String {

@@ -18,11 +18,14 @@ use crate::data::{Normalization, Samples};
 use crate::kernels::Kernels;
 use crate::nn::{
     check_sizes, Activation, FitConfig, LayerSpec, Layers, Loss, Net, NetConfig, OptimizerConfig,
-    OptimizerKind, Schedule,
+    OptimizerKind, OptimizerState, Schedule,
 };
 
 /// The metadata key under which a model checkpoint describes its model.
 const MODEL_KEY: &str = "simple-nn";
+
+/// The prefix of the optimizer's tensors in a checkpoint.
+const OPTIMIZER: &str = "optimizer.";
 
 /// Everything needed to rebuild a trained model and its input pipeline, stored in its checkpoint.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -60,6 +63,25 @@ pub struct Training {
     pub fit: FitConfig,
     /// The fraction held out for validation (the split's seed is `fit.seed`).
     pub valid_fraction: f64,
+    /// The optimizer's steps so far (its running tensors are saved beside the weights).
+    #[serde(default)]
+    pub steps: u64,
+    /// The dropout masks drawn so far, so that a resumed run draws the ones it would have.
+    #[serde(default)]
+    pub masks: u64,
+}
+
+impl Training {
+    /// A training that has done nothing yet.
+    pub fn new(fit: FitConfig, valid_fraction: f64) -> Self {
+        Self {
+            epochs: 0,
+            fit,
+            valid_fraction,
+            steps: 0,
+            masks: 0,
+        }
+    }
 }
 
 /// A saved [`Training`]: as written now, or as files written before the settings were typed.
@@ -70,6 +92,10 @@ enum TrainingRecord {
         epochs: usize,
         fit: FitConfig,
         valid_fraction: f64,
+        #[serde(default)]
+        steps: u64,
+        #[serde(default)]
+        masks: u64,
     },
     Text {
         epochs: usize,
@@ -94,10 +120,14 @@ impl TryFrom<TrainingRecord> for Training {
                 epochs,
                 fit,
                 valid_fraction,
+                steps,
+                masks,
             } => Training {
                 epochs,
                 fit,
                 valid_fraction,
+                steps,
+                masks,
             },
             TrainingRecord::Text {
                 epochs,
@@ -127,6 +157,8 @@ impl TryFrom<TrainingRecord> for Training {
                     progress: false,
                 },
                 valid_fraction,
+                steps: 0,
+                masks: 0,
             },
         })
     }
@@ -290,6 +322,17 @@ pub fn check_model_path(path: &Path) -> Result<()> {
 
 /// Saves a model's parameters and its [`ModelSpec`] as one `.safetensors` file, atomically.
 pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> {
+    save_checkpoint(path, spec, varmap, &OptimizerState::default())
+}
+
+/// [`save_model`] with the optimizer's running tensors beside the weights (named `optimizer.…`),
+/// so that `train --resume` takes the steps an uninterrupted run would have.
+pub fn save_checkpoint(
+    path: &Path,
+    spec: &ModelSpec,
+    varmap: &VarMap,
+    optimizer: &OptimizerState,
+) -> Result<()> {
     check_model_path(path)?;
     let tensors: Vec<(String, Tensor)> = {
         let vars = varmap
@@ -303,6 +346,9 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
             };
             tensors.push((name, var.as_tensor().to_device(&Device::Cpu)?));
         }
+        for (name, t) in &optimizer.tensors {
+            tensors.push((format!("{OPTIMIZER}{name}"), t.to_device(&Device::Cpu)?));
+        }
         tensors
     };
     let description = serde_json::to_string(spec)
@@ -315,20 +361,21 @@ pub fn save_model(path: &Path, spec: &ModelSpec, varmap: &VarMap) -> Result<()> 
 ///
 /// The model runs on the default kernels; `load_trainable` chooses them.
 pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Net)> {
-    let (spec, parameters) = read_model(path, dtype, dev)?;
+    let (spec, parameters, _) = read_model(path, dtype, dev)?;
     let vb = VarBuilder::from_tensors(parameters, dtype, dev);
     let net = Net::build(spec.net_config(), vb, 0)?;
     Ok((spec, net))
 }
 
-/// Loads a model saved by [`save_model`] with trainable parameters, on `kernels`: its description, the network and its variables.
+/// Loads a model saved by [`save_checkpoint`] with trainable parameters, on `kernels`: its
+/// description, the network (its dropout where it stopped), its variables, and the optimizer's state.
 pub fn load_trainable(
     path: &Path,
     kernels: Kernels,
     dtype: DType,
     dev: &Device,
-) -> Result<(ModelSpec, Net, VarMap)> {
-    let (spec, parameters) = read_model(path, dtype, dev)?;
+) -> Result<(ModelSpec, Net, VarMap, OptimizerState)> {
+    let (spec, parameters, mut optimizer) = read_model(path, dtype, dev)?;
     let varmap = VarMap::new();
     {
         let mut vars = varmap
@@ -344,21 +391,23 @@ pub fn load_trainable(
         kernels,
         ..spec.net_config()
     };
-    // Dropout goes on from a seed of its own: the masks of the epochs before are not replayed.
-    let seed = spec
+    let (seed, masks, steps) = spec
         .training
         .as_ref()
-        .map_or(0, |t| t.fit.seed ^ t.epochs as u64);
+        .map_or((0, 0, 0), |t| (t.fit.seed, t.masks, t.steps));
     let net = Net::build(config, vb, seed)?;
-    Ok((spec, net, varmap))
+    net.set_masks_drawn(masks);
+    optimizer.steps = steps;
+    Ok((spec, net, varmap, optimizer))
 }
 
-/// A model file's description and parameters, checked against each other.
+/// A model file's description and parameters, checked against each other, and the optimizer
+/// state saved beside them (its tensors; the step count is the description's).
 fn read_model(
     path: &Path,
     dtype: DType,
     dev: &Device,
-) -> Result<(ModelSpec, HashMap<String, Tensor>)> {
+) -> Result<(ModelSpec, HashMap<String, Tensor>, OptimizerState)> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| {
         Error::Msg(format!(
@@ -398,8 +447,18 @@ fn read_model(
         }
         parameters.insert(name, tensor.to_dtype(dtype)?.to_device(dev)?);
     }
+    let mut optimizer = OptimizerState::default();
+    let names: Vec<String> = tensors.keys().cloned().collect();
+    for name in names {
+        if let Some(slot) = name.strip_prefix(OPTIMIZER) {
+            if let Some(t) = tensors.remove(&name) {
+                optimizer.tensors.push((slot.to_string(), t));
+            }
+        }
+    }
+    optimizer.tensors.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(extra) = tensors.keys().min() {
         fail!("model '{shown}' has an unexpected tensor '{extra}' that its description does not mention")
     }
-    Ok((spec, parameters))
+    Ok((spec, parameters, optimizer))
 }

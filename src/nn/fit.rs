@@ -158,7 +158,7 @@ impl<'a> Learner<'a> {
         Ok(loss)
     }
 
-    /// The optimizer, for timing the phases of a step.
+    /// The optimizer: its state to save, or to restore on resume.
     pub fn optimizer_mut(&mut self) -> &mut AnyOptimizer {
         &mut self.optimizer
     }
@@ -186,7 +186,7 @@ impl<'a> Learner<'a> {
     }
 
     /// One epoch of seeded minibatches over `train`, then the score on `valid`.
-    fn epoch(&mut self, train: &Samples, valid: &Samples) -> Result<Epoch> {
+    pub fn epoch(&mut self, train: &Samples, valid: &Samples) -> Result<Epoch> {
         let (epoch, config) = (self.epochs_done, &self.config);
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);

@@ -567,6 +567,16 @@ impl Net {
         &self.config
     }
 
+    /// How many dropout masks the network has drawn (saved with a checkpoint).
+    pub fn masks_drawn(&self) -> u64 {
+        self.masks_drawn.load(Ordering::Relaxed)
+    }
+
+    /// Goes on drawing dropout masks from the `n`-th, as a resumed run must.
+    pub fn set_masks_drawn(&self, n: u64) {
+        self.masks_drawn.store(n, Ordering::Relaxed);
+    }
+
     /// `xs` with each value zeroed with probability `p` and the rest scaled by 1/(1−p), the
     /// mask drawn from the network's seed and the number of masks drawn before it.
     fn dropout(&self, xs: &Tensor, p: f64) -> Result<Tensor> {
