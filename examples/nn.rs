@@ -10,11 +10,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::{Args, Parser, Subcommand};
+#[cfg(unix)]
+use signal_hook::consts::{SIGINT, SIGTERM};
 use simple_nn::data::Source;
 use simple_nn::io::{self, atomic, report, Training};
 use simple_nn::nn::{
@@ -228,11 +232,11 @@ fn main() -> ExitCode {
     unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
     let result = match cli.command {
         Command::Train(args) => train(args),
-        Command::Eval(args) => eval(args),
-        Command::Predict(args) => predict(args),
-        Command::Bench(args) => bench(args),
+        Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
+        Command::Predict(args) => predict(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench(args).map(|()| ExitCode::SUCCESS),
     };
-    simple_nn::error::exit_code(result)
+    result.unwrap_or_else(|e| simple_nn::error::exit_code(Err(e)))
 }
 
 impl RunOn {
@@ -241,7 +245,7 @@ impl RunOn {
     }
 }
 
-fn train(args: TrainArgs) -> Result<()> {
+fn train(args: TrainArgs) -> Result<ExitCode> {
     atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
@@ -282,33 +286,37 @@ fn train(args: TrainArgs) -> Result<()> {
     run.training.fit.progress = true;
     let (data, on) = (&args.data, device::name(&dev));
     println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
+    // Ctrl-C (or TERM) ends training after the batch under way; --save keeps the state, which it
+    // also rewrites after every epoch. The handlers only set a flag: a second Ctrl-C changes nothing.
+    let signal = Arc::new(AtomicUsize::new(0));
+    #[cfg(unix)]
+    for (sig, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+        signal_hook::flag::register_usize(sig, signal.clone(), code)?;
+    }
     let start = Instant::now();
-    // With --save, the checkpoint is rewritten after every epoch.
-    let epochs = run.fit(args.save.as_deref(), |e| {
+    let stop = || signal.load(Ordering::Relaxed) != 0;
+    let fitted = run.fit(args.save.as_deref(), stop, |e| {
         println!("{}", report::epoch_line(e, epochs));
         Ok(())
     })?;
+    if fitted.stopped {
+        println!("{}", run.stopped_line(args.save.as_deref(), &args.data));
+        return Ok(ExitCode::from(signal.load(Ordering::Relaxed) as u8));
+    }
+    let epochs = fitted.epochs;
     let summary = run.summary(&epochs, start.elapsed().as_secs_f64())?;
-    println!(
-        "trained {} epochs in {:.2} s ({:.0} samples/s)",
-        summary.epochs, summary.seconds, summary.samples_per_sec
-    );
+    println!("{summary}");
 
-    if let Some(path) = &args.history {
-        atomic::write(path, report::history_csv(&epochs).as_bytes())?;
-    }
-    if let Some(path) = &args.plot {
-        let optimizer = run.training.fit.optimizer.kind();
-        let title = format!("{} loss, {optimizer} on {}", run.spec.loss, args.data);
-        plot::loss_curves(path, &title, &epochs)?;
-    }
+    let history = report::history_csv(&epochs);
+    (args.history.iter()).try_for_each(|path| atomic::write(path, history.as_bytes()))?;
+    (args.plot.iter()).try_for_each(|p| plot::loss_curves(p, &run.title(&args.data), &epochs))?;
     if let Some(path) = &args.save {
         println!("saved the model to {}", path.display());
     }
     if let Some(path) = &args.metrics_json {
         report::write_metrics(path, &summary)?;
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -168,15 +168,18 @@ impl Run {
 
     /// Trains the remaining epochs, calling `on_epoch` after each and, with `save`, rewriting
     /// the checkpoint there (atomically): weights, optimizer state, and the description, which
-    /// records the epochs, steps and dropout masks so far.
+    /// records the epochs, batches, steps and dropout masks so far. `stop` is asked after every
+    /// batch: when it says so, training ends after that batch, the checkpoint is written, and
+    /// the result says it was stopped.
     ///
     /// A run resumed from such a checkpoint takes the steps the uninterrupted run would have,
     /// bit for bit on the same machine, dtype and thread count (the tests check it).
     pub fn fit(
         &mut self,
         save: Option<&Path>,
+        stop: impl Fn() -> bool,
         mut on_epoch: impl FnMut(&Epoch) -> Result<()>,
-    ) -> Result<Vec<Epoch>> {
+    ) -> Result<Fitted> {
         let Run {
             spec,
             training,
@@ -189,24 +192,41 @@ impl Run {
         if train.is_empty() {
             fail!("no training rows: the data set is empty or --valid-fraction took them all")
         }
-        let mut learner =
-            Learner::new(net, varmap, training.fit.clone())?.resume_after(training.epochs);
+        let mut learner = Learner::new(net, varmap, training.fit.clone())?
+            .resume_after(training.epochs)
+            .at_batch(training.batch);
         learner.optimizer_mut().restore(optimizer)?;
         let mut epochs = Vec::new();
         while learner.epochs_done() < training.fit.epochs {
-            let epoch = learner.epoch(train, valid)?;
+            let ended = learner.epoch_until(train, valid, &stop)?;
             *optimizer = learner.optimizer_mut().state();
             training.epochs = learner.epochs_done();
+            training.batch = learner.batches_done();
             training.steps = optimizer.steps;
             training.masks = net.masks_drawn();
             spec.training = Some(training.clone());
             if let Some(path) = save {
                 io::save_checkpoint(path, spec, varmap, optimizer)?;
             }
+            let Some(epoch) = ended else {
+                return Ok(Fitted {
+                    epochs,
+                    stopped: true,
+                });
+            };
             on_epoch(&epoch)?;
             epochs.push(epoch);
+            if learner.epochs_done() < training.fit.epochs && stop() {
+                return Ok(Fitted {
+                    epochs,
+                    stopped: true,
+                });
+            }
         }
-        Ok(epochs)
+        Ok(Fitted {
+            epochs,
+            stopped: false,
+        })
     }
 }
 
@@ -228,6 +248,52 @@ impl std::fmt::Display for Run {
             fit.batch_size,
             self.training.epochs + 1,
             fit.epochs
+        )
+    }
+}
+
+/// What [`Run::fit`] did: the epochs it finished, and whether it was stopped before the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    /// The epochs finished, each with its numbers.
+    pub epochs: Vec<Epoch>,
+    /// Whether `stop` ended the run early (the checkpoint, if any, holds where).
+    pub stopped: bool,
+}
+
+impl Run {
+    /// The one line that says where a stopped run stopped, and how to go on (or that nothing was kept).
+    pub fn stopped_line(&self, save: Option<&Path>, data: &Source) -> String {
+        let (t, at) = (
+            &self.training,
+            format!("stopped in epoch {}", self.training.epochs + 1),
+        );
+        let at = format!("{at} after {} batches", t.batch);
+        match save {
+            Some(path) => format!(
+                "{at}: saved to {}; go on with `nn train --resume {} --data {data} --epochs {}`",
+                path.display(),
+                path.display(),
+                t.fit.epochs
+            ),
+            None => format!("{at}: nothing was kept (train with --save PATH to keep the state)"),
+        }
+    }
+
+    /// The title of this run's loss plot: `cross-entropy loss, adamw on spirals:500`.
+    pub fn title(&self, data: &Source) -> String {
+        let optimizer = self.training.fit.optimizer.kind();
+        format!("{} loss, {optimizer} on {data}", self.spec.loss)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// `trained 20 epochs in 1.25 s (43210 samples/s)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trained {} epochs in {:.2} s ({:.0} samples/s)",
+            self.epochs, self.seconds, self.samples_per_sec
         )
     }
 }

@@ -807,3 +807,124 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) in the middle of an epoch: the batch under way finishes, the checkpoint is
+/// written, one line says how to go on, the exit status is 130; resuming from there ends with the
+/// very bits of a run that was never interrupted. SIGTERM does the same with 143, and without
+/// --save says that nothing was kept.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
+    use std::io::BufRead;
+    let dir = scratch("interrupt");
+    let common = [
+        "--data",
+        "spirals:500",
+        "--epochs",
+        "40",
+        "--batch-size",
+        "4",
+        "--optimizer",
+        "momentum",
+        "--lr",
+        "0.02",
+    ];
+    let whole = dir.join("whole.safetensors");
+    let mut args = vec!["train", "--save", whole.to_str().unwrap()];
+    args.extend(common);
+    ok(&run(&args));
+    // Stops `args` with `signal` `delay_ms` after its first epoch line: (exit code, output).
+    let interrupt = |args: &[&str], signal: i32, delay_ms: u64| {
+        let mut child = Command::new(common::example("nn"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut text = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            text += &line;
+            text.push('\n');
+            if line.starts_with("epoch") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SAFETY: kill only sends a signal to the child's process id.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        lines.for_each(|l| {
+            text += &l.unwrap();
+            text.push('\n');
+        });
+        (child.wait().unwrap().code(), text)
+    };
+    for (i, delay_ms) in [0u64, 7, 19].into_iter().enumerate() {
+        let part = dir.join(format!("part{i}.safetensors"));
+        let mut args = vec!["train", "--save", part.to_str().unwrap()];
+        args.extend(common);
+        let (code, text) = interrupt(&args, libc::SIGINT, delay_ms);
+        assert_eq!(code, Some(130), "{text}");
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.starts_with("stopped in epoch") && last.contains("--resume"),
+            "{text}"
+        );
+        let mut resume = vec![
+            "train",
+            "--resume",
+            part.to_str().unwrap(),
+            "--save",
+            part.to_str().unwrap(),
+        ];
+        resume.extend(common);
+        ok(&run(&resume));
+        let (a, b) = (tensors(&whole), tensors(&part));
+        assert!(
+            a == b,
+            "interrupted after {delay_ms} ms ({last}), then resumed: other bits"
+        );
+    }
+    let mut args = vec!["train"];
+    args.extend(common);
+    let (code, text) = interrupt(&args, libc::SIGTERM, 3);
+    assert_eq!(code, Some(143), "{text}");
+    assert!(text.contains("nothing was kept"), "{text}");
+}
+
+/// A run killed outright (SIGKILL) at any instant leaves a checkpoint that loads and resumes: the
+/// previous one or the new one, never a broken one.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
+    let dir = scratch("sigkill");
+    let model = dir.join("m.safetensors");
+    let save = model.to_str().unwrap();
+    let data = ["--data", "spirals:200", "--batch-size", "4"];
+    let mut first = vec!["train", "--epochs", "1", "--save", save];
+    first.extend(data);
+    ok(&run(&first));
+    let mut rng = simple_nn::rng::SplitMix64::new(50);
+    for i in 0..50 {
+        let mut args = vec![
+            "train", "--resume", save, "--epochs", "100000", "--save", save,
+        ];
+        args.extend(data);
+        let mut child = Command::new(common::example("nn"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5 + rng.next_u64() % 120));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = run(&["eval", "--model", save, "--data", "spirals:200"]);
+        assert!(
+            out.status.success(),
+            "kill {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

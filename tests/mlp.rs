@@ -360,6 +360,7 @@ fn training_settings_round_trip_typed_and_old_text_records_still_load() {
         valid_fraction: 0.2,
         steps: 0,
         masks: 0,
+        batch: 0,
     };
     let going = Training {
         steps: 12,

@@ -69,6 +69,9 @@ pub struct Training {
     /// The dropout masks drawn so far, so that a resumed run draws the ones it would have.
     #[serde(default)]
     pub masks: u64,
+    /// Batches done of epoch `epochs + 1` when the run was stopped in the middle of it.
+    #[serde(default)]
+    pub batch: usize,
 }
 
 impl Training {
@@ -80,6 +83,7 @@ impl Training {
             valid_fraction,
             steps: 0,
             masks: 0,
+            batch: 0,
         }
     }
 }
@@ -96,6 +100,8 @@ enum TrainingRecord {
         steps: u64,
         #[serde(default)]
         masks: u64,
+        #[serde(default)]
+        batch: usize,
     },
     Text {
         epochs: usize,
@@ -122,12 +128,14 @@ impl TryFrom<TrainingRecord> for Training {
                 valid_fraction,
                 steps,
                 masks,
+                batch,
             } => Training {
                 epochs,
                 fit,
                 valid_fraction,
                 steps,
                 masks,
+                batch,
             },
             TrainingRecord::Text {
                 epochs,
@@ -159,6 +167,7 @@ impl TryFrom<TrainingRecord> for Training {
                 valid_fraction,
                 steps: 0,
                 masks: 0,
+                batch: 0,
             },
         })
     }

@@ -110,6 +110,8 @@ pub struct Learner<'a> {
     optimizer: AnyOptimizer,
     config: FitConfig,
     epochs_done: usize,
+    /// Batches done of the epoch under way (a run stopped mid-epoch goes on from there).
+    batches_done: usize,
     dtype: DType,
     dev: Device,
 }
@@ -130,6 +132,7 @@ impl<'a> Learner<'a> {
             optimizer,
             config,
             epochs_done: 0,
+            batches_done: 0,
             dtype,
             dev,
         })
@@ -139,6 +142,17 @@ impl<'a> Learner<'a> {
     pub fn resume_after(mut self, epochs_done: usize) -> Self {
         self.epochs_done = epochs_done;
         self
+    }
+
+    /// Goes on from batch `batches_done` of the epoch under way, as a run stopped mid-epoch does.
+    pub fn at_batch(mut self, batches_done: usize) -> Self {
+        self.batches_done = batches_done;
+        self
+    }
+
+    /// Batches done of the epoch under way (0 between epochs).
+    pub fn batches_done(&self) -> usize {
+        self.batches_done
     }
 
     /// The epochs done so far.
@@ -187,6 +201,21 @@ impl<'a> Learner<'a> {
 
     /// One epoch of seeded minibatches over `train`, then the score on `valid`.
     pub fn epoch(&mut self, train: &Samples, valid: &Samples) -> Result<Epoch> {
+        match self.epoch_until(train, valid, || false)? {
+            Some(epoch) => Ok(epoch),
+            None => fail!("an epoch that cannot be stopped stopped"),
+        }
+    }
+
+    /// The rest of the epoch under way, from [`batches_done`](Self::batches_done); `stop` is
+    /// asked after each batch, and when it says so the epoch ends there (`None`), its position
+    /// kept for a later call. The epoch's train loss averages the batches this call ran.
+    pub fn epoch_until(
+        &mut self,
+        train: &Samples,
+        valid: &Samples,
+        stop: impl Fn() -> bool,
+    ) -> Result<Option<Epoch>> {
         let (epoch, config) = (self.epochs_done, &self.config);
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);
@@ -198,8 +227,11 @@ impl<'a> Learner<'a> {
         )?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
         let start = Instant::now();
-        let mut loss_sum = 0.0;
-        for (step, indices) in batches.iter().enumerate() {
+        let (mut loss_sum, mut rows) = (0.0, 0);
+        if let Some(bar) = &bar {
+            bar.inc(self.batches_done as u64);
+        }
+        for (step, indices) in batches.iter().enumerate().skip(self.batches_done) {
             let (xs, ys) = train.batch(indices, self.dtype, &self.dev)?;
             let loss = self.model.loss(&self.model.forward_t(&xs, true)?, &ys)?;
             let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -212,8 +244,13 @@ impl<'a> Learner<'a> {
             }
             self.optimizer.backward_step(&loss)?;
             loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
+            rows += indices.len();
             if let Some(bar) = &bar {
                 bar.inc(1);
+            }
+            if step + 1 < batches.len() && stop() {
+                self.batches_done = step + 1;
+                return Ok(None);
             }
         }
         self.dev.synchronize()?;
@@ -222,17 +259,18 @@ impl<'a> Learner<'a> {
             bar.finish_and_clear();
         }
         self.epochs_done += 1;
+        self.batches_done = 0;
         let scored = (!valid.is_empty())
             .then(|| evaluate(self.model, valid, self.dtype, &self.dev))
             .transpose()?;
-        Ok(Epoch {
+        Ok(Some(Epoch {
             epoch: epoch + 1,
             lr,
-            train_loss: loss_sum / train.len() as f64,
+            train_loss: loss_sum / rows.max(1) as f64,
             valid_loss: scored.map(|e| e.loss),
             valid_accuracy: scored.and_then(|e| e.accuracy),
             seconds,
-        })
+        }))
     }
 }
 
