@@ -821,7 +821,7 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
         "--data",
         "spirals:500",
         "--epochs",
-        "40",
+        "100",
         "--batch-size",
         "4",
         "--optimizer",
