@@ -1,11 +1,6 @@
 //! Bigger models on real data: `train`, `eval`, `predict` and `bench` over the same library.
-//!
-//! ```sh
-//! cargo run --release --example nn -- train --data spirals:500 --hidden 32,32 --epochs 50 --save model.safetensors
-//! cargo run --release --example nn -- eval --model model.safetensors --data spirals:500
-//! cargo run --release --example nn -- predict --model model.safetensors --data csv:new.csv --output predictions.csv
-//! cargo run --release --example nn -- bench --inputs 784 --hidden 512,512 --classes 10 --batch-size 256 --steps 50
-//! ```
+//! `cargo run --release --example nn -- train --data spirals:500 --epochs 50 --save m.safetensors`,
+//! then `eval --model m.safetensors --data spirals:500`; `-- help` lists the rest.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -71,8 +66,7 @@ struct TrainArgs {
     /// Hidden layer sizes, comma-separated: `dense:A,<activation>,dense:B,<activation>` [default: 64,32].
     #[arg(long, value_delimiter = ',', value_parser = cli::size, conflicts_with = "layers")]
     hidden: Option<Vec<usize>>,
-    /// The hidden layers in order: dense:N, conv:OUT:K[:STRIDE:PAD], maxpool:K, avgpool:K,
-    /// dropout:P, flatten, batchnorm, relu, tanh, sigmoid, gelu (the output layer is added).
+    /// Hidden layers: dense:N, conv:OUT:K[:STRIDE:PAD], maxpool:K, avgpool:K, dropout:P, flatten, batchnorm, relu, …
     #[arg(long)]
     layers: Option<Layers>,
     /// Read each CSV row's features as an image of C,H,W (MNIST's images are 1,28,28 already).
@@ -129,9 +123,15 @@ struct TrainArgs {
     normalize: bool,
     #[command(flatten)]
     run_on: RunOn,
-    /// Save the trained model (.safetensors, with everything needed to rebuild it).
+    /// Save the trained model (.safetensors, with everything needed to rebuild it and resume), after every epoch.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Stop when the validation loss has not improved for N epochs.
+    #[arg(long, value_parser = cli::size)]
+    patience: Option<usize>,
+    /// Keep the best epoch's model at --save (the last epoch's, to resume, beside it as NAME.last.safetensors).
+    #[arg(long, requires = "save")]
+    keep_best: bool,
     /// Write one CSV row per epoch: epoch,lr,train_loss,valid_loss,valid_accuracy,seconds.
     #[arg(long)]
     history: Option<PathBuf>,
@@ -204,8 +204,7 @@ struct BenchArgs {
     kernels: Kernels,
     #[command(flatten)]
     run_on: RunOn,
-    /// Also time the step's phases (forward and loss, backward, update) with the device
-    /// synchronised between them, and print the split.
+    /// Also time forward and loss, backward, and update apart (synchronised between them).
     #[arg(long)]
     phases: bool,
     /// Write samples_per_sec and ms_per_step as a flat JSON object.
@@ -214,8 +213,7 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
-    // A reader that stops early (`nn predict … | head`) ends the program quietly, as it does
-    // `cat`, instead of making the next print fail.
+    // A reader that stops early (`nn predict … | head`) ends the program quietly, as `cat`.
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid handler.
     unsafe {
@@ -277,6 +275,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
                 batch_size: args.batch_size,
                 epochs,
                 seed: args.seed,
+                patience: args.patience,
                 progress: true,
             };
             let training = Training::new(fit, args.valid_fraction);
@@ -286,23 +285,28 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     run.training.fit.progress = true;
     let (data, on) = (&args.data, device::name(&dev));
     println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
-    // Ctrl-C (or TERM) ends training after the batch under way; --save keeps the state, which it
-    // also rewrites after every epoch. The handlers only set a flag: a second Ctrl-C changes nothing.
+    // Ctrl-C or TERM ends training after the batch under way (a second changes nothing).
     let signal = Arc::new(AtomicUsize::new(0));
     #[cfg(unix)]
     for (sig, code) in [(SIGINT, 130), (SIGTERM, 143)] {
         signal_hook::flag::register_usize(sig, signal.clone(), code)?;
     }
-    let start = Instant::now();
-    let stop = || signal.load(Ordering::Relaxed) != 0;
-    let fitted = run.fit(args.save.as_deref(), stop, |e| {
+    let (start, stop) = (Instant::now(), || signal.load(Ordering::Relaxed) != 0);
+    let (best, last) = match (&args.save, args.keep_best) {
+        (Some(best), true) => (Some(best.as_path()), Some(io::last_beside(best))),
+        (save, _) => (None, save.clone()),
+    };
+    let fitted = run.fit(last.as_deref(), best, stop, |e| {
         println!("{}", report::epoch_line(e, epochs));
         Ok(())
     })?;
     if fitted.stopped {
-        println!("{}", run.stopped_line(args.save.as_deref(), &args.data));
+        println!("{}", run.stopped_line(last.as_deref(), &args.data));
         return Ok(ExitCode::from(signal.load(Ordering::Relaxed) as u8));
     }
+    run.early_lines(&fitted, best, last.as_deref())
+        .iter()
+        .for_each(|l| println!("{l}"));
     let epochs = fitted.epochs;
     let summary = run.summary(&epochs, start.elapsed().as_secs_f64())?;
     println!("{summary}");
@@ -310,12 +314,8 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let history = report::history_csv(&epochs);
     (args.history.iter()).try_for_each(|path| atomic::write(path, history.as_bytes()))?;
     (args.plot.iter()).try_for_each(|p| plot::loss_curves(p, &run.title(&args.data), &epochs))?;
-    if let Some(path) = &args.save {
-        println!("saved the model to {}", path.display());
-    }
-    if let Some(path) = &args.metrics_json {
-        report::write_metrics(path, &summary)?;
-    }
+    (args.save.iter()).for_each(|path| println!("saved the model to {}", path.display()));
+    (args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &summary))?;
     Ok(ExitCode::SUCCESS)
 }
 

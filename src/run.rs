@@ -174,9 +174,14 @@ impl Run {
     ///
     /// A run resumed from such a checkpoint takes the steps the uninterrupted run would have,
     /// bit for bit on the same machine, dtype and thread count (the tests check it).
+    ///
+    /// With `best`, the model of the epoch with the lowest validation loss so far is written
+    /// there too, whenever an epoch improves on it. With a `patience` in the settings, training
+    /// ends once that many epochs have passed without an improvement.
     pub fn fit(
         &mut self,
         save: Option<&Path>,
+        best: Option<&Path>,
         stop: impl Fn() -> bool,
         mut on_epoch: impl FnMut(&Epoch) -> Result<()>,
     ) -> Result<Fitted> {
@@ -192,40 +197,63 @@ impl Run {
         if train.is_empty() {
             fail!("no training rows: the data set is empty or --valid-fraction took them all")
         }
+        if (training.fit.patience.is_some() || best.is_some()) && valid.is_empty() {
+            fail!("--patience and --keep-best watch the validation loss, but no rows are held out: set --valid-fraction above 0")
+        }
         let mut learner = Learner::new(net, varmap, training.fit.clone())?
             .resume_after(training.epochs)
             .at_batch(training.batch);
         learner.optimizer_mut().restore(optimizer)?;
         let mut epochs = Vec::new();
-        while learner.epochs_done() < training.fit.epochs {
+        let end = |epochs, stopped| Fitted {
+            epochs,
+            stopped,
+            patience_ran_out: false,
+        };
+        while learner.epochs_done() < training.fit.epochs && !training.out_of_patience() {
             let ended = learner.epoch_until(train, valid, &stop)?;
             *optimizer = learner.optimizer_mut().state();
             training.epochs = learner.epochs_done();
             training.batch = learner.batches_done();
             training.steps = optimizer.steps;
             training.masks = net.masks_drawn();
+            let improved = match (&ended, training.best) {
+                (
+                    Some(Epoch {
+                        valid_loss: Some(loss),
+                        epoch,
+                        ..
+                    }),
+                    best,
+                ) => {
+                    let better = best.is_none_or(|(_, b)| *loss < b);
+                    if better {
+                        training.best = Some((*epoch, *loss));
+                    }
+                    better
+                }
+                _ => false,
+            };
             spec.training = Some(training.clone());
             if let Some(path) = save {
                 io::save_checkpoint(path, spec, varmap, optimizer)?;
             }
+            if let (Some(path), true) = (best, improved) {
+                io::save_checkpoint(path, spec, varmap, optimizer)?;
+            }
             let Some(epoch) = ended else {
-                return Ok(Fitted {
-                    epochs,
-                    stopped: true,
-                });
+                return Ok(end(epochs, true));
             };
             on_epoch(&epoch)?;
             epochs.push(epoch);
             if learner.epochs_done() < training.fit.epochs && stop() {
-                return Ok(Fitted {
-                    epochs,
-                    stopped: true,
-                });
+                return Ok(end(epochs, true));
             }
         }
         Ok(Fitted {
-            epochs,
-            stopped: false,
+            patience_ran_out: training.out_of_patience()
+                && learner.epochs_done() < training.fit.epochs,
+            ..end(epochs, false)
         })
     }
 }
@@ -259,6 +287,8 @@ pub struct Fitted {
     pub epochs: Vec<Epoch>,
     /// Whether `stop` ended the run early (the checkpoint, if any, holds where).
     pub stopped: bool,
+    /// Whether it ended early because the validation loss stopped improving (`patience`).
+    pub patience_ran_out: bool,
 }
 
 impl Run {
@@ -278,6 +308,31 @@ impl Run {
             ),
             None => format!("{at}: nothing was kept (train with --save PATH to keep the state)"),
         }
+    }
+
+    /// What `--patience` and `--keep-best` did, one line each (none when neither was asked for).
+    pub fn early_lines(
+        &self,
+        fitted: &Fitted,
+        best: Option<&Path>,
+        last: Option<&Path>,
+    ) -> Vec<String> {
+        let mut lines = Vec::new();
+        let Some((epoch, loss)) = self.training.best else {
+            return lines;
+        };
+        if fitted.patience_ran_out {
+            let patience = self.training.fit.patience.unwrap_or(0);
+            lines.push(format!("stopped early: the validation loss has not improved for {patience} epochs (best {loss:.5} at epoch {epoch})"));
+        }
+        if let (Some(best), Some(last)) = (best, last) {
+            lines.push(format!(
+                "kept the best epoch's model (epoch {epoch}, validation loss {loss:.5}) in {}; the last epoch's, to resume, is in {}",
+                best.display(),
+                last.display()
+            ));
+        }
+        lines
     }
 
     /// The title of this run's loss plot: `cross-entropy loss, adamw on spirals:500`.

@@ -127,6 +127,7 @@ fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
         batch_size: 32,
         epochs,
         seed: 0,
+        patience: None,
         progress: false,
     };
     let curve = fit::fit(&mlp, &varmap, &train, &test.select(&[]), settings, |_| {

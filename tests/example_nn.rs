@@ -928,3 +928,77 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
         );
     }
 }
+
+/// The epochs a model file records as done.
+fn epochs_done(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let description: serde_json::Value =
+        serde_json::from_str(&meta.metadata().as_ref().unwrap()["simple-nn"]).unwrap();
+    description["training"]["epochs"].as_u64().unwrap()
+}
+
+/// `--patience N` ends training N epochs after the best validation loss and says so; `--keep-best`
+/// leaves that epoch's model at --save and the last epoch's, to resume, beside it.
+#[test]
+fn patience_stops_early_and_keep_best_keeps_the_best_epoch() {
+    let dir = scratch("patience");
+    let (model, history) = (dir.join("m.safetensors"), dir.join("h.csv"));
+    // 20 training points for a wide network at a high rate: it soon overfits.
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        "spirals:20",
+        "--hidden",
+        "128,128",
+        "--lr",
+        "0.02",
+        "--epochs",
+        "300",
+        "--valid-fraction",
+        "0.5",
+        "--patience",
+        "5",
+        "--keep-best",
+        "--save",
+        model.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]));
+    let losses: Vec<f64> = std::fs::read_to_string(&history)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert!(losses.len() < 300, "it never stopped early: {text}");
+    let best = (0..losses.len()).fold(0, |b, i| if losses[i] < losses[b] { i } else { b }) + 1;
+    assert_eq!(losses.len(), best + 5, "{losses:?}");
+    assert!(
+        text.contains(&format!(
+            "has not improved for 5 epochs (best {:.5} at epoch {best})",
+            losses[best - 1]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("kept the best epoch's model (epoch {best}")),
+        "{text}"
+    );
+    assert_eq!(epochs_done(&model), best as u64);
+    assert_eq!(
+        epochs_done(&dir.join("m.last.safetensors")),
+        losses.len() as u64
+    );
+    // Without validation rows there is nothing to watch.
+    let out = run(&[
+        "train",
+        "--data",
+        "spirals:20",
+        "--valid-fraction",
+        "0",
+        "--patience",
+        "3",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set --valid-fraction above 0"));
+}

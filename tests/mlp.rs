@@ -23,6 +23,7 @@ fn config(optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u64) -> FitCon
         batch_size: 16,
         epochs,
         seed,
+        patience: None,
         progress: false,
     }
 }
@@ -355,12 +356,14 @@ fn training_settings_round_trip_typed_and_old_text_records_still_load() {
             batch_size: 8,
             epochs: 3,
             seed: 4,
+            patience: None,
             progress: false,
         },
         valid_fraction: 0.2,
         steps: 0,
         masks: 0,
         batch: 0,
+        best: None,
     };
     let going = Training {
         steps: 12,

@@ -8,7 +8,8 @@ pub mod report;
 pub mod weights;
 
 pub use model::{
-    check_model_path, load_model, load_trainable, save_checkpoint, save_model, ModelSpec, Training,
+    check_model_path, last_beside, load_model, load_trainable, save_checkpoint, save_model,
+    ModelSpec, Training,
 };
 
 /// A shape as `(3, 4)`, the way numpy writes it.

@@ -72,6 +72,9 @@ pub struct Training {
     /// Batches done of epoch `epochs + 1` when the run was stopped in the middle of it.
     #[serde(default)]
     pub batch: usize,
+    /// The epoch (counted from 1) with the lowest validation loss so far, and that loss.
+    #[serde(default)]
+    pub best: Option<(usize, f64)>,
 }
 
 impl Training {
@@ -84,6 +87,15 @@ impl Training {
             steps: 0,
             masks: 0,
             batch: 0,
+            best: None,
+        }
+    }
+
+    /// Whether `patience` epochs have passed without a better validation loss.
+    pub fn out_of_patience(&self) -> bool {
+        match (self.fit.patience, self.best) {
+            (Some(patience), Some((best, _))) => self.epochs >= best + patience,
+            _ => false,
         }
     }
 }
@@ -102,6 +114,8 @@ enum TrainingRecord {
         masks: u64,
         #[serde(default)]
         batch: usize,
+        #[serde(default)]
+        best: Option<(usize, f64)>,
     },
     Text {
         epochs: usize,
@@ -129,6 +143,7 @@ impl TryFrom<TrainingRecord> for Training {
                 steps,
                 masks,
                 batch,
+                best,
             } => Training {
                 epochs,
                 fit,
@@ -136,6 +151,7 @@ impl TryFrom<TrainingRecord> for Training {
                 steps,
                 masks,
                 batch,
+                best,
             },
             TrainingRecord::Text {
                 epochs,
@@ -162,12 +178,14 @@ impl TryFrom<TrainingRecord> for Training {
                     batch_size,
                     epochs,
                     seed,
+                    patience: None,
                     progress: false,
                 },
                 valid_fraction,
                 steps: 0,
                 masks: 0,
                 batch: 0,
+                best: None,
             },
         })
     }
@@ -316,6 +334,16 @@ impl ModelSpec {
         }
         config.parameters()
     }
+}
+
+/// Where `--keep-best` keeps the last epoch's resumable checkpoint beside the best model at
+/// `best`: `model.safetensors` → `model.last.safetensors`.
+pub fn last_beside(best: &Path) -> std::path::PathBuf {
+    let stem = best
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    best.with_file_name(format!("{stem}.last.safetensors"))
 }
 
 /// Checks, before any work, that a model can be saved at `path`: a `.safetensors` name in a folder that can be written.

@@ -46,6 +46,9 @@ pub struct FitConfig {
     pub epochs: usize,
     /// Seed of the minibatch order.
     pub seed: u64,
+    /// Stop when the validation loss has not improved for this many epochs.
+    #[serde(default)]
+    pub patience: Option<usize>,
     /// Show a progress bar when standard error is a terminal.
     #[serde(skip)]
     pub progress: bool,
@@ -60,6 +63,7 @@ impl Default for FitConfig {
             batch_size: 32,
             epochs: 20,
             seed: 0,
+            patience: None,
             progress: false,
         }
     }
