@@ -829,10 +829,6 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
         "--lr",
         "0.02",
     ];
-    let whole = dir.join("whole.safetensors");
-    let mut args = vec!["train", "--save", whole.to_str().unwrap()];
-    args.extend(common);
-    ok(&run(&args));
     // Stops `args` with `signal` `delay_ms` after its first epoch line: (exit code, output).
     let interrupt = |args: &[&str], signal: i32, delay_ms: u64| {
         let mut child = Command::new(common::example("nn"))
@@ -860,9 +856,29 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
         });
         (child.wait().unwrap().code(), text)
     };
-    for (i, delay_ms) in [0u64, 7, 19].into_iter().enumerate() {
+    // Each schedule, the learning rate by epoch: a cosine's length is the run's --epochs, 100 here.
+    for (i, (schedule, delay_ms)) in [("constant", 0u64), ("cosine", 7), ("step:7:0.5", 19)]
+        .into_iter()
+        .enumerate()
+    {
+        let whole = dir.join(format!("whole{i}.safetensors"));
+        let mut args = vec![
+            "train",
+            "--schedule",
+            schedule,
+            "--save",
+            whole.to_str().unwrap(),
+        ];
+        args.extend(common);
+        ok(&run(&args));
         let part = dir.join(format!("part{i}.safetensors"));
-        let mut args = vec!["train", "--save", part.to_str().unwrap()];
+        let mut args = vec![
+            "train",
+            "--schedule",
+            schedule,
+            "--save",
+            part.to_str().unwrap(),
+        ];
         args.extend(common);
         let (code, text) = interrupt(&args, libc::SIGINT, delay_ms);
         assert_eq!(code, Some(130), "{text}");
@@ -927,6 +943,13 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // And it resumes: one more epoch from wherever the last kill left it.
+    let done = epochs_done(&model).to_string();
+    let next = (epochs_done(&model) + 1).to_string();
+    let mut args = vec!["train", "--resume", save, "--epochs", &next, "--save", save];
+    args.extend(data);
+    ok(&run(&args));
+    assert_eq!(epochs_done(&model).to_string(), next, "from {done}");
 }
 
 /// The epochs a model file records as done.
