@@ -22,7 +22,7 @@ use simple_nn::nn::{
 use simple_nn::run::{model_and_test_data, Run, Shape};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
 
-/// Train, evaluate and run multi-layer perceptrons on CSV, MNIST or synthetic data.
+/// Train, evaluate and run MLPs and conv nets on CSV, MNIST or synthetic data.
 #[derive(Parser, Debug)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -38,7 +38,7 @@ enum Command {
     Eval(EvalArgs),
     /// Write a saved model's predictions for every sample.
     Predict(PredictArgs),
-    /// Time training steps on one fixed random batch (the workload of torch_mlp.py).
+    /// Time training steps on one fixed random batch (the workload of torch_mlp.py or torch_cnn.py).
     Bench(BenchArgs),
 }
 
