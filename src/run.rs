@@ -194,9 +194,6 @@ impl Run {
             valid,
             optimizer,
         } = self;
-        if train.is_empty() {
-            fail!("no training rows: the data set is empty or --valid-fraction took them all")
-        }
         if (training.fit.patience.is_some() || best.is_some()) && valid.is_empty() {
             fail!("--patience and --keep-best watch the validation loss, but no rows are held out: set --valid-fraction above 0")
         }

@@ -191,9 +191,6 @@ impl<'a> Learner<'a> {
         valid: &Samples,
         mut on_epoch: impl FnMut(&Epoch) -> Result<()>,
     ) -> Result<Vec<Epoch>> {
-        if train.is_empty() {
-            fail!("no training rows: the data set is empty or --valid-fraction took them all")
-        }
         let mut epochs = Vec::new();
         while self.epochs_done < self.config.epochs {
             let report = self.epoch(train, valid)?;
@@ -220,6 +217,9 @@ impl<'a> Learner<'a> {
         valid: &Samples,
         stop: impl Fn() -> bool,
     ) -> Result<Option<Epoch>> {
+        if train.is_empty() {
+            fail!("no training rows: the data set is empty or --valid-fraction took them all")
+        }
         let (epoch, config) = (self.epochs_done, &self.config);
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);
