@@ -89,4 +89,12 @@ impl SplitMix64 {
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / 9_007_199_254_740_992.0
     }
+
+    /// Skips the next `n` outputs at once (the state is a counter), so that parts of one
+    /// stream can be drawn apart.
+    pub fn skip(&mut self, n: u64) {
+        self.state = self
+            .state
+            .wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    }
 }

@@ -9,17 +9,24 @@
 //! - [`sigmoid`]: the tutorial's layer `σ(x·wᵀ)`, its loss `½·Σ(ŷ − y)²`, and the
 //!   hand-written deltas on the same kernels;
 //! - [`dense`]: `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
+//! - [`conv`]: `act(conv2d(x, w) + b)` as im2col and gemm, forward and backward;
 //! - [`pool`]: max-pooling whose gradient goes whole to each window's maximum;
+//! - [`dropout`]: dropout that keeps its mask for the backward;
 //! - [`sgd`]: SGD that updates the weights in place;
 //! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
 
+pub mod conv;
 pub mod dense;
+pub mod dropout;
+mod matmul;
 pub mod pool;
 pub mod sgd;
 pub mod sigmoid;
 pub mod threads;
 
+pub use conv::conv2d;
 pub use dense::{dense, softmax_cross_entropy, DenseActivation};
+pub use dropout::dropout;
 pub use pool::max_pool;
 pub use sgd::FusedSgd;
 pub use sigmoid::{half_sse, linear_sigmoid, manual_step};

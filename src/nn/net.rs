@@ -45,7 +45,7 @@ use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder, VarMap};
 use super::fit::Model;
 use super::loss::Loss;
 use super::mlp::{Activation, Dense, Head};
-use crate::kernels::Kernels;
+use crate::kernels::{self, DenseActivation, Kernels};
 use crate::rng::SplitMix64;
 
 /// One layer of a spec, as written on the command line.
@@ -447,13 +447,43 @@ fn seeded_varmap(
 #[derive(Debug, Clone)]
 enum Layer {
     Dense(Dense),
-    Conv(Conv2d),
+    Conv(Conv),
     MaxPool(usize),
     AvgPool(usize),
     Dropout(f64),
     Flatten,
     BatchNorm(BatchNorm),
     Act(Activation),
+}
+
+/// A convolution with candle-nn's `Conv2d` parameters, run on the network's kernels; on the
+/// fused kernels a ReLU that follows it is part of it.
+#[derive(Debug, Clone)]
+struct Conv {
+    conv: Conv2d,
+    relu: bool,
+    kernels: Kernels,
+}
+
+impl Module for Conv {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if self.kernels == Kernels::Stock {
+            return self.conv.forward(xs);
+        }
+        let act = match self.relu {
+            true => DenseActivation::Relu,
+            false => DenseActivation::Identity,
+        };
+        let cfg = self.conv.config();
+        kernels::conv2d(
+            xs,
+            self.conv.weight(),
+            self.conv.bias(),
+            cfg.stride,
+            cfg.padding,
+            act,
+        )
+    }
 }
 
 /// A network of any layers in order, built from a [`NetConfig`].
@@ -514,7 +544,15 @@ impl Net {
                     };
                     let weight = vb.get((out, input[0], kernel, kernel), "weight")?;
                     let bias = config.bias.then(|| vb.get(out, "bias")).transpose()?;
-                    Layer::Conv(Conv2d::new(weight, bias, cfg))
+                    // On the fused kernels a following ReLU joins the convolution.
+                    let relu = config.kernels == Kernels::Fused
+                        && specs.get(k + 1) == Some(&&LayerSpec::Act(Activation::Relu));
+                    k += usize::from(relu);
+                    Layer::Conv(Conv {
+                        conv: Conv2d::new(weight, bias, cfg),
+                        relu,
+                        kernels: config.kernels,
+                    })
                 }
                 LayerSpec::BatchNorm => {
                     let vb = vb.pp("layers").pp(numbers.next().unwrap_or_default());
@@ -581,15 +619,11 @@ impl Net {
     /// mask drawn from the network's seed and the number of masks drawn before it.
     fn dropout(&self, xs: &Tensor, p: f64) -> Result<Tensor> {
         let draw = self.masks_drawn.fetch_add(1, Ordering::Relaxed);
-        let mut rng = SplitMix64::new(self.dropout_seed ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let keep = 1.0 / (1.0 - p);
-        let mask: Vec<f32> = (0..xs.elem_count())
-            .map(|_| if rng.next_f64() < p { 0.0 } else { keep as f32 })
-            .collect();
-        let mask = Tensor::from_vec(mask, xs.shape(), &Device::Cpu)?
-            .to_dtype(xs.dtype())?
-            .to_device(xs.device())?;
-        xs * mask
+        let seed = self.dropout_seed ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        match self.config.kernels {
+            Kernels::Fused => kernels::dropout(xs, p, seed),
+            Kernels::Stock => kernels::dropout::stock(xs, p, seed),
+        }
     }
 }
 

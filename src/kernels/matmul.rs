@@ -1,0 +1,143 @@
+//! Matrix products on gemm for the fused kernels: strided views, one single-threaded gemm call,
+//! and the split of a product's rows over the kernels' threads.
+
+use candle_core::Result;
+use gemm::Parallelism;
+
+use super::{threads, Real};
+
+/// A row-major matrix view: `rows × cols` with row stride `rs` and column stride `cs`.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+impl<'a, T> View<'a, T> {
+    pub(crate) fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    pub(crate) fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Whether every element the view addresses lies inside `data`.
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// gemm's f32 micro-tile height: blocks of rows split across threads are multiples of it.
+pub(crate) const ROW_TILE: usize = 64;
+
+/// `dst (a.rows × b.cols, row-major) = [dst +] a·b` with gemm.
+pub(crate) fn matmul<T: Real>(
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    accumulate: bool,
+) -> Result<()> {
+    matmul_by_rows(dst, a, b, |_, block, rows| {
+        gemm_serial(block, rows, b, accumulate)
+    })
+}
+
+/// Runs `task(first_row, dst_block, a_rows)` on blocks of `dst`'s rows and the matching rows of `a`, one
+/// block per thread; `task` computes its block of `a·b` (and whatever goes with it, so that a
+/// block's elementwise work stays on the core whose cache holds it).
+///
+/// gemm splits its work over blocks of the output's larger side, and these layers' shapes
+/// often give it one block: the second thread idled. Each call packs `b` anew, so blocks are
+/// as few as the threads (64-row blocks on two threads were ~10% slower than halves) and one
+/// thread makes one call. gemm sums each output element in the same order whichever block of
+/// rows it lies in, so the results do not depend on the thread count (tests/example_mlp.rs
+/// checks it).
+pub(crate) fn matmul_by_rows<T: Real>(
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    task: impl Fn(usize, &mut [T], View<T>) -> Result<()> + Sync,
+) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+        candle_core::bail!(
+            "matmul: operands do not fit ({m}×{k} by {}×{n} into {})",
+            b.rows,
+            dst.len()
+        )
+    }
+    let threads = threads::current();
+    let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
+    if threads == 1 || m <= block || m * n * k < 1 << 18 || n == 0 {
+        return task(0, dst, a);
+    }
+    threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
+        let rows = View {
+            data: &a.data[i * block * a.rs..],
+            rows: chunk.len() / n,
+            ..a
+        };
+        task(i * block, chunk, rows)
+    })
+}
+
+/// One single-threaded gemm call: `dst = [dst +] a·b`, checked to stay inside every slice.
+pub(crate) fn gemm_serial<T: Real>(
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    accumulate: bool,
+) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+        candle_core::bail!(
+            "gemm: operands do not fit ({m}×{k} by {}×{n} into {})",
+            b.rows,
+            dst.len()
+        )
+    }
+    // SAFETY: every element gemm reads lies inside `a.data` and `b.data` (checked by
+    // `fits`), and `dst` holds exactly m·n elements, written row-major (rs = n, cs = 1).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+    Ok(())
+}
