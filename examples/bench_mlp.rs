@@ -17,9 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
-use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
+use simple_nn::bench::{load_average, median, peers_python, samples_per_sec};
 
 /// Compare `nn bench` with PyTorch on the same MLP workload.
 #[derive(Parser, Debug)]
@@ -146,16 +146,14 @@ fn run(args: Args) -> Result<()> {
 
 /// samples/s of one `nn bench` run.
 fn mlp_run(mlp: &Path, args: &[&str]) -> Result<f64> {
-    let text = stdout_of(Command::new(mlp).arg("bench").args(args))?;
-    number_before(&text, " samples/s").with_context(|| format!("no samples/s in: {text}"))
+    Ok(samples_per_sec(Command::new(mlp).arg("bench").args(args))?)
 }
 
 /// samples/s of one `torch_mlp.py STEPS BATCH THREADS cpu` run.
 fn torch_run(python: &Path, script: &Path, steps: &str, batch: &str, threads: &str) -> Result<f64> {
-    let text = stdout_of(
+    Ok(samples_per_sec(
         Command::new(python)
             .arg(script)
             .args([steps, batch, threads, "cpu"]),
-    )?;
-    number_before(&text, " samples/s").with_context(|| format!("no samples/s in: {text}"))
+    )?)
 }

@@ -174,6 +174,16 @@ pub fn peers_python(peers: &Path, numpy_only: bool) -> Result<PathBuf> {
     ))
 }
 
+/// The samples/s that one run of `command` printed (`"… 1234 samples/s"`): `nn bench` and the
+/// peers' `torch_*.py` scripts both end so.
+pub fn samples_per_sec(command: &mut Command) -> Result<f64> {
+    let text = stdout_of(command)?;
+    match number_before(&text, " samples/s") {
+        Some(n) => Ok(n),
+        None => fail!("no samples/s in: {}", text.trim()),
+    }
+}
+
 /// The number just before `marker` in `text` (`"… 12345 samples/s"` → 12345).
 pub fn number_before(text: &str, marker: &str) -> Option<f64> {
     let head = &text[..text.find(marker)?];

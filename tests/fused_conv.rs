@@ -209,16 +209,29 @@ fn fused_conv_gradients_pass_finite_differences() {
 /// of the batch that does not depend on the threads.
 #[test]
 fn fused_conv_results_do_not_depend_on_the_threads() {
-    let x = random(&[33, 3, 12, 12], 8, DType::F32);
-    let w = random(&[8, 3, 3, 3], 9, DType::F32);
-    let b = random(&[8], 10, DType::F32);
-    let run = |threads| {
+    let x = Var::from_tensor(&random(&[33, 3, 12, 12], 8, DType::F32)).unwrap();
+    let w = Var::from_tensor(&random(&[8, 3, 3, 3], 9, DType::F32)).unwrap();
+    let b = Var::from_tensor(&random(&[8], 10, DType::F32)).unwrap();
+    let run = |threads, pool| {
         threads::scoped(threads, || {
-            let (out, grads) = conv_gradients(true, [&x, &w, &b], (1, 1, DenseActivation::Relu));
-            [out, grads[0].clone(), grads[1].clone(), grads[2].clone()].map(|t| values(&t))
+            let [xt, wt, bt] = [&x, &w, &b].map(|v| v.as_tensor());
+            let out = kernels::conv2d_max_pool(xt, wt, Some(bt), 1, 1, DenseActivation::Relu, pool)
+                .unwrap();
+            let probe = random(out.dims(), 3, DType::F32);
+            let grads = (&out * probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let mut all = vec![values(&out)];
+            all.extend([&x, &w, &b].map(|v| values(grads.get(v).unwrap())));
+            all
         })
     };
-    assert_eq!(run(1), run(2));
+    for pool in [1, 2] {
+        assert_eq!(run(1, pool), run(2, pool), "pool {pool}");
+    }
 }
 
 /// The stock pooling: a reshape into windows and a `max` over each, whose gradient goes whole
@@ -300,5 +313,76 @@ fn fused_dropout_equals_stock_dropout_bit_for_bit() {
         let dropped = stock.0.iter().filter(|&&v| v == 0.0).count() as f64;
         let share = dropped / stock.0.len() as f64;
         assert!((share - 0.3).abs() < 0.01, "{share}");
+    }
+}
+
+/// Convolution, ReLU and max-pool as one node equal the three ops in a row, values and
+/// gradients, on outputs that leave rows and columns past the last window. The pooling in the
+/// row is the crate's max-pool op (equal to the stock pooling above): outputs that lie wholly
+/// in the padding tie, and the stock `max` sends a tied window's gradient to every maximum
+/// where PyTorch and both fused ops send it to the first.
+#[test]
+fn fused_conv_relu_max_pool_equals_the_stock_ops_in_a_row() {
+    for threads in [1, 2] {
+        for (dtype, tolerance) in [(DType::F64, 1e-13), (DType::F32, 1e-5)] {
+            for (i, &(n, c, h, w, o, k, stride, pad)) in CASES.iter().enumerate() {
+                for (act, pool) in [
+                    (DenseActivation::Relu, 2),
+                    (DenseActivation::Identity, 2),
+                    (DenseActivation::Relu, 3),
+                ] {
+                    let seed = 10 * i as u64 + 5;
+                    let x = Var::from_tensor(&random(&[n, c, h, w], seed, dtype)).unwrap();
+                    let kernels =
+                        Var::from_tensor(&random(&[o, c, k, k], seed + 1, dtype)).unwrap();
+                    let bias = Var::from_tensor(&random(&[o], seed + 2, dtype)).unwrap();
+                    let (ho, wo) = (
+                        (h + 2 * pad - k) / stride + 1,
+                        (w + 2 * pad - k) / stride + 1,
+                    );
+                    if ho < pool || wo < pool {
+                        continue;
+                    }
+                    let [xt, kt, bt] = [&x, &kernels, &bias].map(|v| v.as_tensor());
+                    let run = |fused: bool| {
+                        let out = if fused {
+                            threads::scoped(threads, || {
+                                kernels::conv2d_max_pool(xt, kt, Some(bt), stride, pad, act, pool)
+                                    .unwrap()
+                            })
+                        } else {
+                            let z = stock_conv(xt, kt, Some(bt), stride, pad, act);
+                            simple_nn::nn::max_pool(&z, pool).unwrap()
+                        };
+                        let probe = random(out.dims(), 77, dtype);
+                        let grads = threads::scoped(threads, || {
+                            (&out * probe)
+                                .unwrap()
+                                .sum_all()
+                                .unwrap()
+                                .backward()
+                                .unwrap()
+                        });
+                        let grads = [&x, &kernels, &bias].map(|v| grads.get(v).unwrap().clone());
+                        (out, grads)
+                    };
+                    let ((fused, fused_grads), (stock, stock_grads)) = (run(true), run(false));
+                    let case =
+                        format!("{dtype:?} case {i} {act:?} pool {pool} {threads} thread(s)");
+                    assert_eq!(fused.dims(), stock.dims(), "{case}");
+                    let diff = relative_diff(&fused, &stock);
+                    assert!(diff <= tolerance, "{case} values: {diff:e}");
+                    for (name, f, s) in ["x", "w", "b"]
+                        .iter()
+                        .zip(&fused_grads)
+                        .zip(&stock_grads)
+                        .map(|((n, f), s)| (n, f, s))
+                    {
+                        let diff = relative_diff(f, s);
+                        assert!(diff <= tolerance, "{case} ∂/∂{name}: {diff:e}");
+                    }
+                }
+            }
+        }
     }
 }

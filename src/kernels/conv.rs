@@ -18,11 +18,14 @@
 //! does not depend on how many threads ran. Elsewhere than the CPU in f32/f64 the op is
 //! candle's `conv2d`, a broadcast bias and `relu`.
 
+use std::sync::OnceLock;
+
 use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
 };
 
 use super::matmul::{gemm_serial, View};
+use super::pool::pool_plane;
 use super::{is_fusable, threads, values, DenseActivation, Real};
 
 /// `act(conv2d(x, w) + b)` for `x` (N, C, H, W), square kernels `w` (O, C, K, K), an optional
@@ -35,7 +38,29 @@ pub fn conv2d(
     pad: usize,
     act: DenseActivation,
 ) -> Result<Tensor> {
-    let op = Conv { stride, pad, act };
+    conv2d_max_pool(x, w, b, stride, pad, act, 1)
+}
+
+/// [`conv2d`] followed by max-pooling over `k`×`k` windows (stride `k`; the rows and columns
+/// past the last whole window left out), as one node: the convolution's output never leaves
+/// the cache, and its gradient is built image by image from the pooled gradient and each
+/// window's argmax. `k = 1` is [`conv2d`].
+pub fn conv2d_max_pool(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+    act: DenseActivation,
+    k: usize,
+) -> Result<Tensor> {
+    let op = Conv {
+        stride,
+        pad,
+        act,
+        pool: k,
+        argmax: OnceLock::new(),
+    };
     let fusable = x.rank() == 4 && is_fusable(&[x, w]) && b.is_none_or(|b| is_fusable(&[w, b]));
     if !fusable {
         return op.stock(x, w, b);
@@ -48,11 +73,15 @@ pub fn conv2d(
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Conv {
     stride: usize,
     pad: usize,
     act: DenseActivation,
+    /// The max-pool window's side; 1 for none.
+    pool: usize,
+    /// Where pooling, each window's maximum (its index in the output plane), left by the forward.
+    argmax: OnceLock<Vec<u32>>,
 }
 
 /// The sizes of one convolution.
@@ -70,6 +99,10 @@ struct Dims {
     pad: usize,
     ho: usize,
     wo: usize,
+    /// The pooling window's side (1 for none), and the pooled height and width.
+    pool: usize,
+    hp: usize,
+    wp: usize,
 }
 
 impl Dims {
@@ -81,6 +114,7 @@ impl Dims {
             && k == k2
             && k > 0
             && op.stride > 0
+            && op.pool > 0
             && h + 2 * op.pad >= k
             && wd + 2 * op.pad >= k
             && b.is_none_or(|b| b.dims() == [o]);
@@ -89,6 +123,16 @@ impl Dims {
                 "conv2d: input {x:?}, kernels {w:?}, stride {} and padding {} do not fit together",
                 op.stride,
                 op.pad
+            )
+        }
+        let (ho, wo) = (
+            (h + 2 * op.pad - k) / op.stride + 1,
+            (wd + 2 * op.pad - k) / op.stride + 1,
+        );
+        if ho < op.pool || wo < op.pool || ho * wo > u32::MAX as usize {
+            candle_core::bail!(
+                "conv2d: a {ho}×{wo} output cannot be max-pooled in {0}×{0} windows",
+                op.pool
             )
         }
         Ok(Self {
@@ -100,8 +144,11 @@ impl Dims {
             k,
             stride: op.stride,
             pad: op.pad,
-            ho: (h + 2 * op.pad - k) / op.stride + 1,
-            wo: (wd + 2 * op.pad - k) / op.stride + 1,
+            ho,
+            wo,
+            pool: op.pool,
+            hp: ho / op.pool,
+            wp: wo / op.pool,
         })
     }
 
@@ -118,6 +165,11 @@ impl Dims {
     /// Output positions of one image (the columns of `col`).
     fn positions(&self) -> usize {
         self.ho * self.wo
+    }
+
+    /// Positions of one image after pooling (all of them without).
+    fn pooled(&self) -> usize {
+        self.hp * self.wp
     }
 
     /// The output indices `lo..hi` (of `outputs`) whose input index `o·stride + offset − pad`
@@ -194,29 +246,64 @@ fn col2im<T: Real>(col: &[T], d: &Dims, x: &mut [T]) {
     }
 }
 
-/// The forward pass on slices: `act(w·col + b)` for each image, (N, O, Ho·Wo).
+/// `z (O, positions) = kernels·col + b` for one image.
+fn convolve<T: Real>(z: &mut [T], kernels: View<T>, col: View<T>, b: Option<&[T]>) -> Result<()> {
+    if let Some(b) = b {
+        for (row, &bias) in z.chunks_exact_mut(col.cols).zip(b) {
+            row.fill(bias);
+        }
+    }
+    gemm_serial(z, kernels, col, b.is_some())
+}
+
+/// The forward pass on slices: `act(w·col + b)` for each image, (N, O, Ho·Wo), max-pooled
+/// where asked; with the argmax of each pooled value (empty without pooling).
 fn forward<T: Real>(
     x: &[T],
     w: &[T],
     b: Option<&[T]>,
     d: &Dims,
     act: DenseActivation,
-) -> Result<Vec<T>> {
-    let (patch, p) = (d.patch(), d.positions());
-    let mut out = vec![T::zero(); d.n * d.o * p];
+) -> Result<(Vec<T>, Vec<u32>)> {
+    let (patch, p, q) = (d.patch(), d.positions(), d.pooled());
+    let pooled = d.pool > 1;
+    let mut out = vec![T::zero(); d.n * d.o * q];
+    let mut argmax = vec![0u32; if pooled { d.n * d.o * q } else { 0 }];
     let per_thread = d.n.div_ceil(threads::current().max(1)).max(1);
+    // Each thread's block of outputs, with its block of argmaxes where pooling.
+    let mut argmax_rest = &mut argmax[..];
+    let mut tasks: Vec<(&mut [T], &mut [u32])> = out
+        .chunks_mut(per_thread * d.o * q)
+        .map(|block| {
+            let len = if pooled { block.len() } else { 0 };
+            let (head, tail) = std::mem::take(&mut argmax_rest).split_at_mut(len);
+            argmax_rest = tail;
+            (block, head)
+        })
+        .collect();
     let kernels = View::new(w, d.o, patch);
-    threads::for_each_chunk_mut(&mut out, per_thread * d.o * p, |i, block| {
+    threads::for_each_chunk_mut(&mut tasks, 1, |i, task| {
+        let (block, at) = &mut task[0];
         let mut col = vec![T::zero(); patch * p];
-        for (j, out) in block.chunks_exact_mut(d.o * p).enumerate() {
+        let mut z = vec![T::zero(); if pooled { d.o * p } else { 0 }];
+        for (j, out) in block.chunks_exact_mut(d.o * q).enumerate() {
             let image = i * per_thread + j;
             im2col(&x[image * d.image()..][..d.image()], d, &mut col);
-            if let Some(b) = b {
-                for (row, &bias) in out.chunks_exact_mut(p).zip(b) {
-                    row.fill(bias);
+            let col = View::new(&col, patch, p);
+            if !pooled {
+                convolve(out, kernels, col, b)?;
+            } else {
+                convolve(&mut z, kernels, col, b)?;
+                let at = &mut at[j * d.o * q..][..d.o * q];
+                for ((plane, out), at) in z
+                    .chunks_exact(p)
+                    .zip(out.chunks_exact_mut(q))
+                    .zip(at.chunks_exact_mut(q))
+                {
+                    pool_plane(plane, (d.ho, d.wo), d.pool, out, at);
                 }
             }
-            gemm_serial(out, kernels, View::new(&col, patch, p), b.is_some())?;
+            // ReLU after the pooling: max and ReLU commute.
             if act == DenseActivation::Relu {
                 for v in out.iter_mut() {
                     *v = if *v < T::zero() { T::zero() } else { *v };
@@ -225,7 +312,7 @@ fn forward<T: Real>(
         }
         Ok::<(), candle_core::Error>(())
     })?;
-    Ok(out)
+    Ok((out, argmax))
 }
 
 /// One part of the batch in the backward pass: its images' sums of `∂/∂w` and `∂/∂b`, and
@@ -246,11 +333,13 @@ struct Gradients<T> {
 /// The backward pass on slices.
 fn backward<T: Real>(
     [x, w, res, grad]: [&[T]; 4],
+    argmax: &[u32],
     d: &Dims,
     act: DenseActivation,
     need_dx: bool,
 ) -> Result<Gradients<T>> {
-    let (patch, p, image_len) = (d.patch(), d.positions(), d.image());
+    let (patch, p, q, image_len) = (d.patch(), d.positions(), d.pooled(), d.image());
+    let pooled = d.pool > 1;
     // The partition depends on the batch alone, not on the threads.
     let per_part = d.n.div_ceil(16).max(1);
     let mut dx = need_dx.then(|| vec![T::zero(); d.n * image_len]);
@@ -277,27 +366,39 @@ fn backward<T: Real>(
         part.dw = vec![T::zero(); d.o * patch];
         part.db = vec![T::zero(); d.o];
         let mut col = vec![T::zero(); patch * p];
-        let mut masked = vec![
-            T::zero();
-            if act == DenseActivation::Relu {
-                d.o * p
-            } else {
-                0
-            }
-        ];
+        let masks = pooled || act == DenseActivation::Relu;
+        let mut masked = vec![T::zero(); if masks { d.o * p } else { 0 }];
         let mut dcol = vec![T::zero(); if part.dx.is_some() { patch * p } else { 0 }];
         let first = i * per_part;
+        let relu = act == DenseActivation::Relu;
         for image in first..(first + per_part).min(d.n) {
-            let g = &grad[image * d.o * p..][..d.o * p];
-            let delta: &[T] = match act {
-                DenseActivation::Identity => g,
-                DenseActivation::Relu => {
-                    let r = &res[image * d.o * p..][..d.o * p];
-                    for ((m, &r), &g) in masked.iter_mut().zip(r).zip(g) {
-                        *m = if r > T::zero() { g } else { T::zero() };
+            let g = &grad[image * d.o * q..][..d.o * q];
+            let r = &res[image * d.o * q..][..d.o * q];
+            let delta: &[T] = if pooled {
+                // Each pooled gradient goes to its window's maximum, if that passed the ReLU.
+                masked.fill(T::zero());
+                let at = &argmax[image * d.o * q..][..d.o * q];
+                for (channel, ((g, r), at)) in g
+                    .chunks_exact(q)
+                    .zip(r.chunks_exact(q))
+                    .zip(at.chunks_exact(q))
+                    .enumerate()
+                {
+                    let plane = &mut masked[channel * p..][..p];
+                    for ((&g, &r), &at) in g.iter().zip(r).zip(at) {
+                        if !relu || r > T::zero() {
+                            plane[at as usize] += g;
+                        }
                     }
-                    &masked
                 }
+                &masked
+            } else if relu {
+                for ((m, &r), &g) in masked.iter_mut().zip(r).zip(g) {
+                    *m = if r > T::zero() { g } else { T::zero() };
+                }
+                &masked
+            } else {
+                g
             };
             for (s, row) in part.db.iter_mut().zip(delta.chunks_exact(p)) {
                 *s += row.iter().fold(T::zero(), |a, &v| a + v);
@@ -342,10 +443,17 @@ impl Conv {
             Some(b) => z.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?,
             None => z,
         };
-        match self.act {
-            DenseActivation::Identity => Ok(z),
-            DenseActivation::Relu => z.relu(),
+        let z = match self.act {
+            DenseActivation::Identity => z,
+            DenseActivation::Relu => z.relu()?,
+        };
+        if self.pool == 1 {
+            return Ok(z);
         }
+        let (_, _, h, w) = z.dims4()?;
+        let k = self.pool;
+        let whole = z.narrow(2, 0, h - h % k)?.narrow(3, 0, w - w % k)?;
+        super::max_pool(&whole, k)
     }
 
     fn cpu_forward(
@@ -355,24 +463,31 @@ impl Conv {
         b: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::of(x.1.shape(), w.1.shape(), b.map(|b| b.1.shape()), self)?;
-        let storage = match x.0 {
-            CpuStorage::F64(_) => CpuStorage::F64(forward(
-                values(x.0, x.1)?,
-                values(w.0, w.1)?,
-                b.map(|b| values(b.0, b.1)).transpose()?,
-                &d,
-                self.act,
-            )?),
-            CpuStorage::F32(_) => CpuStorage::F32(forward(
-                values(x.0, x.1)?,
-                values(w.0, w.1)?,
-                b.map(|b| values(b.0, b.1)).transpose()?,
-                &d,
-                self.act,
-            )?),
+        let (storage, argmax) = match x.0 {
+            CpuStorage::F64(_) => {
+                let (out, argmax) = forward(
+                    values(x.0, x.1)?,
+                    values(w.0, w.1)?,
+                    b.map(|b| values(b.0, b.1)).transpose()?,
+                    &d,
+                    self.act,
+                )?;
+                (CpuStorage::F64(out), argmax)
+            }
+            CpuStorage::F32(_) => {
+                let (out, argmax) = forward(
+                    values(x.0, x.1)?,
+                    values(w.0, w.1)?,
+                    b.map(|b| values(b.0, b.1)).transpose()?,
+                    &d,
+                    self.act,
+                )?;
+                (CpuStorage::F32(out), argmax)
+            }
             _ => candle_core::bail!("conv2d: only f32 and f64 are fused"),
         };
-        Ok((storage, Shape::from((d.n, d.o, d.ho, d.wo))))
+        let _ = self.argmax.set(argmax);
+        Ok((storage, Shape::from((d.n, d.o, d.hp, d.wp))))
     }
 
     /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from the output `res` and its gradient.
@@ -393,15 +508,22 @@ impl Conv {
             };
             cpu.push((s, *layout));
         }
+        let argmax = match (self.pool, self.argmax.get()) {
+            (1, _) => &[][..],
+            (_, Some(argmax)) => &argmax[..],
+            (_, None) => candle_core::bail!("conv2d backward before its forward"),
+        };
         fn on<T: Real>(
             cpu: &[(&CpuStorage, &Layout)],
+            argmax: &[u32],
             d: &Dims,
             act: DenseActivation,
             need_dx: bool,
         ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
             let [x, w, res, grad] =
                 [cpu[0], cpu[1], cpu[2], cpu[3]].map(|(s, l)| values::<T>(s, l));
-            let Gradients { dx, dw, db } = backward([x?, w?, res?, grad?], d, act, need_dx)?;
+            let Gradients { dx, dw, db } =
+                backward([x?, w?, res?, grad?], argmax, d, act, need_dx)?;
             Ok((
                 dx.map(|dx| Tensor::from_vec(dx, (d.n, d.c, d.h, d.w), &Device::Cpu))
                     .transpose()?,
@@ -411,8 +533,8 @@ impl Conv {
         }
         let need_dx = x.track_op();
         match x.dtype() {
-            DType::F64 => on::<f64>(&cpu, &d, self.act, need_dx),
-            _ => on::<f32>(&cpu, &d, self.act, need_dx),
+            DType::F64 => on::<f64>(&cpu, argmax, &d, self.act, need_dx),
+            _ => on::<f32>(&cpu, argmax, &d, self.act, need_dx),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`sigmoid`]: the tutorial's layer `σ(x·wᵀ)`, its loss `½·Σ(ŷ − y)²`, and the
 //!   hand-written deltas on the same kernels;
 //! - [`dense`]: `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
-//! - [`conv`]: `act(conv2d(x, w) + b)` as im2col and gemm, forward and backward;
+//! - [`conv`]: `act(conv2d(x, w) + b)` as im2col and gemm, forward and backward, with the
+//!   max-pool that follows it where there is one;
 //! - [`pool`]: max-pooling whose gradient goes whole to each window's maximum;
 //! - [`dropout`]: dropout that keeps its mask for the backward;
 //! - [`sgd`]: SGD that updates the weights in place;
@@ -24,7 +25,7 @@ pub mod sgd;
 pub mod sigmoid;
 pub mod threads;
 
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_max_pool};
 pub use dense::{dense, softmax_cross_entropy, DenseActivation};
 pub use dropout::dropout;
 pub use pool::max_pool;

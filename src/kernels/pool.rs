@@ -43,7 +43,13 @@ struct MaxPool {
 ///
 /// Branch-free: which value of a window is largest is as good as random, and a branch on it
 /// mispredicted so often that pooling took 9% of a conv net's step.
-fn pool_plane<T: Real>(x: &[T], (h, w): (usize, usize), k: usize, out: &mut [T], at: &mut [u32]) {
+pub(crate) fn pool_plane<T: Real>(
+    x: &[T],
+    (h, w): (usize, usize),
+    k: usize,
+    out: &mut [T],
+    at: &mut [u32],
+) {
     let wo = w / k;
     for i in 0..h / k {
         let (out, at) = (&mut out[i * wo..][..wo], &mut at[i * wo..][..wo]);

@@ -457,11 +457,13 @@ enum Layer {
 }
 
 /// A convolution with candle-nn's `Conv2d` parameters, run on the network's kernels; on the
-/// fused kernels a ReLU that follows it is part of it.
+/// fused kernels a ReLU and a max-pool that follow it are part of it.
 #[derive(Debug, Clone)]
 struct Conv {
     conv: Conv2d,
     relu: bool,
+    /// The max-pool window's side, 1 for none.
+    pool: usize,
     kernels: Kernels,
 }
 
@@ -475,13 +477,14 @@ impl Module for Conv {
             false => DenseActivation::Identity,
         };
         let cfg = self.conv.config();
-        kernels::conv2d(
+        kernels::conv2d_max_pool(
             xs,
             self.conv.weight(),
             self.conv.bias(),
             cfg.stride,
             cfg.padding,
             act,
+            self.pool,
         )
     }
 }
@@ -544,13 +547,22 @@ impl Net {
                     };
                     let weight = vb.get((out, input[0], kernel, kernel), "weight")?;
                     let bias = config.bias.then(|| vb.get(out, "bias")).transpose()?;
-                    // On the fused kernels a following ReLU joins the convolution.
-                    let relu = config.kernels == Kernels::Fused
-                        && specs.get(k + 1) == Some(&&LayerSpec::Act(Activation::Relu));
+                    // On the fused kernels a following ReLU and max-pool join the convolution.
+                    let fused = config.kernels == Kernels::Fused;
+                    let relu =
+                        fused && specs.get(k + 1) == Some(&&LayerSpec::Act(Activation::Relu));
                     k += usize::from(relu);
+                    let pool = match specs.get(k + 1) {
+                        Some(LayerSpec::MaxPool(pool)) if fused => {
+                            k += 1;
+                            *pool
+                        }
+                        _ => 1,
+                    };
                     Layer::Conv(Conv {
                         conv: Conv2d::new(weight, bias, cfg),
                         relu,
+                        pool,
                         kernels: config.kernels,
                     })
                 }
