@@ -121,11 +121,33 @@ pub fn example(name: &str) -> std::path::PathBuf {
     exe
 }
 
-/// A fresh, empty folder for one test's files.
+/// The scratch folders this test process made, removed when it exits.
+static SCRATCH: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn remove_scratch() {
+    let dirs = SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for dir in dirs.iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A fresh, empty folder for one test's files, removed with everything in it when the test
+/// process exits (whether its tests passed or failed).
 pub fn scratch(test: &str) -> std::path::PathBuf {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `remove_scratch` is a plain function that stays valid for the whole process.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(remove_scratch);
+    });
     let dir = std::env::temp_dir().join(format!("simple-nn-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(dir.clone());
     dir
 }
 
