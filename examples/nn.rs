@@ -2,7 +2,6 @@
 //! `cargo run --release --example nn -- train --data spirals:500 --epochs 50 --save m.safetensors`,
 //! then `eval --model m.safetensors --data spirals:500`; `-- help` lists the rest.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,11 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use candle_core::{DType, Device};
+use candle_core::DType;
 use clap::{Args, Parser, Subcommand};
 #[cfg(unix)]
 use signal_hook::consts::{SIGINT, SIGTERM};
-use simple_nn::data::Source;
+use simple_nn::data::{csv, Source, TableOptions};
 use simple_nn::io::{self, atomic, report, Training};
 use simple_nn::nn::{
     self, Activation, FitConfig, Layers, Loss, NetConfig, OptimizerConfig, OptimizerKind, Schedule,
@@ -33,7 +32,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a model; input and output sizes come from the data.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score a saved model on a data set (MNIST: its test files).
     Eval(EvalArgs),
     /// Write a saved model's predictions for every sample.
@@ -57,12 +56,42 @@ struct RunOn {
     threads: Option<u32>,
 }
 
+/// The data, and how to read a table.
+#[derive(Args, Debug)]
+struct DataArgs {
+    /// csv:PATH, mnist:DIR, parity:N or spirals:N (eval and predict read MNIST's test files).
+    #[arg(long)]
+    data: Source,
+    /// A table's field separator, one character or `tab` [default: tab for .tsv and .tab, else comma].
+    #[arg(long, value_parser = cli::delimiter)]
+    delimiter: Option<u8>,
+    /// Leave out table rows with a missing value (empty, NA, NaN, …), and say how many.
+    #[arg(long)]
+    drop_incomplete: bool,
+}
+
+impl DataArgs {
+    /// The source, a table read with these options and `target` as its target column.
+    fn source(&self, target: &str) -> Source {
+        let (delimiter, drop_incomplete) = (self.delimiter, self.drop_incomplete);
+        let target = target.to_string();
+        let table = TableOptions {
+            target,
+            delimiter,
+            drop_incomplete,
+        };
+        self.data.clone().with_table_options(table)
+    }
+}
+
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 struct TrainArgs {
-    /// csv:PATH, mnist:DIR, parity:N or spirals:N.
-    #[arg(long)]
-    data: Source,
+    #[command(flatten)]
+    data: DataArgs,
+    /// A table's target column (eval and predict read the model's).
+    #[arg(long, default_value = csv::LABEL)]
+    target: String,
     /// Hidden layer sizes, comma-separated: `dense:A,<activation>,dense:B,<activation>` [default: 64,32].
     #[arg(long, value_delimiter = ',', value_parser = cli::size, conflicts_with = "layers")]
     hidden: Option<Vec<usize>>,
@@ -109,7 +138,7 @@ struct TrainArgs {
     /// Passes over the training data.
     #[arg(long, default_value_t = 20, value_parser = cli::size)]
     epochs: usize,
-    /// `fused`: one op per dense layer and for the loss, in-place SGD; `stock`: candle's own ops.
+    /// `fused`: one op per dense layer, per conv (with its ReLU and max-pool) and for the loss, in-place SGD; `stock`: candle's own ops.
     #[arg(long, default_value = "fused")]
     kernels: Kernels,
     /// Seed of the initial weights, the validation split and the batch order.
@@ -149,9 +178,8 @@ struct EvalArgs {
     /// A model saved by `train --save`.
     #[arg(long)]
     model: PathBuf,
-    /// csv:PATH, mnist:DIR (scored on its test files), parity:N or spirals:N.
-    #[arg(long)]
-    data: Source,
+    #[command(flatten)]
+    data: DataArgs,
     #[command(flatten)]
     run_on: RunOn,
     /// Write accuracy, loss and samples as a flat JSON object.
@@ -165,9 +193,8 @@ struct PredictArgs {
     /// A model saved by `train --save`.
     #[arg(long)]
     model: PathBuf,
-    /// csv:PATH, mnist:DIR (its test files), parity:N or spirals:N.
-    #[arg(long)]
-    data: Source,
+    #[command(flatten)]
+    data: DataArgs,
     #[command(flatten)]
     run_on: RunOn,
     /// Write the predictions here instead of to standard output.
@@ -199,7 +226,7 @@ struct BenchArgs {
     /// SGD learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = cli::positive)]
     lr: f64,
-    /// `fused` (one op per dense layer and for the loss, in-place SGD) or `stock` (candle's own ops and SGD).
+    /// `fused` (one op per dense layer, per conv with its ReLU and max-pool, and for the loss; in-place SGD) or `stock` (candle's own ops and SGD).
     #[arg(long, default_value = "fused")]
     kernels: Kernels,
     #[command(flatten)]
@@ -229,7 +256,7 @@ fn main() -> ExitCode {
     // SAFETY: main has not started any thread yet.
     unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
     let result = match cli.command {
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
         Command::Predict(args) => predict(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args).map(|()| ExitCode::SUCCESS),
@@ -237,17 +264,12 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|e| simple_nn::error::exit_code(Err(e)))
 }
 
-impl RunOn {
-    fn open(&self) -> Result<Device> {
-        Ok(self.device.open_for(self.dtype)?)
-    }
-}
-
 fn train(args: TrainArgs) -> Result<ExitCode> {
     atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
-    let (dev, dtype, epochs) = (args.run_on.open()?, args.run_on.dtype, args.epochs);
+    let (dtype, epochs) = (args.run_on.dtype, args.epochs);
+    let dev = args.run_on.device.open_for(dtype)?;
     let shape = Shape {
         layers: Shape::asked_layers(
             args.layers.as_ref(),
@@ -260,8 +282,9 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         no_bias: args.no_bias,
         normalize: args.normalize,
     };
+    let data = &args.data.source(&args.target);
     let mut run = match &args.resume {
-        Some(path) => Run::resume(path, &args.data, &shape, epochs, args.kernels, dtype, &dev)?,
+        Some(path) => Run::resume(path, data, &shape, epochs, args.kernels, dtype, &dev)?,
         None => {
             let fit = FitConfig {
                 optimizer: OptimizerConfig::new(
@@ -279,12 +302,13 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
                 progress: true,
             };
             let training = Training::new(fit, args.valid_fraction);
-            Run::new(&args.data, &shape, training, args.kernels, dtype, &dev)?
+            Run::new(data, &shape, training, args.kernels, dtype, &dev)?
         }
     };
     run.training.fit.progress = true;
-    let (data, on) = (&args.data, device::name(&dev));
+    let on = device::name(&dev);
     println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
+    run.notes.iter().for_each(|note| println!("{note}"));
     // Ctrl-C or TERM ends training after the batch under way (a second changes nothing).
     let signal = Arc::new(AtomicUsize::new(0));
     #[cfg(unix)]
@@ -301,7 +325,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         Ok(())
     })?;
     if fitted.stopped {
-        println!("{}", run.stopped_line(last.as_deref(), &args.data));
+        println!("{}", run.stopped_line(last.as_deref(), data));
         return Ok(ExitCode::from(signal.load(Ordering::Relaxed) as u8));
     }
     run.early_lines(&fitted, best, last.as_deref())
@@ -313,7 +337,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 
     let history = report::history_csv(&epochs);
     (args.history.iter()).try_for_each(|path| atomic::write(path, history.as_bytes()))?;
-    (args.plot.iter()).try_for_each(|p| plot::loss_curves(p, &run.title(&args.data), &epochs))?;
+    (args.plot.iter()).try_for_each(|p| plot::loss_curves(p, &run.title(data), &epochs))?;
     (args.save.iter()).for_each(|path| println!("saved the model to {}", path.display()));
     (args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &summary))?;
     Ok(ExitCode::SUCCESS)
@@ -322,12 +346,14 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 fn eval(args: EvalArgs) -> Result<()> {
     atomic::check_all_writable([&args.metrics_json])?;
     let on = &args.run_on;
-    let (spec, net, rows, dev) = model_and_test_data(&args.model, &args.data, on.device, on.dtype)?;
-    let scored = nn::evaluate(&net, &rows, on.dtype, &dev)?;
+    let data = args.data.source(csv::LABEL);
+    let s = model_and_test_data(&args.model, &data, on.device, on.dtype, true)?;
+    s.notes.iter().for_each(|note| println!("{note}"));
+    let scored = nn::evaluate(&s.net, &s.samples, on.dtype, &s.dev)?;
     let accuracy = (scored.accuracy)
         .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
         .unwrap_or_default();
-    let (n, loss) = (scored.samples, spec.loss);
+    let (n, loss) = (scored.samples, s.spec.loss);
     println!("{n} samples: {accuracy}{loss} loss {:.5}", scored.loss);
     if let Some(path) = &args.metrics_json {
         report::write_metrics(path, &scored)?;
@@ -338,26 +364,18 @@ fn eval(args: EvalArgs) -> Result<()> {
 fn predict(args: PredictArgs) -> Result<()> {
     atomic::check_all_writable([&args.output])?;
     let on = &args.run_on;
-    let (spec, net, rows, dev) = model_and_test_data(&args.model, &args.data, on.device, on.dtype)?;
-    let predictions = nn::predict(&net, &rows, on.dtype, &dev)?;
-    let csv = report::predictions_csv(&spec, &predictions);
-    match &args.output {
-        Some(path) => atomic::write(path, csv.as_bytes())?,
-        None => {
-            if let Err(e) = std::io::stdout().lock().write_all(csv.as_bytes()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e.into());
-                }
-            }
-        }
-    }
-    Ok(())
+    let data = args.data.source(csv::LABEL);
+    let s = model_and_test_data(&args.model, &data, on.device, on.dtype, false)?;
+    s.notes.iter().for_each(|note| eprintln!("{note}"));
+    let predictions = nn::predict(&s.net, &s.samples, on.dtype, &s.dev)?;
+    let csv = report::predictions_csv(&s.spec, &predictions);
+    Ok(report::write_or_print(args.output.as_deref(), &csv)?)
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
     atomic::check_all_writable([&args.metrics_json])?;
-    let dev = args.run_on.open()?;
     let dtype = args.run_on.dtype;
+    let dev = args.run_on.device.open_for(dtype)?;
     let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
     let config = NetConfig {
         input: args.inputs.clone(),
@@ -367,32 +385,10 @@ fn bench(args: BenchArgs) -> Result<()> {
         loss: Loss::CrossEntropy,
         kernels: args.kernels,
     };
-    let (net, workload) = (
-        config.clone(),
-        bench::Workload {
-            config,
-            batch: args.batch_size,
-            lr: args.lr,
-        },
-    );
+    let (batch, lr) = (args.batch_size, args.lr);
+    let workload = bench::Workload { config, batch, lr };
     let timing = workload.time(args.steps, args.phases, dtype, &dev)?;
-    println!(
-        "nn bench: {:?} {} → {}, batch {}, {} steps, {} kernels, {} on {}, {} threads: {:.3} ms/step, {:.0} samples/s",
-        net.input,
-        net.layers,
-        net.outputs,
-        workload.batch,
-        args.steps,
-        args.kernels,
-        dtype.as_str(),
-        device::name(&dev),
-        threads::current(),
-        timing.ms_per_step,
-        timing.samples_per_sec,
-    );
-    if let Some([forward, backward, update]) = timing.phases_ms {
-        println!("phases: forward+loss {forward:.3} ms, backward {backward:.3} ms, update {update:.3} ms");
-    }
+    println!("{}", workload.lines(&timing, args.steps, dtype, &dev));
     if let Some(path) = &args.metrics_json {
         report::write_metrics(path, &workload.report(&timing, args.steps, dtype, &dev))?;
     }

@@ -68,6 +68,28 @@ impl Workload {
         }
     }
 
+    /// What `nn bench` prints of `timing`: one line, and a second with the phases where timed.
+    pub fn lines(&self, timing: &Timing, steps: usize, dtype: DType, dev: &Device) -> String {
+        let c = &self.config;
+        let mut text = format!(
+            "nn bench: {:?} {} → {}, batch {}, {steps} steps, {} kernels, {} on {}, {} threads: {:.3} ms/step, {:.0} samples/s",
+            c.input,
+            c.layers,
+            c.outputs,
+            self.batch,
+            c.kernels,
+            dtype.as_str(),
+            crate::device::name(dev),
+            crate::kernels::threads::current(),
+            timing.ms_per_step,
+            timing.samples_per_sec,
+        );
+        if let Some([forward, backward, update]) = timing.phases_ms {
+            text += &format!("\nphases: forward+loss {forward:.3} ms, backward {backward:.3} ms, update {update:.3} ms");
+        }
+        text
+    }
+
     /// Times `steps` steps after 3 warm-up steps; with `phases`, the same steps again with the
     /// device synchronised between the phases of each (which costs a little).
     pub fn time(&self, steps: usize, phases: bool, dtype: DType, dev: &Device) -> Result<Timing> {

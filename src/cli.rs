@@ -77,3 +77,16 @@ fn number(s: &str, ok: impl Fn(f64) -> bool, what: &str) -> Result<f64, String> 
         _ => Err(format!("'{s}' is not {what}")),
     }
 }
+
+/// A table's field separator: one ASCII character other than a quote or a line end, or `tab` (`\t`).
+pub fn delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && !matches!(s, "\"" | "\n" | "\r") => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "'{s}' is not a field separator: give one character such as ';' or '|', or tab"
+        )),
+    }
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result};
 use candle_nn::VarMap;
 
-use crate::data::{Normalization, Part, Samples, Source, TargetKind};
+use crate::data::{Fit, Loaded, Normalization, Part, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
@@ -68,6 +68,8 @@ pub struct Run {
     pub valid: Samples,
     /// The optimizer's running tensors and steps (empty for a new model).
     pub optimizer: OptimizerState,
+    /// Lines to tell the user about reading the data (a table's classes, columns left out, rows dropped).
+    pub notes: Vec<String>,
 }
 
 impl Run {
@@ -94,8 +96,10 @@ impl Run {
             .map_err(|e| {
                 candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
             })?;
-        let samples = load(data, Part::Train, loss, shape.image_shape)?;
-        let (mut train, mut valid) = samples.split(training.valid_fraction, training.fit.seed)?;
+        let loaded = load(data, Part::Train, loss, shape.image_shape, Fit::New)?;
+        let (mut train, mut valid) = loaded
+            .samples
+            .split(training.valid_fraction, training.fit.seed)?;
         let normalization = shape.normalize.then(|| Normalization::fit(&train));
         if let Some(norm) = &normalization {
             norm.apply(&mut train)?;
@@ -108,6 +112,7 @@ impl Run {
             !shape.no_bias,
             loss,
             normalization,
+            loaded.schema,
         )?;
         let config = NetConfig {
             kernels,
@@ -123,6 +128,7 @@ impl Run {
             train,
             valid,
             optimizer,
+            notes: loaded.notes,
         })
     }
 
@@ -152,8 +158,14 @@ impl Run {
         let training = spec
             .resume(asked, shape.activation, shape.loss, epochs)
             .map_err(context)?;
-        let samples = load(data, Part::Train, spec.loss, shape.image_shape)?;
-        let samples = spec.prepare(samples, data)?;
+        let loaded = load(
+            data,
+            Part::Train,
+            spec.loss,
+            shape.image_shape,
+            spec.fit(true),
+        )?;
+        let samples = spec.prepare(loaded.samples, data)?;
         let (train, valid) = samples.split(training.valid_fraction, training.fit.seed)?;
         Ok(Self {
             spec,
@@ -163,6 +175,7 @@ impl Run {
             train,
             valid,
             optimizer,
+            notes: loaded.notes,
         })
     }
 
@@ -193,6 +206,7 @@ impl Run {
             train,
             valid,
             optimizer,
+            ..
         } = self;
         if (training.fit.patience.is_some() || best.is_some()) && valid.is_empty() {
             fail!("--patience and --keep-best watch the validation loss, but no rows are held out: set --valid-fraction above 0")
@@ -401,33 +415,64 @@ impl Run {
     }
 }
 
-/// A saved model on `device` in `dtype`, and the test part of `data`, checked against the model and
-/// prepared as its training data was; and the device.
+/// A saved model and the test part of `data` to score (`eval`) or predict (`predict`).
+pub struct Scoring {
+    /// The model's description.
+    pub spec: ModelSpec,
+    /// The network.
+    pub net: Net,
+    /// The samples, read through the model's table schema where it has one and prepared as its
+    /// training data was; unlabeled where `predict` read a table without its target column.
+    pub samples: Samples,
+    /// The device of the model.
+    pub dev: Device,
+    /// Lines to tell the user about reading the data.
+    pub notes: Vec<String>,
+}
+
+/// A saved model on `device` in `dtype`, and the test part of `data`, read through the model's
+/// table schema (columns matched by name), checked against the model and prepared as its
+/// training data was; `need_target` is false for `predict`, which needs no labels.
 pub fn model_and_test_data(
     path: &Path,
     data: &Source,
     device: DeviceSpec,
     dtype: DType,
-) -> Result<(ModelSpec, Net, Samples, Device)> {
+    need_target: bool,
+) -> Result<Scoring> {
     let dev = device.open_for(dtype)?;
     let (spec, net) = io::load_model(path, dtype, &dev)?;
-    let samples = spec.prepare(load(data, Part::Test, spec.loss, None)?, data)?;
-    Ok((spec, net, samples, dev))
+    let loaded = load(data, Part::Test, spec.loss, None, spec.fit(need_target))?;
+    let samples = spec.prepare(loaded.samples, data)?;
+    Ok(Scoring {
+        spec,
+        net,
+        samples,
+        dev,
+        notes: loaded.notes,
+    })
 }
 
-/// A part of `data`, with the targets `loss` needs (class ids become values for a regression
-/// loss), read as images of `image_shape` where given; errors name the source.
-fn load(data: &Source, part: Part, loss: Loss, image_shape: Option<[usize; 3]>) -> Result<Samples> {
+/// A part of `data` read as `fit` says, with the targets `loss` needs (class ids become values
+/// for a regression loss), read as images of `image_shape` where given; errors name the source.
+fn load(
+    data: &Source,
+    part: Part,
+    loss: Loss,
+    image_shape: Option<[usize; 3]>,
+    fit: Fit,
+) -> Result<Loaded> {
     let context = |e: candle_core::Error| {
         candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
     };
-    let samples = data.load(part, loss.targets()).map_err(context)?;
-    let samples = match image_shape {
-        Some(shape) => samples.with_image_shape(shape).map_err(context)?,
-        None => samples,
-    };
-    Ok(match loss.targets() {
+    let mut loaded = data.read(part, loss.targets(), fit).map_err(context)?;
+    let mut samples = loaded.samples;
+    if let Some(shape) = image_shape {
+        samples = samples.with_image_shape(shape).map_err(context)?;
+    }
+    loaded.samples = match loss.targets() {
         TargetKind::Classes => samples,
         TargetKind::Values => samples.into_values(),
-    })
+    };
+    Ok(loaded)
 }

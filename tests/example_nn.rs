@@ -100,7 +100,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
     ]));
     let predictions = std::fs::read_to_string(dir.join("pred.csv")).unwrap();
     let mut rows = predictions.lines();
-    assert_eq!(rows.next(), Some("predicted,p0,p1"));
+    assert_eq!(rows.next(), Some("predicted,p_0,p_1"));
     let rows: Vec<Vec<f64>> = rows
         .map(|r| r.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
@@ -220,6 +220,9 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
     let ragged = dir.join("ragged.csv");
     std::fs::write(&ragged, "a,label\n1,0\n2\n").unwrap();
     let ragged = format!("csv:{}", ragged.display());
+    let gappy = dir.join("gappy.csv");
+    std::fs::write(&gappy, "a,label\n,0\n2,1\n").unwrap();
+    let gappy = format!("csv:{}", gappy.display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["train", "--data", "spirals:10", "--hidden", "0"], "0"),
         (
@@ -253,6 +256,18 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         (vec!["train", "--data", "nothing:3"], "nothing:3"),
         (vec!["train", "--data", "parity:0"], "parity"),
         (vec!["train", "--data", &ragged], "line 3"),
+        (
+            vec!["train", "--data", &ragged, "--delimiter", ";;"],
+            "';;' is not a field separator",
+        ),
+        (
+            vec!["train", "--data", &gappy, "--target", "species"],
+            "no column named 'species'",
+        ),
+        (
+            vec!["train", "--data", &gappy],
+            "line 2, column 'a': the value is missing ('')",
+        ),
         (
             vec!["train", "--data", "spirals:10", "--device", "cuda:999"],
             if cfg!(feature = "cuda") {
@@ -590,7 +605,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
     let mut rows = predictions.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "predicted,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9"
+        "predicted,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9"
     );
     let predicted: Vec<u8> = rows
         .map(|r| r.split(',').next().unwrap().parse().unwrap())
@@ -1024,4 +1039,152 @@ fn patience_stops_early_and_keep_best_keeps_the_best_epoch() {
         "3",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("set --valid-fraction above 0"));
+}
+
+/// A table as pandas' `to_csv` writes it (the row index first under no name, a quoted column
+/// name, text labels, a text feature): trained with `--target`, scored and predicted on files
+/// whose columns stand in another order (and, for `predict`, without the target, as TSV).
+#[test]
+fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
+    let dir = scratch("table");
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    // kind is "dog" where x + (colour == red) > 1, else "cat".
+    let rows: Vec<(f64, &str, f64, &str)> = (0..240)
+        .map(|i| {
+            let (x, colour, z) = (
+                (i % 20) as f64 / 10.0,
+                ["red", "blue"][i % 3 % 2],
+                (i % 7) as f64,
+            );
+            let kind = if x + f64::from(u8::from(colour == "red")) > 1.0 {
+                "dog"
+            } else {
+                "cat"
+            };
+            (x, colour, z, kind)
+        })
+        .collect();
+    let mut train = String::from(",\"x, scaled\",colour,z,kind\n");
+    let mut test = String::from("kind,extra,z,colour,\"x, scaled\"\n");
+    let mut new = String::from("colour\tz\tx, scaled\n");
+    for (i, (x, colour, z, kind)) in rows.iter().enumerate() {
+        train += &format!("{i},{x},{colour},{z},{kind}\n");
+        test += &format!("{kind},{i},{z},{colour},{x}\n");
+        new += &format!("{colour}\t{z}\t{x}\n");
+    }
+    std::fs::write(p("train.csv"), &train).unwrap();
+    std::fs::write(p("test.csv"), &test).unwrap();
+    std::fs::write(p("new.tsv"), &new).unwrap();
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        &format!("csv:{}", p("train.csv")),
+        "--target",
+        "kind",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01",
+        "--normalize",
+        "--save",
+        &p("m.safetensors"),
+    ]));
+    assert!(text.contains("row index"), "{text}");
+    assert!(
+        text.contains("classes of column 'kind', sorted: 0 = cat, 1 = dog"),
+        "{text}"
+    );
+    assert!(
+        text.contains("text columns, one-hot encoded: colour (4 inputs in all)"),
+        "{text}"
+    );
+    // The same rows scored from the training file's order and from the shuffled one agree exactly.
+    let eval = |file: &str| {
+        ok(&run(&[
+            "eval",
+            "--model",
+            &p("m.safetensors"),
+            "--data",
+            &format!("csv:{}", p(file)),
+        ]))
+    };
+    let (same_order, shuffled) = (eval("train.csv"), eval("test.csv"));
+    assert!(
+        shuffled.contains("columns the model does not take, left out: extra"),
+        "{shuffled}"
+    );
+    let score = |t: &str| t.lines().last().unwrap().to_string();
+    assert_eq!(score(&same_order), score(&shuffled));
+    let accuracy: f64 = score(&shuffled)
+        .split("accuracy ")
+        .nth(1)
+        .and_then(|t| t.split('%').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(accuracy >= 90.0, "{shuffled}");
+    // predict on unlabeled rows names the classes; the same as predicting the labelled file.
+    let predict = |file: &str| {
+        ok(&run(&[
+            "predict",
+            "--model",
+            &p("m.safetensors"),
+            "--data",
+            &format!("csv:{}", p(file)),
+        ]))
+    };
+    let (labelled, unlabeled) = (predict("train.csv"), predict("new.tsv"));
+    assert_eq!(labelled, unlabeled);
+    let mut lines = unlabeled.lines();
+    assert_eq!(lines.next(), Some("predicted,p_cat,p_dog"));
+    assert!(
+        lines.all(|l| l.starts_with("cat,") || l.starts_with("dog,")),
+        "{unlabeled}"
+    );
+    // eval needs the target; a missing feature column is named.
+    std::fs::write(
+        p("no_z.csv"),
+        "x, scaled,colour,kind\n1,red,dog\n".replace("x, scaled", "\"x, scaled\""),
+    )
+    .unwrap();
+    for (file, expected) in [
+        ("new.tsv", "no column named 'kind'"),
+        ("no_z.csv", "no column named 'z'"),
+    ] {
+        let out = run(&[
+            "eval",
+            "--model",
+            &p("m.safetensors"),
+            "--data",
+            &format!("csv:{}", p(file)),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{err}");
+    }
+    // A missing value is refused, naming where; --drop-incomplete leaves the row out and says so.
+    std::fs::write(p("gaps.csv"), train.replacen(",blue,", ",NA,", 1)).unwrap();
+    let gaps = format!("csv:{}", p("gaps.csv"));
+    let out = run(&[
+        "train", "--data", &gaps, "--target", "kind", "--epochs", "1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("column 'colour': the value is missing ('NA')")
+            && err.contains("--drop-incomplete"),
+        "{err}"
+    );
+    let text = ok(&run(&[
+        "train",
+        "--data",
+        &gaps,
+        "--target",
+        "kind",
+        "--epochs",
+        "1",
+        "--drop-incomplete",
+    ]));
+    assert!(
+        text.contains("--drop-incomplete left out 1 of 240 rows"),
+        "{text}"
+    );
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use proptest::prelude::*;
 use simple_nn::data::{csv, idx};
-use simple_nn::data::{Part, TargetKind};
+use simple_nn::data::{Part, TableOptions, TargetKind};
 use simple_nn::io::weights as checkpoint;
 use simple_nn::tutorial::Init;
 
@@ -76,7 +76,7 @@ fn check<T>(
 }
 
 fn valid_csv() -> Vec<u8> {
-    b"a,label,b\n0.5,1,2\n-1,0,3e2\n4,2,5\n".to_vec()
+    b"a,label,b,c\n0.5,1,2,red\n-1,0,3e2,\"blue, dark\"\n4,2,5,red\n".to_vec()
 }
 
 fn valid_idx_images() -> Vec<u8> {
@@ -100,8 +100,18 @@ proptest! {
     #[test]
     fn csv_loader_never_panics(bytes in inputs(valid_csv())) {
         let path = scratch("csv").join("data.csv");
-        check(&path, &bytes, |p| csv::read(p, TargetKind::Classes))?;
-        check(&path, &bytes, |p| csv::read(p, TargetKind::Values))?;
+        let (plain, dropping) = (TableOptions::default(), TableOptions { drop_incomplete: true, ..TableOptions::default() });
+        check(&path, &bytes, |p| csv::read(p, TargetKind::Classes, &plain))?;
+        check(&path, &bytes, |p| csv::read(p, TargetKind::Values, &dropping))?;
+        // Through the schema of a model trained on the valid file, with and without the target.
+        let schema = {
+            let valid = scratch("csv-schema").join("valid.csv");
+            std::fs::write(&valid, valid_csv()).unwrap();
+            csv::read(&valid, TargetKind::Classes, &plain).unwrap().schema
+        };
+        for need_target in [true, false] {
+            check(&path, &bytes, |p| csv::read_with(p, &schema, TargetKind::Classes, &plain, need_target))?;
+        }
     }
 
     #[test]

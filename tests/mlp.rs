@@ -257,6 +257,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
             bias,
             loss: Loss::CrossEntropy,
             classes: Some(2),
+            table: None,
             normalization: Some(normalization.clone()),
             training: None,
         };

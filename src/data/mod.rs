@@ -6,6 +6,7 @@ pub mod idx;
 pub mod samples;
 pub mod synthetic;
 
+pub use csv::{Schema, TableOptions};
 pub use samples::{epoch_batches, Normalization, Samples, TargetKind, Targets};
 
 use std::fmt;
@@ -28,8 +29,8 @@ pub enum Part {
 /// Where samples come from, as written on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// `csv:PATH`: a CSV file with a header row and a `label` column (see [`csv`]).
-    Csv(PathBuf),
+    /// `csv:PATH`: a table with a header row and a target column, read as the options say (see [`csv`]).
+    Csv(PathBuf, TableOptions),
     /// `mnist:DIR`: a directory holding MNIST's IDX files (see [`idx`]).
     Mnist(PathBuf),
     /// `parity:N`: every N-bit pattern, labelled with the XOR of its bits.
@@ -46,19 +47,82 @@ impl Source {
     /// both. spirals: seed 0 for Train, seed 1 for Test. Sources that are
     /// classification by nature (mnist, parity, spirals) ignore `kind`.
     pub fn load(&self, part: Part, kind: TargetKind) -> Result<Samples> {
-        match self {
-            Source::Csv(path) => csv::read(path, kind),
-            Source::Mnist(dir) => idx::mnist(dir, part),
-            Source::Parity(bits) => synthetic::parity(*bits),
+        Ok(self.read(part, kind, Fit::New)?.samples)
+    }
+
+    /// Loads the train or test part as [`load`](Self::load) does; a table is read as `fit` says:
+    /// fitting its schema, or through a model's.
+    pub fn read(&self, part: Part, kind: TargetKind, fit: Fit) -> Result<Loaded> {
+        let samples = match self {
+            Source::Csv(path, options) => {
+                let table = match fit {
+                    Fit::New => csv::read(path, kind, options)?,
+                    Fit::Saved {
+                        schema: Some(schema),
+                        need_target,
+                        ..
+                    } => csv::read_with(path, schema, kind, options, need_target)?,
+                    Fit::Saved {
+                        schema: None,
+                        classes,
+                        need_target,
+                    } => csv::read_numeric(path, kind, classes, options, need_target)?,
+                };
+                return Ok(Loaded {
+                    samples: table.samples,
+                    schema: Some(table.schema),
+                    notes: table.notes,
+                });
+            }
+            Source::Mnist(dir) => idx::mnist(dir, part)?,
+            Source::Parity(bits) => synthetic::parity(*bits)?,
             Source::Spirals(points) => synthetic::spirals(
                 *points,
                 match part {
                     Part::Train => 0,
                     Part::Test => 1,
                 },
-            ),
+            )?,
+        };
+        Ok(Loaded {
+            samples,
+            schema: None,
+            notes: Vec::new(),
+        })
+    }
+
+    /// The same source, a table read with `options` (other sources have none).
+    pub fn with_table_options(self, options: TableOptions) -> Self {
+        match self {
+            Source::Csv(path, _) => Source::Csv(path, options),
+            other => other,
         }
     }
+}
+
+/// How a table is read: fitting its schema (training a new model), or through a saved model's.
+#[derive(Debug, Clone, Copy)]
+pub enum Fit<'a> {
+    /// Fit the schema on this file.
+    New,
+    /// Read through a model's schema; models saved before schemas have none, and their class count.
+    Saved {
+        schema: Option<&'a Schema>,
+        classes: Option<usize>,
+        /// Whether the target column must be there (`eval`) or may be missing (`predict`).
+        need_target: bool,
+    },
+}
+
+/// Samples loaded, with the schema of a table and the lines to tell the user about reading it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The samples.
+    pub samples: Samples,
+    /// What a table's columns mean; `None` for other sources.
+    pub schema: Option<Schema>,
+    /// Lines to tell the user (classes, columns left out, rows dropped).
+    pub notes: Vec<String>,
 }
 
 impl Source {
@@ -67,7 +131,7 @@ impl Source {
     pub fn image_shape(&self, part: Part) -> Result<Option<[usize; 3]>> {
         match self {
             Source::Mnist(dir) => idx::image_shape(dir, part).map(Some),
-            Source::Csv(_) | Source::Parity(_) | Source::Spirals(_) => Ok(None),
+            Source::Csv(..) | Source::Parity(_) | Source::Spirals(_) => Ok(None),
         }
     }
 }
@@ -108,7 +172,7 @@ impl FromStr for Source {
             return Err(format!("unknown data source '{s}': {}", source_forms()));
         };
         match name {
-            "csv" => path(name, rest, "path").map(Source::Csv),
+            "csv" => path(name, rest, "path").map(|p| Source::Csv(p, TableOptions::default())),
             "mnist" => path(name, rest, "dir").map(Source::Mnist),
             "parity" => count(name, rest, MAX_PARITY_BITS, "bits").map(Source::Parity),
             "spirals" => {
@@ -122,7 +186,7 @@ impl FromStr for Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Csv(path) => write!(f, "csv:{}", path.display()),
+            Source::Csv(path, _) => write!(f, "csv:{}", path.display()),
             Source::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
             Source::Parity(bits) => write!(f, "parity:{bits}"),
             Source::Spirals(points) => write!(f, "spirals:{points}"),

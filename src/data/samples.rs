@@ -26,6 +26,8 @@ pub enum Targets {
         /// The number of values per sample.
         outputs: usize,
     },
+    /// No targets: new rows to predict.
+    Unknown,
 }
 
 /// What a CSV file's `label` column means.
@@ -106,6 +108,7 @@ impl Samples {
                     );
                 }
             }
+            Targets::Unknown => {}
         }
         Ok(Self {
             features,
@@ -169,7 +172,7 @@ impl Samples {
     pub fn classes(&self) -> Option<usize> {
         match self.targets {
             Targets::Classes { classes, .. } => Some(classes),
-            Targets::Values { .. } => None,
+            Targets::Values { .. } | Targets::Unknown => None,
         }
     }
 
@@ -178,6 +181,7 @@ impl Samples {
         match self.targets {
             Targets::Classes { classes, .. } => classes,
             Targets::Values { outputs, .. } => outputs,
+            Targets::Unknown => 0,
         }
     }
 
@@ -219,6 +223,7 @@ impl Samples {
                     outputs: *outputs,
                 }
             }
+            Targets::Unknown => Targets::Unknown,
         };
         Samples {
             features,
@@ -255,7 +260,7 @@ impl Samples {
     }
 
     /// The samples at `indices` as tensors on `dev`: features `(n, n_features)` in `dtype`,
-    /// targets `(n,)` U32 class ids or `(n, outputs)` values in `dtype`.
+    /// targets `(n,)` U32 class ids, `(n, outputs)` values in `dtype`, or `(n, 0)` for unlabeled samples.
     pub fn batch(&self, indices: &[usize], dtype: DType, dev: &Device) -> Result<(Tensor, Tensor)> {
         let n = self.len();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
@@ -270,6 +275,8 @@ impl Samples {
             Targets::Values { values, outputs } => {
                 Tensor::from_vec(values, (rows, outputs), dev)?.to_dtype(dtype)?
             }
+            // Nothing to score against: an empty column, which no loss accepts.
+            Targets::Unknown => Tensor::zeros((rows, 0), dtype, dev)?,
         };
         Ok((xs, ys))
     }

@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{atomic, safetensors_bytes, shape_text};
-use crate::data::{Normalization, Samples};
+use crate::data::{Fit, Normalization, Samples, Schema};
 use crate::kernels::Kernels;
 use crate::nn::{
     check_sizes, Activation, FitConfig, LayerSpec, Layers, Loss, Net, NetConfig, OptimizerConfig,
@@ -46,6 +46,11 @@ pub struct ModelSpec {
     pub loss: Loss,
     /// The number of classes, for classification.
     pub classes: Option<usize>,
+    /// What the columns of the table it was trained on mean (names, text categories, class
+    /// names): the files it reads later are read through it. `None` for other sources and for
+    /// models saved before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Schema>,
     /// The feature standardisation fitted on the training data, if any.
     pub normalization: Option<Normalization>,
     /// How it was trained, so that `train --resume` can go on where it stopped.
@@ -200,6 +205,7 @@ impl ModelSpec {
         bias: bool,
         loss: Loss,
         normalization: Option<Normalization>,
+        table: Option<Schema>,
     ) -> Result<Self> {
         let outputs = match (loss, train.classes()) {
             (Loss::Bce, Some(2)) => 1,
@@ -224,11 +230,29 @@ impl ModelSpec {
             bias,
             loss,
             classes: train.classes(),
+            table,
             normalization,
             training: None,
         };
         spec.net_config().shapes()?;
         Ok(spec)
+    }
+
+    /// The name of class `id`: the table's class name, or the id itself.
+    pub fn class_name(&self, id: usize) -> String {
+        let names = self.table.as_ref().and_then(|t| t.classes.as_ref());
+        names
+            .and_then(|names| names.get(id).cloned())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// How a data source is read for this model: through its table's schema where it has one.
+    pub fn fit(&self, need_target: bool) -> Fit<'_> {
+        Fit::Saved {
+            schema: self.table.as_ref(),
+            classes: self.classes,
+            need_target,
+        }
     }
 
     /// The network's shape, on the default kernels.

@@ -38,7 +38,8 @@ pub fn epoch_line(e: &Epoch, epochs: usize) -> String {
 
 /// A model's predictions as CSV, one row per sample (`rows` as [`crate::nn::predict`] gives them).
 ///
-/// Classifiers write `predicted,p0,p1,…` (the class, then each class's probability);
+/// Classifiers write `predicted,p_A,p_B,…`: the predicted class, then each class's probability,
+/// the classes named as in the training data (a table's class names, else the ids 0, 1, …);
 /// regression models write `output0,output1,…`.
 pub fn predictions_csv(spec: &ModelSpec, rows: &[Vec<f64>]) -> String {
     let cells = |values: &[f64]| {
@@ -49,12 +50,17 @@ pub fn predictions_csv(spec: &ModelSpec, rows: &[Vec<f64>]) -> String {
             .join(",")
     };
     let outputs = spec.sizes.last().copied().unwrap_or(0);
-    let mut csv = match (spec.loss, spec.classes) {
-        (Loss::CrossEntropy, Some(k)) => {
-            let probabilities: Vec<String> = (0..k).map(|c| format!("p{c}")).collect();
+    let classes = match spec.loss {
+        Loss::Bce => 2,
+        _ => spec.classes.unwrap_or(0),
+    };
+    let names: Vec<String> = (0..classes).map(|c| spec.class_name(c)).collect();
+    let mut csv = match spec.loss {
+        Loss::CrossEntropy | Loss::Bce if classes > 0 => {
+            let probabilities: Vec<String> =
+                names.iter().map(|n| cell(&format!("p_{n}"))).collect();
             format!("predicted,{}\n", probabilities.join(","))
         }
-        (Loss::Bce, _) => "predicted,p0,p1\n".to_string(),
         _ => {
             let names: Vec<String> = (0..outputs).map(|o| format!("output{o}")).collect();
             names.join(",") + "\n"
@@ -68,16 +74,26 @@ pub fn predictions_csv(spec: &ModelSpec, rows: &[Vec<f64>]) -> String {
                     .enumerate()
                     .max_by(|a, b| a.1.total_cmp(b.1))
                     .map_or(0, |(i, _)| i);
-                format!("{best},{}\n", cells(row))
+                format!("{},{}\n", cell(&spec.class_name(best)), cells(row))
             }
             Loss::Bce => {
                 let p1 = row.first().copied().unwrap_or(0.0);
-                format!("{},{}\n", u8::from(p1 > 0.5), cells(&[1.0 - p1, p1]))
+                let class = spec.class_name(usize::from(p1 > 0.5));
+                format!("{},{}\n", cell(&class), cells(&[1.0 - p1, p1]))
             }
             Loss::Mse | Loss::HalfSse => cells(row) + "\n",
         };
     }
     csv
+}
+
+/// A CSV field: as it is, or quoted (RFC 4180) where it holds a comma, a quote or a line end.
+fn cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Writes `metrics` to `path` (atomically) as a flat JSON object, pretty-printed with a final newline: what `--metrics-json` writes.
@@ -88,4 +104,19 @@ pub fn write_metrics(
     let json = serde_json::to_string_pretty(metrics)
         .map_err(|e| candle_core::Error::Msg(format!("cannot write metrics: {e}")))?;
     super::atomic::write(path, format!("{json}\n").as_bytes())
+}
+
+/// Writes `text` to `path` (atomically), or to standard output without one; a reader that
+/// stops early (`nn predict … | head`) is no error.
+pub fn write_or_print(path: Option<&std::path::Path>, text: &str) -> candle_core::Result<()> {
+    use std::io::Write;
+    match path {
+        Some(path) => super::atomic::write(path, text.as_bytes()),
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                fail!("cannot write to standard output: {e}")
+            }
+            _ => Ok(()),
+        },
+    }
 }

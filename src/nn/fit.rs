@@ -317,6 +317,9 @@ pub fn evaluate(
     dtype: DType,
     dev: &Device,
 ) -> Result<Evaluation> {
+    if matches!(samples.targets(), crate::data::Targets::Unknown) {
+        fail!("the samples have no targets to score against: give the data its target column")
+    }
     let loss = model.loss_kind();
     let (mut loss_sum, mut correct) = (0.0, 0.0);
     let indices: Vec<usize> = (0..samples.len()).collect();
