@@ -602,6 +602,32 @@ fn mnist_loads_plain_train_files_and_gzipped_test_files() {
     assert_eq!(train.features()[..4], [0.0, 1.0, 0.2, 0.4]);
 }
 
+/// MNIST's pixels stay one byte each in memory until a batch converts its rows; splits and
+/// selections share them.
+#[test]
+fn mnist_pixels_stay_bytes_and_splits_share_them() {
+    let samples = Source::Mnist(train_dir("mnist_bytes"))
+        .load(Part::Train, TargetKind::Classes)
+        .unwrap();
+    assert_eq!(samples.stored_bytes(), TRAIN_PIXELS.len());
+    let (train, valid) = samples.split(0.34, 1).unwrap();
+    assert_eq!((train.len(), valid.len()), (2, 1));
+    assert!(train.shares_values_with(&samples) && valid.shares_values_with(&samples));
+    let picked = train.select(&[1, 0, 1]);
+    assert!(picked.shares_values_with(&samples));
+    // A batch holds the selected rows as float32, p / 255.
+    let (xs, ys) = samples.batch(&[2, 0], DType::F32, &Device::Cpu).unwrap();
+    let expected: Vec<f32> = [8, 9, 10, 11, 0, 1, 2, 3]
+        .iter()
+        .map(|&i| f32::from(TRAIN_PIXELS[i]) / 255.0)
+        .collect();
+    assert_eq!(
+        xs.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        expected
+    );
+    assert_eq!(ys.to_vec1::<u32>().unwrap(), [9, 7]);
+}
+
 #[test]
 fn mnist_mixes_plain_images_with_gzipped_labels() {
     let dir = temp_dir("mnist_mixed");
@@ -909,7 +935,7 @@ fn split_sizes_are_disjoint_cover_everything_and_follow_the_seed() {
     let (train, valid) = samples.split(0.3, 5).unwrap();
     assert_eq!((train.len(), valid.len()), (7, 3));
     let mut all: Vec<f32> = train.features().to_vec();
-    all.extend_from_slice(valid.features());
+    all.extend_from_slice(&valid.features());
     all.sort_by(f32::total_cmp);
     assert_eq!(all, samples.features());
     // Labels travel with their rows.

@@ -1,4 +1,4 @@
-//! MNIST's IDX files, plain or gzipped: images as features in [0, 1], labels as digits 0 to 9.
+//! MNIST's IDX files, plain or gzipped: images as features in [0, 1] (kept as bytes), labels as digits 0 to 9.
 //!
 //! An IDX file is a big-endian header (a magic number whose last byte is the
 //! number of dimensions, then one u32 size per dimension) followed by the
@@ -44,7 +44,9 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
     };
     let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let (pixels, n_images, n_features) = read_images(&images_path)?;
+    // The pixels stay bytes (a quarter of their float32 size) until batches are built.
+    let (dims, pixels) = read_idx(&images_path, IMAGES_MAGIC, "IDX images")?;
+    let (n_images, n_features) = (dims[0], dims[1] * dims[2]);
     let labels = read_labels(&labels_path)?;
     if labels.len() != n_images {
         fail!(
@@ -62,16 +64,11 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
             labels[i]
         );
     }
-    let (rows, cols) = image_dims(&images_path)?;
-    Samples::new(
-        pixels,
-        n_features,
-        Targets::Classes {
-            labels,
-            classes: DIGITS,
-        },
-    )?
-    .with_image_shape([1, rows, cols])
+    let targets = Targets::Classes {
+        labels,
+        classes: DIGITS,
+    };
+    Samples::from_bytes(pixels, 255.0, n_features, targets)?.with_image_shape([1, dims[1], dims[2]])
 }
 
 /// The shape `[1, H, W]` of the training (`train-*`) or test (`t10k-*`) images in `dir`, from the

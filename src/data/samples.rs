@@ -1,9 +1,14 @@
 //! A data set in memory: features and targets, splits, minibatches, standardisation.
 //!
-//! Features are float32, row-major, `n_features` per sample. Targets are
-//! either class ids (classification) or real values (regression). Every
+//! Features stay in their source's element type (float32 for tables, bytes for
+//! MNIST's pixels), row-major, `n_features` per sample, until a batch is built:
+//! only then is each row converted to float32 and standardised. Splits and
+//! selections share the values and keep a list of rows. Targets are class ids
+//! (classification), real values (regression) or none (rows to predict). Every
 //! random choice here (shuffles, splits, batch orders) comes from a seed
 //! through the crate's [`SplitMix64`], so a run can be repeated exactly.
+
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Result, Tensor};
 
@@ -39,37 +44,130 @@ pub enum TargetKind {
     Values,
 }
 
-/// Samples in memory: float32 features, row-major, and their targets.
-#[derive(Debug, Clone, PartialEq)]
+/// The feature values behind samples, shared by their splits and selections.
+enum Store {
+    /// Float32 values, row-major.
+    F32(Vec<f32>),
+    /// Bytes, row-major, each standing for `values[byte]` (MNIST's pixels: `byte / 255`).
+    U8 {
+        bytes: Vec<u8>,
+        values: Box<[f32; 256]>,
+    },
+}
+
+impl Store {
+    /// The number of values.
+    fn len(&self) -> usize {
+        match self {
+            Store::F32(v) => v.len(),
+            Store::U8 { bytes, .. } => bytes.len(),
+        }
+    }
+
+    /// Appends the `n` values from `start` to `out` as float32.
+    fn extend(&self, start: usize, n: usize, out: &mut Vec<f32>) {
+        match self {
+            Store::F32(v) => out.extend_from_slice(&v[start..start + n]),
+            Store::U8 { bytes, values } => out.extend(
+                bytes[start..start + n]
+                    .iter()
+                    .map(|&b| values[usize::from(b)]),
+            ),
+        }
+    }
+
+    /// Bytes the values take.
+    fn bytes(&self) -> usize {
+        match self {
+            Store::F32(v) => v.len() * 4,
+            Store::U8 { bytes, .. } => bytes.len(),
+        }
+    }
+}
+
+/// Samples: features (shared, in their source's element type), their targets, and the
+/// standardisation applied as batches are built.
+#[derive(Clone)]
 pub struct Samples {
-    features: Vec<f32>,
+    store: Arc<Store>,
+    /// The rows of the store these samples are, in order; `None` for all of them.
+    rows: Option<Arc<Vec<usize>>>,
     n_features: usize,
     targets: Targets,
     /// `[C, H, W]` when each sample is an image of C channels of H×W (`n_features` = C·H·W).
     image: Option<[usize; 3]>,
+    /// Applied to each row as batches are built.
+    normalization: Option<Normalization>,
+}
+
+impl PartialEq for Samples {
+    /// The same features (as float32, standardised), targets and shape, however stored.
+    fn eq(&self, other: &Self) -> bool {
+        self.n_features == other.n_features
+            && self.image == other.image
+            && self.targets == other.targets
+            && self.features() == other.features()
+    }
+}
+
+impl std::fmt::Debug for Samples {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match *self.store {
+            Store::F32(_) => "f32",
+            Store::U8 { .. } => "u8",
+        };
+        f.debug_struct("Samples")
+            .field("len", &self.len())
+            .field("n_features", &self.n_features)
+            .field("stored_as", &kind)
+            .field("image", &self.image)
+            .field("normalized", &self.normalization.is_some())
+            .field("targets", &self.targets)
+            .finish()
+    }
 }
 
 impl Samples {
     /// Samples from row-major `features`, `n_features` per sample, after checking that everything agrees.
     pub fn new(features: Vec<f32>, n_features: usize, targets: Targets) -> Result<Self> {
-        if n_features == 0 {
-            fail!("samples need at least one feature per sample, got n_features = 0");
-        }
-        if !features.len().is_multiple_of(n_features) {
-            fail!(
-                "{} feature values do not divide into rows of {n_features}: pass n_features * samples values",
-                features.len()
-            );
-        }
-        let n = features.len() / n_features;
         if let Some(i) = features.iter().position(|v| !v.is_finite()) {
             fail!(
                 "feature {} of sample {} is {}: features must be finite numbers",
-                i % n_features,
-                i / n_features,
+                i % n_features.max(1),
+                i / n_features.max(1),
                 features[i]
             );
         }
+        Self::stored(Store::F32(features), n_features, targets)
+    }
+
+    /// Samples from row-major bytes, `n_features` per sample, each byte `b` standing for the
+    /// feature `b / divisor` (MNIST's pixels: 255), kept as bytes until batches are built.
+    pub fn from_bytes(
+        bytes: Vec<u8>,
+        divisor: f32,
+        n_features: usize,
+        targets: Targets,
+    ) -> Result<Self> {
+        if !(divisor.is_finite() && divisor > 0.0) {
+            fail!("bytes are scaled by 1/{divisor}: the divisor must be a positive finite number");
+        }
+        let values = Box::new(std::array::from_fn(|b| b as f32 / divisor));
+        Self::stored(Store::U8 { bytes, values }, n_features, targets)
+    }
+
+    /// Samples of all rows of `store`, after checking that everything agrees.
+    fn stored(store: Store, n_features: usize, targets: Targets) -> Result<Self> {
+        if n_features == 0 {
+            fail!("samples need at least one feature per sample, got n_features = 0");
+        }
+        if !store.len().is_multiple_of(n_features) {
+            fail!(
+                "{} feature values do not divide into rows of {n_features}: pass n_features * samples values",
+                store.len()
+            );
+        }
+        let n = store.len() / n_features;
         match &targets {
             Targets::Classes { labels, classes } => {
                 if labels.len() != n {
@@ -111,10 +209,12 @@ impl Samples {
             Targets::Unknown => {}
         }
         Ok(Self {
-            features,
+            store: Arc::new(store),
+            rows: None,
             n_features,
             targets,
             image: None,
+            normalization: None,
         })
     }
 
@@ -145,12 +245,52 @@ impl Samples {
 
     /// The number of samples.
     pub fn len(&self) -> usize {
-        self.features.len() / self.n_features
+        match &self.rows {
+            Some(rows) => rows.len(),
+            None => self.store.len() / self.n_features,
+        }
     }
 
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.len() == 0
+    }
+
+    /// The bytes the feature values take in memory, shared with the samples' splits.
+    pub fn stored_bytes(&self) -> usize {
+        self.store.bytes()
+    }
+
+    /// Whether these samples and `other` are views of the same values in memory (a split or a
+    /// selection of the other, or both of one set).
+    pub fn shares_values_with(&self, other: &Samples) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    /// The row of the store that sample `i` is.
+    fn store_row(&self, i: usize) -> usize {
+        self.rows.as_ref().map_or(i, |rows| rows[i])
+    }
+
+    /// Appends the features of sample `i` to `out`, as stored (not standardised).
+    fn extend_raw(&self, i: usize, out: &mut Vec<f32>) {
+        let nf = self.n_features;
+        self.store.extend(self.store_row(i) * nf, nf, out);
+    }
+
+    /// Appends the float32 features of `indices` to `out`, standardised where the samples are.
+    fn extend_rows(&self, indices: &[usize], out: &mut Vec<f32>) {
+        let nf = self.n_features;
+        out.reserve(indices.len() * nf);
+        for &i in indices {
+            let start = out.len();
+            self.extend_raw(i, out);
+            if let Some(norm) = &self.normalization {
+                for ((v, m), s) in out[start..].iter_mut().zip(&norm.mean).zip(&norm.std) {
+                    *v = (*v - m) / s;
+                }
+            }
+        }
     }
 
     /// The number of features per sample.
@@ -158,9 +298,13 @@ impl Samples {
         self.n_features
     }
 
-    /// All features, row-major, `n_features` per sample.
-    pub fn features(&self) -> &[f32] {
-        &self.features
+    /// All features as float32, row-major, `n_features` per sample, standardised where the
+    /// samples are: a copy, made for inspection (batches convert their rows alone).
+    pub fn features(&self) -> Vec<f32> {
+        let all: Vec<usize> = (0..self.len()).collect();
+        let mut out = Vec::new();
+        self.extend_rows(&all, &mut out);
+        out
     }
 
     /// The targets.
@@ -203,11 +347,7 @@ impl Samples {
     /// If an index is not below [`len`](Self::len), as slice indexing does;
     /// [`batch`](Self::batch) checks its indices and returns an error instead.
     pub fn select(&self, indices: &[usize]) -> Samples {
-        let nf = self.n_features;
-        let mut features = Vec::with_capacity(indices.len() * nf);
-        for &i in indices {
-            features.extend_from_slice(&self.features[i * nf..(i + 1) * nf]);
-        }
+        let rows: Vec<usize> = indices.iter().map(|&i| self.store_row(i)).collect();
         let targets = match &self.targets {
             Targets::Classes { labels, classes } => Targets::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
@@ -226,10 +366,9 @@ impl Samples {
             Targets::Unknown => Targets::Unknown,
         };
         Samples {
-            features,
-            n_features: nf,
+            rows: Some(Arc::new(rows)),
             targets,
-            image: self.image,
+            ..self.clone()
         }
     }
 
@@ -268,8 +407,9 @@ impl Samples {
         }
         let picked = self.select(indices);
         let rows = indices.len();
-        let xs =
-            Tensor::from_vec(picked.features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
+        let mut features = Vec::new();
+        self.extend_rows(indices, &mut features);
+        let xs = Tensor::from_vec(features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
         let ys = match picked.targets {
             Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
             Targets::Values { values, outputs } => {
@@ -324,19 +464,27 @@ impl Normalization {
     pub fn fit(samples: &Samples) -> Self {
         let nf = samples.n_features();
         let n = samples.len();
+        let mut row = Vec::with_capacity(nf);
+        let mut each_row = |f: &mut dyn FnMut(&[f32])| {
+            for i in 0..n {
+                row.clear();
+                samples.extend_raw(i, &mut row);
+                f(&row);
+            }
+        };
         let mut sum = vec![0f64; nf];
-        for row in samples.features().chunks(nf) {
+        each_row(&mut |row| {
             for (s, &v) in sum.iter_mut().zip(row) {
                 *s += f64::from(v);
             }
-        }
+        });
         let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
         let mut sq = vec![0f64; nf];
-        for row in samples.features().chunks(nf) {
+        each_row(&mut |row| {
             for ((s, &v), m) in sq.iter_mut().zip(row).zip(&mean) {
                 *s += (f64::from(v) - m).powi(2);
             }
-        }
+        });
         let std = sq
             .iter()
             .map(|s| {
@@ -354,7 +502,8 @@ impl Normalization {
         }
     }
 
-    /// Replaces each feature `x` by `(x - mean) / std`.
+    /// Standardises the samples: each feature `x` becomes `(x - mean) / std` as batches are built
+    /// (checked now to stay finite for every sample).
     pub fn apply(&self, samples: &mut Samples) -> Result<()> {
         let nf = samples.n_features;
         if self.mean.len() != nf || self.std.len() != nf {
@@ -376,21 +525,22 @@ impl Normalization {
                 self.std[j]
             );
         }
-        let scaled: Vec<f32> = samples
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| (x - self.mean[i % nf]) / self.std[i % nf])
-            .collect();
-        if let Some(i) = scaled.iter().position(|v| !v.is_finite()) {
-            fail!(
-                "normalizing feature {} of sample {} overflows float32: its std {} is too small for the data",
-                i % nf,
-                i / nf,
-                self.std[i % nf]
-            );
+        let mut row = Vec::with_capacity(nf);
+        for i in 0..samples.len() {
+            row.clear();
+            samples.extend_raw(i, &mut row);
+            let scaled = row.iter().zip(&self.mean).zip(&self.std);
+            if let Some(j) = scaled
+                .map(|((x, m), s)| (x - m) / s)
+                .position(|v| !v.is_finite())
+            {
+                fail!(
+                    "normalizing feature {j} of sample {i} overflows float32: its std {} is too small for the data",
+                    self.std[j]
+                );
+            }
         }
-        samples.features = scaled;
+        samples.normalization = Some(self.clone());
         Ok(())
     }
 }
