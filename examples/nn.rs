@@ -13,7 +13,7 @@ use candle_core::DType;
 use clap::{Args, Parser, Subcommand};
 #[cfg(unix)]
 use signal_hook::consts::{SIGINT, SIGTERM};
-use simple_nn::data::{csv, Source, TableOptions};
+use simple_nn::data::{csv, memory, Source, TableOptions};
 use simple_nn::io::{self, atomic, report, Training};
 use simple_nn::nn::{
     self, Activation, FitConfig, Layers, Loss, NetConfig, OptimizerConfig, OptimizerKind, Schedule,
@@ -68,15 +68,19 @@ struct DataArgs {
     /// Leave out table rows with a missing value (empty, NA, NaN, …), and say how many.
     #[arg(long)]
     drop_incomplete: bool,
+    /// Refuse data that would take more memory than this (512M, 2G, …) [default: half the available memory].
+    #[arg(long, value_parser = cli::bytes)]
+    max_memory: Option<u64>,
 }
 
 impl DataArgs {
-    /// The source, a table read with these options and `target` as its target column.
+    /// The source, a table read with these options and `target` as its target column; sets
+    /// the process's data budget to --max-memory where given.
     fn source(&self, target: &str) -> Source {
+        self.max_memory.into_iter().for_each(memory::set);
         let (delimiter, drop_incomplete) = (self.delimiter, self.drop_incomplete);
-        let target = target.to_string();
         let table = TableOptions {
-            target,
+            target: target.to_string(),
             delimiter,
             drop_incomplete,
         };

@@ -90,3 +90,28 @@ pub fn delimiter(s: &str) -> Result<u8, String> {
         )),
     }
 }
+
+/// A size in bytes: a number, optionally with K, M, G or T (powers of 1024; `1.5G`), above 0.
+pub fn bytes(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&text[..i], text[i..].trim_end_matches(['B', 'b'])),
+        None => (text, ""),
+    };
+    let scale = match unit.to_ascii_uppercase().as_str() {
+        "" => 1u64,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => 0,
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if scale > 0 && v.is_finite() && v * scale as f64 >= 1.0 && v * (scale as f64) < 1.8e19 => {
+            Ok((v * scale as f64) as u64)
+        }
+        _ => Err(format!(
+            "'{s}' is not a size: give a number of bytes above 0, optionally with K, M, G or T (e.g. 512M, 2G)"
+        )),
+    }
+}

@@ -17,7 +17,9 @@ use flate2::Compression;
 use simple_nn::data::csv;
 use simple_nn::data::idx;
 use simple_nn::data::synthetic::{parity, spirals};
-use simple_nn::data::{epoch_batches, Normalization, Part, TableOptions, TargetKind, Targets};
+use simple_nn::data::{
+    epoch_batches, memory, Normalization, Part, TableOptions, TargetKind, Targets,
+};
 use simple_nn::data::{Samples, Source};
 use simple_nn::error::message;
 
@@ -1188,4 +1190,77 @@ fn csv_numbers_with_commas_are_refused_not_read_as_text() {
         TargetKind::Classes,
     );
     assert_contains(&msg, &["'1,234' is a number written with a comma"]);
+}
+
+// ---- Memory budget ----------------------------------------------------------
+
+/// A gzipped IDX pair that is small on disk and declares `count` blank 28×28 images: a
+/// decompression bomb in miniature.
+fn bomb(test: &str, count: u32) -> PathBuf {
+    let dir = temp_dir(test);
+    let mut images = GzEncoder::new(Vec::new(), Compression::best());
+    images.write_all(&images_file(count, 28, 28, &[])).unwrap();
+    let blank = vec![0u8; 784 * 1000];
+    for _ in 0..count / 1000 {
+        images.write_all(&blank).unwrap();
+    }
+    write(
+        &dir,
+        "train-images-idx3-ubyte.gz",
+        &images.finish().unwrap(),
+    );
+    write(
+        &dir,
+        "train-labels-idx1-ubyte.gz",
+        &gzip(&labels_file(&vec![0; count as usize])),
+    );
+    dir
+}
+
+/// A data set declared larger than the budget is refused from its header, before its data is
+/// read or inflated, naming the sizes and the flag; under the budget it loads.
+#[test]
+fn data_over_the_memory_budget_is_refused_before_it_is_read() {
+    let dir = bomb("memory_bomb", 20_000);
+    let gz = std::fs::metadata(dir.join("train-images-idx3-ubyte.gz"))
+        .unwrap()
+        .len();
+    assert!(gz < 100_000, "the file is small on disk: {gz} bytes");
+    let source = Source::Mnist(dir);
+    let msg = memory::scoped(10 << 20, || {
+        error_of(source.load(Part::Train, TargetKind::Classes))
+    });
+    assert_contains(
+        &msg,
+        &[
+            "20000 × 28 × 28",
+            "15.0 MB",
+            "data budget of 10.0 MB",
+            "--max-memory",
+        ],
+    );
+    let samples =
+        memory::scoped(16 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
+    assert_eq!(
+        (samples.len(), samples.stored_bytes()),
+        (20_000, 20_000 * 784)
+    );
+    // A table is measured by its file: about three times its size at most.
+    let path = write_csv("memory_csv", &"a,label\n1,0\n".repeat(100));
+    let msg = memory::scoped(1000, || error_of(read(&path, TargetKind::Classes)));
+    assert_contains(&msg, &["csv '", "data budget of 1000 bytes"]);
+}
+
+#[test]
+fn sizes_read_with_their_units() {
+    use simple_nn::cli::bytes;
+    assert_eq!(bytes("512M"), Ok(512 << 20));
+    assert_eq!(bytes("1.5G"), Ok(3 << 29));
+    assert_eq!(bytes("2gb"), Ok(2 << 30));
+    assert_eq!(bytes("1000"), Ok(1000));
+    for bad in ["0", "-1G", "abc", "5Q", "nan", ""] {
+        let err = bytes(bad).unwrap_err();
+        assert!(err.contains("is not a size"), "{bad}: {err}");
+    }
+    assert_eq!(memory::size(3 << 29), "1.5 GB");
 }

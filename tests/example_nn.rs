@@ -269,6 +269,14 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             "line 2, column 'a': the value is missing ('')",
         ),
         (
+            vec!["train", "--data", &gappy, "--max-memory", "0"],
+            "'0' is not a size",
+        ),
+        (
+            vec!["train", "--data", &gappy, "--max-memory", "10"],
+            "more than the data budget of 10 bytes",
+        ),
+        (
             vec!["train", "--data", "spirals:10", "--device", "cuda:999"],
             if cfg!(feature = "cuda") {
                 "CUDA device"

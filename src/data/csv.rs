@@ -251,6 +251,10 @@ struct Raw {
 impl Raw {
     fn read(path: &Path, options: &TableOptions) -> Result<Self> {
         let file = format!("csv '{}'", path.display());
+        // The text, its fields, and the features: about three times the file's size at most.
+        if let Ok(meta) = std::fs::metadata(path) {
+            super::memory::check(&file, meta.len().saturating_mul(3))?;
+        }
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) => fail!("cannot read {file}: {e}"),

@@ -1,8 +1,10 @@
 //! Data sets: samples in memory, where they come from (CSV, MNIST's IDX files, synthetic sets),
-//! splits, minibatch orders and standardisation. Knows nothing of models or training.
+//! splits, minibatch orders, standardisation, and the memory budget of loading them. Knows
+//! nothing of models or training.
 
 pub mod csv;
 pub mod idx;
+pub mod memory;
 pub mod samples;
 pub mod synthetic;
 

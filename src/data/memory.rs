@@ -1,0 +1,91 @@
+//! The memory budget of loading data: a data set that would take more is refused before
+//! anything is allocated for it, in one line naming the sizes and the flag.
+//!
+//! The budget is settled once per process, the first time a loader asks ([`budget`]): what
+//! [`set`] gave (the examples' `--max-memory`), else half the memory the machine has available
+//! at that moment (`MemAvailable` in `/proc/meminfo`; 4 GiB where that cannot be read).
+//! [`scoped`] runs a closure with another budget on the calling thread alone (the tests use
+//! small ones). Loaders know a set's size before they read it: IDX headers declare it (checked
+//! before a gzipped file is decompressed, so a small file that inflates to gigabytes is refused
+//! at once), and a table takes at most about three times its file's size.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use candle_core::Result;
+
+/// The settled budget in bytes; 0 until the first loader asks.
+static SETTLED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// A budget for this thread alone, set by [`scoped`].
+    static SCOPED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Where the machine's available memory cannot be read.
+const FALLBACK: u64 = 4 << 30;
+
+/// The budget in bytes now: [`scoped`]'s on this thread, else the process's.
+pub fn budget() -> u64 {
+    if let Some(bytes) = SCOPED.with(Cell::get) {
+        return bytes;
+    }
+    match SETTLED.load(Ordering::Relaxed) {
+        0 => {
+            let bytes = available().map_or(FALLBACK, |a| (a / 2).max(1));
+            match SETTLED.compare_exchange(0, bytes, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => bytes,
+                Err(first) => first,
+            }
+        }
+        bytes => bytes,
+    }
+}
+
+/// Sets the budget for the whole process (at least one byte).
+pub fn set(bytes: u64) {
+    SETTLED.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// Runs `f` with a budget of `bytes` on the calling thread, then restores the one before.
+pub fn scoped<R>(bytes: u64, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(SCOPED.with(|c| c.replace(Some(bytes.max(1)))));
+    f()
+}
+
+/// An error unless `bytes` fit the budget; `what` says what would take them.
+pub fn check(what: &str, bytes: u64) -> Result<()> {
+    let budget = budget();
+    if bytes > budget {
+        fail!(
+            "{what} would take {} in memory, more than the data budget of {} (--max-memory; by default half the memory available): raise --max-memory if the machine has the room, or use a smaller part of the data",
+            size(bytes),
+            size(budget)
+        );
+    }
+    Ok(())
+}
+
+/// `3.1 GB`, `512.0 MB`, `900 bytes`.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The memory available on this machine now, from `/proc/meminfo`.
+fn available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
