@@ -90,7 +90,7 @@ fn forward<T: Real>(
     };
     let (x, w) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
     let mut out = vec![T::zero(); rows * n_out];
-    if rows >= 2 * ROW_TILE || threads::current() == 1 || n_out < 2 * ROW_TILE {
+    if rows >= 4 * ROW_TILE || n_out < 2 * ROW_TILE {
         matmul_by_rows(&mut out, x, w.t(), |_, block, x_rows| {
             if let Some(b) = b {
                 for row in block.chunks_exact_mut(n_out) {
@@ -103,8 +103,12 @@ fn forward<T: Real>(
         })?;
         return Ok(out);
     }
-    // Too few rows to split between threads: compute outᵀ = w·xᵀ, whose rows are the
-    // outputs, split those, and transpose back (a copy much cheaper than the product).
+    // Fewer than 256 rows: compute outᵀ = w·xᵀ, whose rows are the outputs, and transpose
+    // back (a copy much cheaper than the product). gemm packs its right operand for every
+    // call, and `wᵀ` (in × out, read across w's rows) is as large as the product is long for
+    // so few rows; `xᵀ` is small. At batch 64 the forward of the 784-512-512-10 MLP went from
+    // 1.5 to 1.0 ms on one thread; at 512 rows and more the direct product is faster. The
+    // outputs' rows also split between threads where the batch's are too few to.
     let mut out_t = vec![T::zero(); n_out * rows];
     matmul_by_rows(&mut out_t, w, x.t(), |first, block, w_rows| {
         if let Some(b) = b {
