@@ -97,10 +97,14 @@ impl Run {
                 candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
             })?;
         let loaded = load(data, Part::Train, loss, shape.image_shape, Fit::New)?;
+        let mut training = training;
+        training.sharded = loaded.samples.is_sharded();
         let (mut train, mut valid) = loaded
             .samples
             .split(training.valid_fraction, training.fit.seed)?;
-        let normalization = shape.normalize.then(|| Normalization::fit(&train));
+        let normalization = (shape.normalize)
+            .then(|| Normalization::fit(&train))
+            .transpose()?;
         if let Some(norm) = &normalization {
             norm.apply(&mut train)?;
             norm.apply(&mut valid)?;
@@ -166,6 +170,7 @@ impl Run {
             spec.fit(true),
         )?;
         let samples = spec.prepare(loaded.samples, data)?;
+        let samples = samples.with_sharding(training.sharded);
         let (train, valid) = samples.split(training.valid_fraction, training.fit.seed)?;
         Ok(Self {
             spec,

@@ -91,7 +91,7 @@ fn csv_classification_takes_label_from_any_column_and_features_in_header_order()
     let samples = read(&path, TargetKind::Classes).unwrap();
     assert_eq!(samples.len(), 3);
     assert_eq!(samples.n_features(), 2);
-    assert_eq!(samples.features(), [1.0, 3.0, 4.0, 5.5, 7.0, 0.0]);
+    assert_eq!(samples.features().unwrap(), [1.0, 3.0, 4.0, 5.5, 7.0, 0.0]);
     // Labels 0, 1, 2 are the class ids themselves.
     assert_eq!(labels_of(&samples), (&[2, 0, 1][..], 3));
     assert_eq!(samples.classes(), Some(3));
@@ -105,7 +105,7 @@ fn csv_regression_reads_crlf_spaces_and_real_labels() {
         "x , y ,label\r\n1, 2, 0.5\r\n -3 ,4e1,-2.25\r\n",
     );
     let samples = read(&path, TargetKind::Values).unwrap();
-    assert_eq!(samples.features(), [1.0, 2.0, -3.0, 40.0]);
+    assert_eq!(samples.features().unwrap(), [1.0, 2.0, -3.0, 40.0]);
     assert_eq!(values_of(&samples), (&[0.5, -2.25][..], 1));
     assert_eq!(samples.classes(), None);
     assert_eq!(samples.n_outputs(), 1);
@@ -124,7 +124,7 @@ fn csv_without_a_trailing_newline_reads_like_one_with_it() {
     )
     .unwrap();
     assert_eq!(with, without);
-    assert_eq!(with.features(), [0.25, 0.75]);
+    assert_eq!(with.features().unwrap(), [0.25, 0.75]);
     assert_eq!(labels_of(&with), (&[1, 0][..], 2));
 }
 
@@ -164,7 +164,7 @@ fn csv_reads_what_pandas_and_spreadsheets_write() {
     );
     // size, then colour one-hot over [blue, dark "red"]; the blank line is skipped.
     assert_eq!(
-        t.samples.features(),
+        t.samples.features().unwrap(),
         [1.5, 0.0, 1.0, 2.0, 1.0, 0.0, 3.0, 1.0, 0.0]
     );
     assert_eq!(labels_of(&t.samples), (&[1, 0, 1][..], 2));
@@ -189,7 +189,7 @@ fn csv_tsv_files_are_tab_separated_and_any_delimiter_can_be_given() {
     let samples = csv::read(&tsv, TargetKind::Classes, &options)
         .unwrap()
         .samples;
-    assert_eq!(samples.features(), [1.0, 2.5, 3.0, 4.0]);
+    assert_eq!(samples.features().unwrap(), [1.0, 2.5, 3.0, 4.0]);
     let semicolons = TableOptions {
         delimiter: Some(b';'),
         ..TableOptions::default()
@@ -206,7 +206,7 @@ fn csv_tsv_files_are_tab_separated_and_any_delimiter_can_be_given() {
         TargetKind::Values,
         &semicolons,
     );
-    assert_eq!(t.samples.features(), [1.5, 2.0]);
+    assert_eq!(t.samples.features().unwrap(), [1.5, 2.0]);
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn csv_target_is_picked_by_name_wherever_it_stands() {
         &options,
     );
     // `label` is an ordinary feature here.
-    assert_eq!(t.samples.features(), [1.0, 2.0, 4.0, 5.0]);
+    assert_eq!(t.samples.features().unwrap(), [1.0, 2.0, 4.0, 5.0]);
     assert_eq!(values_of(&t.samples), (&[9.5, 3.0][..], 1));
     assert_eq!(t.schema.target, "price");
     let msg = error_of(csv::read(
@@ -289,7 +289,7 @@ fn csv_text_features_are_one_hot_over_their_sorted_categories() {
     );
     assert_eq!(t.schema.width(), 4);
     #[rustfmt::skip]
-    assert_eq!(t.samples.features(), [
+    assert_eq!(t.samples.features().unwrap(), [
         0.0, 0.0, 1.0, 1.0,
         0.0, 1.0, 0.0, 2.0,
         0.0, 0.0, 1.0, 3.0,
@@ -332,7 +332,10 @@ fn csv_files_are_read_through_the_training_schema_by_column_name() {
         false,
     )
     .unwrap();
-    assert_eq!(read.samples.features(), &train.samples.features()[..4]);
+    assert_eq!(
+        read.samples.features().unwrap(),
+        &train.samples.features().unwrap()[..4]
+    );
     assert_eq!(read.samples.targets(), &Targets::Unknown);
     let msg = error_of(csv::read_with(
         &unlabeled,
@@ -398,7 +401,7 @@ fn csv_missing_values_are_errors_unless_incomplete_rows_are_dropped() {
         ..TableOptions::default()
     };
     let t = table("csv_drop", text, TargetKind::Classes, &dropping);
-    assert_eq!(t.samples.features(), [1.0, 2.0, 9.0, 10.0]);
+    assert_eq!(t.samples.features().unwrap(), [1.0, 2.0, 9.0, 10.0]);
     assert_contains(&t.notes.join("\n"), &["left out 4 of 6 rows"]);
     let msg = error_of(csv::read(
         &write_csv("csv_drop_all", "a,label\nNA,1\n"),
@@ -576,7 +579,7 @@ fn assert_mnist_equals(samples: &Samples, pixels: &[u8], labels: &[u8]) {
     assert_eq!(samples.n_features(), 4);
     assert_eq!(samples.len(), labels.len());
     let expected: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
-    assert_eq!(samples.features(), expected);
+    assert_eq!(samples.features().unwrap(), expected);
     let labels: Vec<u32> = labels.iter().map(|&l| u32::from(l)).collect();
     assert_eq!(labels_of(samples), (&labels[..], 10));
 }
@@ -601,7 +604,7 @@ fn mnist_loads_plain_train_files_and_gzipped_test_files() {
     assert_mnist_equals(&train, &TRAIN_PIXELS, &TRAIN_LABELS);
     assert_mnist_equals(&test, &TEST_PIXELS, &TEST_LABELS);
     // 255 is exactly 1.0 and 51 is 0.2 in float32.
-    assert_eq!(train.features()[..4], [0.0, 1.0, 0.2, 0.4]);
+    assert_eq!(train.features().unwrap()[..4], [0.0, 1.0, 0.2, 0.4]);
 }
 
 /// MNIST's pixels stay one byte each in memory until a batch converts its rows; splits and
@@ -802,7 +805,7 @@ fn parity_3_is_the_binary_counting_table_labelled_by_xor() {
     .flatten()
     .map(|&b| b as f32)
     .collect();
-    assert_eq!(samples.features(), expected);
+    assert_eq!(samples.features().unwrap(), expected);
     assert_eq!(labels_of(&samples), (&[0, 1, 1, 0, 1, 0, 0, 1][..], 2));
 }
 
@@ -817,7 +820,7 @@ fn parity_n_has_2_pow_n_distinct_rows_with_xor_labels() {
         let (labels, classes) = labels_of(&samples);
         assert_eq!(classes, 2);
         let mut rows = std::collections::HashSet::new();
-        for (row, &label) in samples.features().chunks(bits).zip(labels) {
+        for (row, &label) in samples.features().unwrap().chunks(bits).zip(labels) {
             let ones = row.iter().filter(|&&v| v == 1.0).count();
             assert!(row.iter().all(|&v| v == 0.0 || v == 1.0));
             assert_eq!(label as usize, ones % 2);
@@ -847,8 +850,12 @@ fn spirals_have_both_classes_in_equal_numbers_within_about_unit_range() {
     assert_eq!(classes, 2);
     assert_eq!(labels.iter().filter(|&&l| l == 1).count(), 500);
     // Radius below 1 plus noise of std 0.02: 0.2 is ten standard deviations.
-    assert!(samples.features().iter().all(|v| v.abs() < 1.2));
-    let widest = samples.features().iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(samples.features().unwrap().iter().all(|v| v.abs() < 1.2));
+    let widest = samples
+        .features()
+        .unwrap()
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()));
     assert!(widest > 0.8, "spirals only reach {widest}");
 }
 
@@ -920,14 +927,14 @@ fn samples_new_refuses_inconsistent_parts() {
 fn into_values_turns_class_ids_into_one_real_target() {
     let samples = numbered(4).into_values();
     assert_eq!(values_of(&samples), (&[0.0, 1.0, 2.0, 0.0][..], 1));
-    assert_eq!(samples.features(), [0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(samples.features().unwrap(), [0.0, 1.0, 2.0, 3.0]);
     assert_eq!(samples.clone().into_values(), samples);
 }
 
 #[test]
 fn select_takes_rows_in_the_order_given() {
     let picked = numbered(5).select(&[4, 1, 1]);
-    assert_eq!(picked.features(), [4.0, 1.0, 1.0]);
+    assert_eq!(picked.features().unwrap(), [4.0, 1.0, 1.0]);
     assert_eq!(labels_of(&picked), (&[1, 1, 1][..], 3));
 }
 
@@ -936,13 +943,13 @@ fn split_sizes_are_disjoint_cover_everything_and_follow_the_seed() {
     let samples = numbered(10);
     let (train, valid) = samples.split(0.3, 5).unwrap();
     assert_eq!((train.len(), valid.len()), (7, 3));
-    let mut all: Vec<f32> = train.features().to_vec();
-    all.extend_from_slice(&valid.features());
+    let mut all: Vec<f32> = train.features().unwrap().to_vec();
+    all.extend_from_slice(&valid.features().unwrap());
     all.sort_by(f32::total_cmp);
-    assert_eq!(all, samples.features());
+    assert_eq!(all, samples.features().unwrap());
     // Labels travel with their rows.
     for s in [&train, &valid] {
-        for (x, &l) in s.features().iter().zip(labels_of(s).0) {
+        for (x, &l) in s.features().unwrap().iter().zip(labels_of(s).0) {
             assert_eq!(*x as u32 % 3, l);
         }
     }
@@ -1000,7 +1007,7 @@ fn normalization_centres_and_scales_each_feature() {
         .collect();
     let labels = vec![0; 20];
     let mut samples = Samples::new(features, 2, Targets::Classes { labels, classes: 1 }).unwrap();
-    let norm = Normalization::fit(&samples);
+    let norm = Normalization::fit(&samples).unwrap();
     // Feature 0 is 0..19: mean 9.5, population variance (20^2 - 1) / 12 = 33.25.
     assert!((norm.mean[0] - 9.5).abs() < 1e-5);
     assert!((norm.std[0] - 33.25f32.sqrt()).abs() < 1e-5);
@@ -1008,6 +1015,7 @@ fn normalization_centres_and_scales_each_feature() {
     for j in 0..2 {
         let column: Vec<f64> = samples
             .features()
+            .unwrap()
             .iter()
             .skip(j)
             .step_by(2)
@@ -1035,17 +1043,17 @@ fn normalization_leaves_a_constant_feature_at_zero_without_dividing_by_zero() {
         },
     )
     .unwrap();
-    let norm = Normalization::fit(&samples);
+    let norm = Normalization::fit(&samples).unwrap();
     // Feature 0 is 1 and 3: mean 2, population std 1. Feature 1 is constant.
     assert_eq!(norm.mean, [2.0, 10.0]);
     assert_eq!(norm.std, [1.0, 1.0]);
     norm.apply(&mut samples).unwrap();
-    assert_eq!(samples.features(), [-1.0, 0.0, 1.0, 0.0]);
+    assert_eq!(samples.features().unwrap(), [-1.0, 0.0, 1.0, 0.0]);
 }
 
 #[test]
 fn normalization_of_other_feature_counts_or_bad_stds_is_an_error() {
-    let norm = Normalization::fit(&numbered(4));
+    let norm = Normalization::fit(&numbered(4)).unwrap();
     let mut two = parity(2).unwrap();
     assert_contains(
         &error_of(norm.apply(&mut two)),
@@ -1155,7 +1163,7 @@ fn csv_models_without_a_schema_read_tables_by_position_with_ids_as_numbers() {
     let path = write_csv("csv_numeric", "a,label,b\n1,2,3\n4,1,6\n");
     let options = TableOptions::default();
     let t = csv::read_numeric(&path, TargetKind::Classes, Some(3), &options, true).unwrap();
-    assert_eq!(t.samples.features(), [1.0, 3.0, 4.0, 6.0]);
+    assert_eq!(t.samples.features().unwrap(), [1.0, 3.0, 4.0, 6.0]);
     assert_eq!(labels_of(&t.samples), (&[2, 1][..], 3));
     let msg = error_of(csv::read_numeric(
         &path,
@@ -1217,38 +1225,34 @@ fn bomb(test: &str, count: u32) -> PathBuf {
     dir
 }
 
-/// A data set declared larger than the budget is refused from its header, before its data is
-/// read or inflated, naming the sizes and the flag; under the budget it loads.
+/// A data set declared larger than the budget is never allocated: MNIST is then read from
+/// disk (decided from its header, before a byte of the gzipped pixels is inflated into memory),
+/// a table, which cannot be streamed yet, is refused naming the sizes and the flag.
 #[test]
-fn data_over_the_memory_budget_is_refused_before_it_is_read() {
+fn data_over_the_memory_budget_is_never_allocated() {
     let dir = bomb("memory_bomb", 20_000);
     let gz = std::fs::metadata(dir.join("train-images-idx3-ubyte.gz"))
         .unwrap()
         .len();
     assert!(gz < 100_000, "the file is small on disk: {gz} bytes");
     let source = Source::Mnist(dir);
-    let msg = memory::scoped(10 << 20, || {
-        error_of(source.load(Part::Train, TargetKind::Classes))
-    });
-    assert_contains(
-        &msg,
-        &[
-            "20000 × 28 × 28",
-            "15.0 MB",
-            "data budget of 10.0 MB",
-            "--max-memory",
-        ],
-    );
-    let samples =
+    let streamed =
+        memory::scoped(10 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
+    assert!(streamed.is_streamed());
+    assert_eq!((streamed.len(), streamed.stored_bytes()), (20_000, 0));
+    let in_memory =
         memory::scoped(16 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
     assert_eq!(
-        (samples.len(), samples.stored_bytes()),
+        (in_memory.len(), in_memory.stored_bytes()),
         (20_000, 20_000 * 784)
     );
     // A table is measured by its file: about three times its size at most.
     let path = write_csv("memory_csv", &"a,label\n1,0\n".repeat(100));
     let msg = memory::scoped(1000, || error_of(read(&path, TargetKind::Classes)));
-    assert_contains(&msg, &["csv '", "data budget of 1000 bytes"]);
+    assert_contains(
+        &msg,
+        &["csv '", "data budget of 1000 bytes", "--max-memory"],
+    );
 }
 
 #[test]
@@ -1263,4 +1267,72 @@ fn sizes_read_with_their_units() {
         assert!(err.contains("is not a size"), "{bad}: {err}");
     }
     assert_eq!(memory::size(3 << 29), "1.5 GB");
+}
+
+// ---- Streaming ----------------------------------------------------------------
+
+#[test]
+fn stream_order_visits_every_sample_once_a_shard_window_at_a_time() {
+    let (len, shard, window) = (1001, 7, 4);
+    let order = simple_nn::data::samples::stream_order(len, shard, window, 3);
+    let mut seen = order.clone();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..len).collect::<Vec<_>>(),
+        "each index exactly once"
+    );
+    assert_eq!(
+        order,
+        simple_nn::data::samples::stream_order(len, shard, window, 3)
+    );
+    assert_ne!(
+        order,
+        simple_nn::data::samples::stream_order(len, shard, window, 4)
+    );
+    // Each run of window·shard indices comes from `window` whole shards.
+    for part in order.chunks(window * shard).take(len / (window * shard)) {
+        let shards: std::collections::BTreeSet<usize> = part.iter().map(|i| i / shard).collect();
+        assert_eq!(shards.len(), window, "{part:?}");
+    }
+    assert_ne!(&order[..20], &(0..20).collect::<Vec<_>>()[..], "shuffled");
+}
+
+/// MNIST over the memory budget is read from disk: a gzipped set is decompressed once beside
+/// itself; its samples are those loaded in memory, batch for batch; an epoch visits each once;
+/// the split keeps each part in file order.
+#[test]
+fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
+    let dir = bomb("stream_mnist", 3000);
+    let source = Source::Mnist(dir.clone());
+    let in_memory = source.load(Part::Train, TargetKind::Classes).unwrap();
+    assert!(!in_memory.is_streamed());
+    let loaded = memory::scoped(1 << 20, || {
+        source.read(Part::Train, TargetKind::Classes, simple_nn::data::Fit::New)
+    })
+    .unwrap();
+    let streamed = loaded.samples;
+    assert!(streamed.is_streamed() && streamed.stored_bytes() == 0);
+    assert_contains(&loaded.notes.join("\n"), &["read from disk", "1.0 MB"]);
+    let cache = dir.join("train-images-idx3-ubyte");
+    assert_eq!(std::fs::metadata(&cache).unwrap().len(), 16 + 3000 * 784);
+    let indices = [2999, 0, 1234, 7];
+    let batch = |s: &Samples| {
+        let (xs, ys) = s.batch(&indices, DType::F32, &Device::Cpu).unwrap();
+        (
+            xs.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            ys.to_vec1::<u32>().unwrap(),
+        )
+    };
+    assert_eq!(batch(&streamed), batch(&in_memory));
+    let batches = streamed.epoch_batches(64, 5).unwrap();
+    let mut seen: Vec<usize> = batches.concat();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..3000).collect::<Vec<_>>());
+    let (train, valid) = streamed.split(0.1, 0).unwrap();
+    assert_eq!((train.len(), valid.len()), (2700, 300));
+    assert!(train.shares_values_with(&streamed));
+    // The next load finds the decompressed copy first.
+    let again = memory::scoped(1 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
+    assert_eq!(batch(&again), batch(&in_memory));
 }

@@ -788,9 +788,12 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
         ("adamw", vec!["--lr", "0.01", "--weight-decay", "0.01"]),
         ("step", vec!["--lr", "0.01", "--schedule", "step:2:0.5"]),
         ("conv", vec!["--layers", conv, "--lr", "0.01"]),
+        // The images over a 2 KB budget: read from disk, epochs shard by shard; the resumed
+        // run (with the default budget) keeps to the shards.
+        ("streamed", vec!["--max-memory", "2K", "--lr", "0.01"]),
     ];
     for (name, flags) in cases {
-        let data = if name == "conv" {
+        let data = if name == "conv" || name == "streamed" {
             images.as_str()
         } else {
             "spirals:40"
@@ -814,7 +817,11 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
             args.extend(extra);
             ok(&run(&args))
         };
-        train("6", &whole, &flags);
+        let first = train("6", &whole, &flags);
+        assert!(
+            (name == "streamed") == first.contains("read from disk"),
+            "{name}: {first}"
+        );
         train("3", &half, &flags);
         let resumed = train("6", &half, &["--resume", half.to_str().unwrap()]);
         assert!(resumed.contains("epochs 4..6"), "{name}: {resumed}");

@@ -242,7 +242,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
         .unwrap()
         .load(Part::Train, TargetKind::Classes)
         .unwrap();
-    let normalization = Normalization::fit(&samples);
+    let normalization = Normalization::fit(&samples).unwrap();
     normalization.apply(&mut samples).unwrap();
     for (dtype, bias, activation) in [
         (DType::F32, true, Activation::Relu),
@@ -365,10 +365,12 @@ fn training_settings_round_trip_typed_and_old_text_records_still_load() {
         masks: 0,
         batch: 0,
         best: None,
+        sharded: false,
     };
     let going = Training {
         steps: 12,
         masks: 5,
+        sharded: true,
         ..typed.clone()
     };
     let json = serde_json::to_string(&going).unwrap();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Result;
 use flate2::read::GzDecoder;
 
-use super::{Part, Samples, Targets};
+use super::{memory, Part, Samples, Targets};
 
 /// The magic number of an IDX file of unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -44,8 +44,12 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
     };
     let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    // The pixels stay bytes (a quarter of their float32 size) until batches are built.
-    let (dims, pixels) = read_idx(&images_path, IMAGES_MAGIC, "IDX images")?;
+    let dims = read_header(
+        &mut open(&images_path)?,
+        IMAGES_MAGIC,
+        "IDX images",
+        &images_path,
+    )?;
     let (n_images, n_features) = (dims[0], dims[1] * dims[2]);
     let labels = read_labels(&labels_path)?;
     if labels.len() != n_images {
@@ -68,7 +72,70 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
         labels,
         classes: DIGITS,
     };
-    Samples::from_bytes(pixels, 255.0, n_features, targets)?.with_image_shape([1, dims[1], dims[2]])
+    let shape = [1, dims[1], dims[2]];
+    let pixels = n_images as u64 * n_features as u64;
+    if pixels <= memory::budget() {
+        // The pixels stay bytes (a quarter of their float32 size) until batches are built.
+        let (_, pixels) = read_idx(&images_path, IMAGES_MAGIC, "IDX images")?;
+        return Samples::from_bytes(pixels, 255.0, n_features, targets)?.with_image_shape(shape);
+    }
+    // More than the budget: read from the file as batches need them.
+    let plain = plain_file(&images_path, 16, pixels)?;
+    Samples::from_file(&plain, (16, pixels as usize), 255.0, n_features, targets)?
+        .with_image_shape(shape)
+}
+
+/// The IDX file at `path` as a plain file of `header` + `data` bytes: the file itself, or, when
+/// it is gzipped, a copy decompressed once beside it (under its name without `.gz`, so that the
+/// next run finds it first), written to a temporary file and renamed when it is whole.
+fn plain_file(path: &Path, header: u64, data: u64) -> Result<PathBuf> {
+    let file = path.display();
+    let size = header + data;
+    let gzipped = {
+        let mut head = [0u8; 2];
+        let n = File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .unwrap_or(0);
+        n == 2 && head == [0x1f, 0x8b]
+    };
+    if !gzipped {
+        let found = std::fs::metadata(path).map_or(0, |m| m.len());
+        if found != size {
+            fail!(
+                "idx '{file}': the header promises {data} bytes of data but the file holds {} after it: the file is damaged, fetch it again",
+                found.saturating_sub(header)
+            );
+        }
+        return Ok(path.to_path_buf());
+    }
+    let target = path.with_extension("");
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let refuse = |e: &dyn std::fmt::Display| -> candle_core::Error {
+        candle_core::Error::Msg(format!(
+            "idx '{file}' takes more than the memory budget, so it is read from a decompressed copy, which cannot be written beside it ({e}): decompress it yourself (gunzip -k) where there is room"
+        ))
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".simple-nn-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| refuse(&e))?;
+    let written = std::io::copy(&mut open(path)?.take(size + 1), temp.as_file_mut())
+        .map_err(|e| refuse(&e))?;
+    if written != size {
+        fail!(
+            "idx '{file}': the header promises {data} bytes of data but {} follow: the file is damaged, fetch it again",
+            written.saturating_sub(header)
+        );
+    }
+    // Readable by whoever could read the compressed file (a temporary file is private).
+    if let Ok(meta) = std::fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(|e| refuse(&e))?;
+    }
+    temp.persist(&target).map_err(|e| refuse(&e.error))?;
+    Ok(target)
 }
 
 /// The shape `[1, H, W]` of the training (`train-*`) or test (`t10k-*`) images in `dir`, from the

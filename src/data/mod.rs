@@ -86,10 +86,21 @@ impl Source {
                 },
             )?,
         };
+        let notes = match samples.is_streamed() {
+            true => vec![format!(
+                "{self}: the {} part takes more than the memory budget ({}; --max-memory), so batches are read from disk as they are needed",
+                match part {
+                    Part::Train => "training",
+                    Part::Test => "test",
+                },
+                memory::size(memory::budget())
+            )],
+            false => Vec::new(),
+        };
         Ok(Loaded {
             samples,
             schema: None,
-            notes: Vec::new(),
+            notes,
         })
     }
 

@@ -53,6 +53,14 @@ enum Store {
         bytes: Vec<u8>,
         values: Box<[f32; 256]>,
     },
+    /// Bytes as [`Store::U8`], left in a file from `offset` on and read as batches need them.
+    File {
+        file: std::fs::File,
+        path: std::path::PathBuf,
+        offset: u64,
+        len: usize,
+        values: Box<[f32; 256]>,
+    },
 }
 
 impl Store {
@@ -61,11 +69,12 @@ impl Store {
         match self {
             Store::F32(v) => v.len(),
             Store::U8 { bytes, .. } => bytes.len(),
+            Store::File { len, .. } => *len,
         }
     }
 
     /// Appends the `n` values from `start` to `out` as float32.
-    fn extend(&self, start: usize, n: usize, out: &mut Vec<f32>) {
+    fn extend(&self, start: usize, n: usize, out: &mut Vec<f32>) -> Result<()> {
         match self {
             Store::F32(v) => out.extend_from_slice(&v[start..start + n]),
             Store::U8 { bytes, values } => out.extend(
@@ -73,16 +82,46 @@ impl Store {
                     .iter()
                     .map(|&b| values[usize::from(b)]),
             ),
+            Store::File {
+                file,
+                path,
+                offset,
+                values,
+                ..
+            } => {
+                let mut bytes = vec![0u8; n];
+                if let Err(e) = read_at(file, &mut bytes, offset + start as u64) {
+                    fail!("cannot read '{}': {e}", path.display())
+                }
+                out.extend(bytes.iter().map(|&b| values[usize::from(b)]));
+            }
         }
+        Ok(())
     }
 
-    /// Bytes the values take.
+    /// Bytes the values take in memory.
     fn bytes(&self) -> usize {
         match self {
             Store::F32(v) => v.len() * 4,
             Store::U8 { bytes, .. } => bytes.len(),
+            Store::File { .. } => 0,
         }
     }
+}
+
+/// Fills `buf` from `file` at `offset`.
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `file` at `offset`.
+#[cfg(not(unix))]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// Samples: features (shared, in their source's element type), their targets, and the
@@ -98,6 +137,8 @@ pub struct Samples {
     image: Option<[usize; 3]>,
     /// Applied to each row as batches are built.
     normalization: Option<Normalization>,
+    /// Whether epochs and splits go shard by shard (see [`Samples::epoch_batches`]).
+    sharded: bool,
 }
 
 impl PartialEq for Samples {
@@ -106,7 +147,7 @@ impl PartialEq for Samples {
         self.n_features == other.n_features
             && self.image == other.image
             && self.targets == other.targets
-            && self.features() == other.features()
+            && self.features().ok() == other.features().ok()
     }
 }
 
@@ -115,6 +156,7 @@ impl std::fmt::Debug for Samples {
         let kind = match *self.store {
             Store::F32(_) => "f32",
             Store::U8 { .. } => "u8",
+            Store::File { .. } => "u8 in a file",
         };
         f.debug_struct("Samples")
             .field("len", &self.len())
@@ -122,7 +164,14 @@ impl std::fmt::Debug for Samples {
             .field("stored_as", &kind)
             .field("image", &self.image)
             .field("normalized", &self.normalization.is_some())
-            .field("targets", &self.targets)
+            .field(
+                "targets",
+                &match &self.targets {
+                    Targets::Classes { classes, .. } => format!("{classes} classes"),
+                    Targets::Values { outputs, .. } => format!("{outputs} values each"),
+                    Targets::Unknown => "none".to_string(),
+                },
+            )
             .finish()
     }
 }
@@ -154,6 +203,55 @@ impl Samples {
         }
         let values = Box::new(std::array::from_fn(|b| b as f32 / divisor));
         Self::stored(Store::U8 { bytes, values }, n_features, targets)
+    }
+
+    /// Samples whose features are the `len` bytes of the file at `path` from `offset` on, each
+    /// byte `b` the feature `b / divisor`, read from the file as batches need them: data larger
+    /// than memory. Their epochs go shard by shard ([`Samples::epoch_batches`]).
+    pub fn from_file(
+        path: &std::path::Path,
+        (offset, len): (u64, usize),
+        divisor: f32,
+        n_features: usize,
+        targets: Targets,
+    ) -> Result<Self> {
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) => fail!("cannot open '{}': {e}", path.display()),
+        };
+        let on_disk = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if on_disk < offset + len as u64 {
+            fail!(
+                "'{}' holds {on_disk} bytes, fewer than the {} its samples need",
+                path.display(),
+                offset + len as u64
+            );
+        }
+        let values = Box::new(std::array::from_fn(|b| b as f32 / divisor));
+        let store = Store::File {
+            file,
+            path: path.to_path_buf(),
+            offset,
+            len,
+            values,
+        };
+        Self::stored(store, n_features, targets)
+    }
+
+    /// Whether the features are read from a file as batches need them.
+    pub fn is_streamed(&self) -> bool {
+        matches!(*self.store, Store::File { .. })
+    }
+
+    /// Whether epochs and splits go shard by shard, as they do for samples read from a file.
+    pub fn is_sharded(&self) -> bool {
+        self.sharded
+    }
+
+    /// The same samples, their epochs and splits shard by shard or not, however they are
+    /// stored: a run resumed with another memory budget takes the batches it would have.
+    pub fn with_sharding(self, sharded: bool) -> Self {
+        Self { sharded, ..self }
     }
 
     /// Samples of all rows of `store`, after checking that everything agrees.
@@ -208,6 +306,7 @@ impl Samples {
             }
             Targets::Unknown => {}
         }
+        let sharded = matches!(store, Store::File { .. });
         Ok(Self {
             store: Arc::new(store),
             rows: None,
@@ -215,6 +314,7 @@ impl Samples {
             targets,
             image: None,
             normalization: None,
+            sharded,
         })
     }
 
@@ -273,24 +373,25 @@ impl Samples {
     }
 
     /// Appends the features of sample `i` to `out`, as stored (not standardised).
-    fn extend_raw(&self, i: usize, out: &mut Vec<f32>) {
+    fn extend_raw(&self, i: usize, out: &mut Vec<f32>) -> Result<()> {
         let nf = self.n_features;
-        self.store.extend(self.store_row(i) * nf, nf, out);
+        self.store.extend(self.store_row(i) * nf, nf, out)
     }
 
     /// Appends the float32 features of `indices` to `out`, standardised where the samples are.
-    fn extend_rows(&self, indices: &[usize], out: &mut Vec<f32>) {
+    fn extend_rows(&self, indices: &[usize], out: &mut Vec<f32>) -> Result<()> {
         let nf = self.n_features;
         out.reserve(indices.len() * nf);
         for &i in indices {
             let start = out.len();
-            self.extend_raw(i, out);
+            self.extend_raw(i, out)?;
             if let Some(norm) = &self.normalization {
                 for ((v, m), s) in out[start..].iter_mut().zip(&norm.mean).zip(&norm.std) {
                     *v = (*v - m) / s;
                 }
             }
         }
+        Ok(())
     }
 
     /// The number of features per sample.
@@ -300,11 +401,11 @@ impl Samples {
 
     /// All features as float32, row-major, `n_features` per sample, standardised where the
     /// samples are: a copy, made for inspection (batches convert their rows alone).
-    pub fn features(&self) -> Vec<f32> {
+    pub fn features(&self) -> Result<Vec<f32>> {
         let all: Vec<usize> = (0..self.len()).collect();
         let mut out = Vec::new();
-        self.extend_rows(&all, &mut out);
-        out
+        self.extend_rows(&all, &mut out)?;
+        Ok(out)
     }
 
     /// The targets.
@@ -391,11 +492,37 @@ impl Samples {
                 "validation fraction {valid_fraction} of {n} samples leaves no training samples: use a smaller fraction or more data"
             );
         }
-        let order = permutation(n, seed);
+        let mut order = permutation(n, seed);
+        if self.sharded {
+            // Each part in file order, so that its epochs read the file shard by shard.
+            order[..n_train].sort_unstable();
+            order[n_train..].sort_unstable();
+        }
         Ok((
             self.select(&order[..n_train]),
             self.select(&order[n_train..]),
         ))
+    }
+
+    /// One epoch's minibatches, seeded: a shuffle of all the samples, or, for samples read
+    /// from a file, a shuffle that reads it a part at a time: the samples cut into shards of
+    /// consecutive ones (about 1 MB each), the shards in a shuffled order, and the samples of
+    /// each window of 32 shards shuffled together. Every sample comes once per epoch either
+    /// way, and the order depends on the seed and the data alone (not on the memory budget),
+    /// so a resumed run takes the batches the uninterrupted one would have.
+    pub fn epoch_batches(&self, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+        if !self.sharded {
+            return epoch_batches(self.len(), batch_size, seed);
+        }
+        if batch_size == 0 {
+            fail!("batch size 0: use a batch size of at least 1");
+        }
+        let row = self.n_features.max(1);
+        let shard = ((1usize << 20) / row).max(1);
+        Ok(stream_order(self.len(), shard, 32, seed)
+            .chunks(batch_size)
+            .map(<[usize]>::to_vec)
+            .collect())
     }
 
     /// The samples at `indices` as tensors on `dev`: features `(n, n_features)` in `dtype`,
@@ -408,7 +535,7 @@ impl Samples {
         let picked = self.select(indices);
         let rows = indices.len();
         let mut features = Vec::new();
-        self.extend_rows(indices, &mut features);
+        self.extend_rows(indices, &mut features)?;
         let xs = Tensor::from_vec(features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
         let ys = match picked.targets {
             Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
@@ -439,6 +566,27 @@ fn permutation(len: usize, seed: u64) -> Vec<usize> {
     order
 }
 
+/// A seeded order of `0..len` that reads it a part at a time: shards of `shard` consecutive
+/// indices in a shuffled order, the indices of each `window` shards in a row shuffled together.
+pub fn stream_order(len: usize, shard: usize, window: usize, seed: u64) -> Vec<usize> {
+    let shard = shard.max(1);
+    let shards = permutation(len.div_ceil(shard), seed);
+    let mut rng = SplitMix64::new(seed ^ 0x5851_f42d_4c95_7f2d);
+    let mut order = Vec::with_capacity(len);
+    for group in shards.chunks(window.max(1)) {
+        let start = order.len();
+        for &s in group {
+            order.extend(s * shard..((s + 1) * shard).min(len));
+        }
+        let part = &mut order[start..];
+        for i in (1..part.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            part.swap(i, j);
+        }
+    }
+    order
+}
+
 /// One epoch's minibatches: a seeded permutation of 0..len cut into batches of batch_size (the last may be smaller).
 pub fn epoch_batches(len: usize, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
     if batch_size == 0 {
@@ -461,30 +609,31 @@ pub struct Normalization {
 
 impl Normalization {
     /// The mean and population std of each feature of `samples`; a constant feature gets std 1.0.
-    pub fn fit(samples: &Samples) -> Self {
+    pub fn fit(samples: &Samples) -> Result<Self> {
         let nf = samples.n_features();
         let n = samples.len();
         let mut row = Vec::with_capacity(nf);
-        let mut each_row = |f: &mut dyn FnMut(&[f32])| {
+        let mut each_row = |f: &mut dyn FnMut(&[f32])| -> Result<()> {
             for i in 0..n {
                 row.clear();
-                samples.extend_raw(i, &mut row);
+                samples.extend_raw(i, &mut row)?;
                 f(&row);
             }
+            Ok(())
         };
         let mut sum = vec![0f64; nf];
         each_row(&mut |row| {
             for (s, &v) in sum.iter_mut().zip(row) {
                 *s += f64::from(v);
             }
-        });
+        })?;
         let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
         let mut sq = vec![0f64; nf];
         each_row(&mut |row| {
             for ((s, &v), m) in sq.iter_mut().zip(row).zip(&mean) {
                 *s += (f64::from(v) - m).powi(2);
             }
-        });
+        })?;
         let std = sq
             .iter()
             .map(|s| {
@@ -496,10 +645,10 @@ impl Normalization {
                 }
             })
             .collect();
-        Self {
+        Ok(Self {
             mean: mean.iter().map(|&m| m as f32).collect(),
             std,
-        }
+        })
     }
 
     /// Standardises the samples: each feature `x` becomes `(x - mean) / std` as batches are built
@@ -528,7 +677,7 @@ impl Normalization {
         let mut row = Vec::with_capacity(nf);
         for i in 0..samples.len() {
             row.clear();
-            samples.extend_raw(i, &mut row);
+            samples.extend_raw(i, &mut row)?;
             let scaled = row.iter().zip(&self.mean).zip(&self.std);
             if let Some(j) = scaled
                 .map(|((x, m), s)| (x - m) / s)

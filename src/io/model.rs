@@ -80,6 +80,10 @@ pub struct Training {
     /// The epoch (counted from 1) with the lowest validation loss so far, and that loss.
     #[serde(default)]
     pub best: Option<(usize, f64)>,
+    /// Whether the epochs go shard by shard (the data was larger than the memory budget), so
+    /// that a resumed run takes the same batches whatever its budget.
+    #[serde(default)]
+    pub sharded: bool,
 }
 
 impl Training {
@@ -93,6 +97,7 @@ impl Training {
             masks: 0,
             batch: 0,
             best: None,
+            sharded: false,
         }
     }
 
@@ -121,6 +126,8 @@ enum TrainingRecord {
         batch: usize,
         #[serde(default)]
         best: Option<(usize, f64)>,
+        #[serde(default)]
+        sharded: bool,
     },
     Text {
         epochs: usize,
@@ -149,6 +156,7 @@ impl TryFrom<TrainingRecord> for Training {
                 masks,
                 batch,
                 best,
+                sharded,
             } => Training {
                 epochs,
                 fit,
@@ -157,6 +165,7 @@ impl TryFrom<TrainingRecord> for Training {
                 masks,
                 batch,
                 best,
+                sharded,
             },
             TrainingRecord::Text {
                 epochs,
@@ -191,6 +200,7 @@ impl TryFrom<TrainingRecord> for Training {
                 masks: 0,
                 batch: 0,
                 best: None,
+                sharded: false,
             },
         })
     }

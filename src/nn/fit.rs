@@ -14,7 +14,7 @@ use candle_nn::VarMap;
 
 use super::loss::Loss;
 use super::optim::{AnyOptimizer, OptimizerConfig, Schedule};
-use crate::data::{epoch_batches, Samples};
+use crate::data::Samples;
 use crate::kernels::Kernels;
 
 /// What the training loop trains: a network (`forward_t`, with `train` switching dropout and
@@ -224,11 +224,8 @@ impl<'a> Learner<'a> {
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);
         let loss_kind = self.model.loss_kind();
-        let batches = epoch_batches(
-            train.len(),
-            config.batch_size,
-            config.seed.wrapping_add(epoch as u64),
-        )?;
+        let batches =
+            train.epoch_batches(config.batch_size, config.seed.wrapping_add(epoch as u64))?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
         let start = Instant::now();
         let (mut loss_sum, mut rows) = (0.0, 0);
