@@ -9,7 +9,7 @@ pub mod samples;
 pub mod synthetic;
 
 pub use csv::{Schema, TableOptions};
-pub use samples::{epoch_batches, Normalization, Samples, TargetKind, Targets};
+pub use samples::{epoch_batches, Normalization, Rows, Samples, TargetKind, Targets};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -528,24 +528,38 @@ impl Samples {
     /// The samples at `indices` as tensors on `dev`: features `(n, n_features)` in `dtype`,
     /// targets `(n,)` U32 class ids, `(n, outputs)` values in `dtype`, or `(n, 0)` for unlabeled samples.
     pub fn batch(&self, indices: &[usize], dtype: DType, dev: &Device) -> Result<(Tensor, Tensor)> {
+        self.rows(indices)?.tensors(dtype, dev)
+    }
+
+    /// The samples at `indices` as plain values, a batch before it becomes tensors: the part of
+    /// [`batch`](Self::batch) that touches no tensor, so that a thread of its own can do it.
+    pub fn rows(&self, indices: &[usize]) -> Result<Rows> {
         let n = self.len();
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
             fail!("batch index {bad} is out of range for {n} samples: indices must be below {n}");
         }
-        let picked = self.select(indices);
-        let rows = indices.len();
         let mut features = Vec::new();
         self.extend_rows(indices, &mut features)?;
-        let xs = Tensor::from_vec(features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
-        let ys = match picked.targets {
-            Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
-            Targets::Values { values, outputs } => {
-                Tensor::from_vec(values, (rows, outputs), dev)?.to_dtype(dtype)?
-            }
-            // Nothing to score against: an empty column, which no loss accepts.
-            Targets::Unknown => Tensor::zeros((rows, 0), dtype, dev)?,
+        let targets = match &self.targets {
+            Targets::Classes { labels, classes } => Targets::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                classes: *classes,
+            },
+            Targets::Values { values, outputs } => Targets::Values {
+                values: indices
+                    .iter()
+                    .flat_map(|&i| &values[i * outputs..(i + 1) * outputs])
+                    .copied()
+                    .collect(),
+                outputs: *outputs,
+            },
+            Targets::Unknown => Targets::Unknown,
         };
-        Ok((xs, ys))
+        Ok(Rows {
+            features,
+            n_features: self.n_features,
+            targets,
+        })
     }
 
     /// All samples, in order, as [`batch`](Self::batch) makes them.
@@ -564,6 +578,34 @@ fn permutation(len: usize, seed: u64) -> Vec<usize> {
         order.swap(i, j);
     }
     order
+}
+
+/// A batch as plain values: float32 features, row-major, and the rows' targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    /// `n_features` values per row, standardised where the samples are.
+    pub features: Vec<f32>,
+    /// Values per row.
+    pub n_features: usize,
+    /// The rows' targets.
+    pub targets: Targets,
+}
+
+impl Rows {
+    /// The batch as tensors on `dev` (see [`Samples::batch`]).
+    pub fn tensors(self, dtype: DType, dev: &Device) -> Result<(Tensor, Tensor)> {
+        let rows = self.features.len() / self.n_features.max(1);
+        let xs = Tensor::from_vec(self.features, (rows, self.n_features), dev)?.to_dtype(dtype)?;
+        let ys = match self.targets {
+            Targets::Classes { labels, .. } => Tensor::from_vec(labels, rows, dev)?,
+            Targets::Values { values, outputs } => {
+                Tensor::from_vec(values, (rows, outputs), dev)?.to_dtype(dtype)?
+            }
+            // Nothing to score against: an empty column, which no loss accepts.
+            Targets::Unknown => Tensor::zeros((rows, 0), dtype, dev)?,
+        };
+        Ok((xs, ys))
+    }
 }
 
 /// A seeded order of `0..len` that reads it a part at a time: shards of `shard` consecutive

@@ -232,27 +232,62 @@ impl<'a> Learner<'a> {
         if let Some(bar) = &bar {
             bar.inc(self.batches_done as u64);
         }
-        for (step, indices) in batches.iter().enumerate().skip(self.batches_done) {
-            let (xs, ys) = train.batch(indices, self.dtype, &self.dev)?;
-            let loss = self.model.loss(&self.model.forward_t(&xs, true)?, &ys)?;
-            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            if !value.is_finite() {
-                fail!(
-                    "training diverged at epoch {}, batch {}: the loss is {value}; lower the learning rate (now {lr})",
-                    epoch + 1,
-                    step + 1
-                )
+        // The next batches' rows are gathered on a thread of their own while this one trains,
+        // two ahead at most, where a core is spare or the rows come from disk (their tensors
+        // are made here: candle's worker pool does not take work from two threads at once).
+        // On two cores that both train, the loader only got in the way of the kernels' threads.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let prefetch = train.is_streamed() || crate::kernels::threads::current() < cores;
+        let (done, todo) = (self.batches_done, &batches);
+        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+        let stopped = std::thread::scope(|scope| -> Result<bool> {
+            // Owned here: returning drops it, which ends the loader's loop.
+            let receiver = receiver;
+            match prefetch {
+                true => {
+                    scope.spawn(move || {
+                        for indices in todo.iter().skip(done) {
+                            if sender.send(train.rows(indices)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                false => drop(sender),
             }
-            self.optimizer.backward_step(&loss)?;
-            loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
-            rows += indices.len();
-            if let Some(bar) = &bar {
-                bar.inc(1);
+            for (step, indices) in batches.iter().enumerate().skip(done) {
+                let batch = match prefetch {
+                    true => match receiver.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => fail!("the batch loader stopped before the epoch's end"),
+                    },
+                    false => train.rows(indices),
+                };
+                let (xs, ys) = batch?.tensors(self.dtype, &self.dev)?;
+                let loss = self.model.loss(&self.model.forward_t(&xs, true)?, &ys)?;
+                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                if !value.is_finite() {
+                    fail!(
+                        "training diverged at epoch {}, batch {}: the loss is {value}; lower the learning rate (now {lr})",
+                        epoch + 1,
+                        step + 1
+                    )
+                }
+                self.optimizer.backward_step(&loss)?;
+                loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
+                rows += indices.len();
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+                if step + 1 < batches.len() && stop() {
+                    self.batches_done = step + 1;
+                    return Ok(true);
+                }
             }
-            if step + 1 < batches.len() && stop() {
-                self.batches_done = step + 1;
-                return Ok(None);
-            }
+            Ok(false)
+        })?;
+        if stopped {
+            return Ok(None);
         }
         self.dev.synchronize()?;
         let seconds = start.elapsed().as_secs_f64();
