@@ -1336,3 +1336,60 @@ fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
     let again = memory::scoped(1 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
     assert_eq!(batch(&again), batch(&in_memory));
 }
+
+/// Labels that look like numbers among text labels keep their own names (`01` is not `1`);
+/// `-0` and `0` are one class, named `0`.
+#[test]
+fn csv_class_names_read_back_as_they_were_fitted() {
+    let options = TableOptions::default();
+    let t = table(
+        "csv_mixed_labels",
+        "x,label\n1,01\n2,02\n3,x\n4,1.5\n",
+        TargetKind::Classes,
+        &options,
+    );
+    assert_eq!(
+        t.schema.classes,
+        Some(["01", "02", "1.5", "x"].map(String::from).to_vec())
+    );
+    assert_eq!(labels_of(&t.samples), (&[0, 1, 3, 2][..], 4));
+    let t = table(
+        "csv_signed_zero",
+        "x,label\n1,-0\n2,0\n3,1\n",
+        TargetKind::Classes,
+        &options,
+    );
+    assert_eq!(
+        t.schema.classes,
+        Some(["0", "1"].map(String::from).to_vec())
+    );
+    assert_eq!(labels_of(&t.samples), (&[0, 0, 1][..], 2));
+}
+
+/// One-hot columns can make a table far larger in memory than on disk: measured before the
+/// features are allocated.
+#[test]
+fn csv_one_hot_width_counts_against_the_budget() {
+    let mut text = "colour,label\n".to_string();
+    for i in 0..500 {
+        text += &format!("c{i},0\n");
+    }
+    let path = write_csv("csv_wide", &text);
+    // The file is ~4 KB; its features are 500 rows × 500 one-hot inputs × 4 bytes ≈ 1 MB.
+    let msg = memory::scoped(100_000, || error_of(read(&path, TargetKind::Classes)));
+    assert_contains(&msg, &["500 inputs per row", "data budget"]);
+}
+
+/// Header sizes whose product overflows are refused as corrupt, not multiplied.
+#[test]
+fn mnist_header_sizes_that_overflow_are_refused() {
+    let dir = temp_dir("mnist_overflow");
+    let mut header = vec![0, 0, 8, 3];
+    for n in [2u32, u32::MAX, u32::MAX] {
+        header.extend_from_slice(&n.to_be_bytes());
+    }
+    write(&dir, "train-images-idx3-ubyte", &header);
+    write(&dir, "train-labels-idx1-ubyte", &labels_file(&[0, 1]));
+    let msg = error_of(Source::Mnist(dir).load(Part::Train, TargetKind::Classes));
+    assert_contains(&msg, &["overflow", "corrupt"]);
+}

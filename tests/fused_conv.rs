@@ -60,13 +60,13 @@ fn stock_conv(
 
 /// The shapes checked: (images, channels in, H, W, channels out, kernel, stride, padding).
 /// Odd sizes, non-square images, 1×1 kernels, padding wider than the kernel's reach, strides
-/// that leave a remainder, and one image. (candle's stock backward needs as many rows as
+/// that leave a remainder, one image, and a 1×1 image under a 5×5 kernel. (candle's stock backward needs as many rows as
 /// columns left past the last window, so the stock side cannot check shapes where they differ;
 /// the finite differences below check one.)
 /// (N, C, H, W, O, K, stride, padding).
 type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-const CASES: [Case; 8] = [
+const CASES: [Case; 9] = [
     (2, 3, 9, 7, 5, 3, 1, 0),
     (3, 2, 8, 8, 4, 3, 2, 1),
     (1, 1, 7, 11, 3, 5, 1, 2),
@@ -75,6 +75,8 @@ const CASES: [Case; 8] = [
     (5, 1, 28, 28, 6, 3, 1, 0),
     (2, 2, 5, 5, 3, 3, 1, 3),
     (17, 3, 10, 8, 4, 2, 2, 0),
+    // A kernel wider than the image: every output column reads padding on one side.
+    (1, 1, 1, 1, 2, 5, 1, 2),
 ];
 
 /// Gradients of `sum(out · probe)` for x, w and b, through the fused op or the stock ops.

@@ -158,7 +158,8 @@ pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Tab
         ));
     }
     notes.extend(dropped);
-    let samples = raw.encode(&schema, &rows, Some(target), kind)?;
+    let columns: Vec<usize> = (0..raw.names.len()).filter(|&c| c != target).collect();
+    let samples = raw.encode_columns(&schema, &columns, &rows, Some(target), kind)?;
     Ok(Table {
         samples,
         schema,
@@ -483,7 +484,7 @@ impl Raw {
                 for (&r, v) in rows.iter().zip(&numbers) {
                     class_name(*v, &self.rows[r].1[c], &|| self.at(r, c))?;
                 }
-                let mut sorted = numbers;
+                let mut sorted: Vec<f64> = numbers.iter().map(|v| v + 0.0).collect();
                 sorted.sort_by(f64::total_cmp);
                 sorted.dedup();
                 sorted.iter().map(|v| format!("{v}")).collect()
@@ -504,22 +505,6 @@ impl Raw {
         Ok(classes)
     }
 
-    /// The rows' samples, the schema's features taken from the columns of the same names.
-    fn encode(
-        &self,
-        schema: &Schema,
-        rows: &[usize],
-        target: Option<usize>,
-        kind: TargetKind,
-    ) -> Result<Samples> {
-        let columns: Vec<usize> = schema
-            .features
-            .iter()
-            .map(|f| self.names.iter().position(|n| *n == f.name).unwrap_or(0))
-            .collect();
-        self.encode_columns(schema, &columns, rows, target, kind)
-    }
-
     /// The rows' samples: feature `i` of the schema read from file column `columns[i]`, numbers
     /// as they are and text one-hot; the target from column `target` (unlabeled without).
     fn encode_columns(
@@ -531,6 +516,11 @@ impl Raw {
         kind: TargetKind,
     ) -> Result<Samples> {
         let width = schema.width();
+        // One-hot columns can make the features far larger than the file.
+        let bytes = (rows.len() as u64)
+            .saturating_mul(width as u64 + 1)
+            .saturating_mul(4);
+        super::memory::check(&format!("{}'s {} inputs per row", self.file, width), bytes)?;
         let lookups: Vec<Option<HashMap<&str, usize>>> = schema
             .features
             .iter()
@@ -574,11 +564,16 @@ impl Raw {
             match (kind, &classes) {
                 (TargetKind::Values, _) => values.push(number_in(field, &|| self.at(r, t))?),
                 (TargetKind::Classes, Some(classes)) => {
-                    let name = match field.parse::<f64>() {
-                        Ok(v) => class_name(v, field, &|| self.at(r, t))?,
-                        Err(_) => field.to_string(),
-                    };
-                    match classes.get(name.as_str()) {
+                    // As written, else as a whole number is named (`3.0` is class `3`).
+                    let canonical = field
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && v.fract() == 0.0)
+                        .map(|v| format!("{}", v + 0.0));
+                    let id = classes
+                        .get(field)
+                        .or_else(|| canonical.and_then(|name| classes.get(name.as_str())));
+                    match id {
                         Some(&id) => labels.push(id),
                         None => fail!(
                             "{}: class '{field}' was not among the classes in training ({}): the model cannot score it",
@@ -640,5 +635,6 @@ fn class_name(v: f64, field: &str, at: &dyn Fn() -> String) -> Result<String> {
             at()
         );
     }
-    Ok(format!("{v}"))
+    // `+ 0.0` writes −0 as 0.
+    Ok(format!("{}", v + 0.0))
 }

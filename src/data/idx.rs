@@ -73,7 +73,13 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
         classes: DIGITS,
     };
     let shape = [1, dims[1], dims[2]];
-    let pixels = n_images as u64 * n_features as u64;
+    let Some(pixels) = (n_images as u64).checked_mul(n_features as u64) else {
+        fail!(
+            "idx '{}': the header's sizes {} overflow: the file is corrupt",
+            images_path.display(),
+            sizes_text(&dims)
+        );
+    };
     if pixels <= memory::budget() {
         // The pixels stay bytes (a quarter of their float32 size) until batches are built.
         let (_, pixels) = read_idx(&images_path, IMAGES_MAGIC, "IDX images")?;
@@ -90,7 +96,7 @@ pub fn mnist(dir: &Path, part: Part) -> Result<Samples> {
 /// next run finds it first), written to a temporary file and renamed when it is whole.
 fn plain_file(path: &Path, header: u64, data: u64) -> Result<PathBuf> {
     let file = path.display();
-    let size = header + data;
+    let size = header.saturating_add(data);
     let gzipped = {
         let mut head = [0u8; 2];
         let n = File::open(path)

@@ -113,6 +113,8 @@ impl Dims {
         let fits = wc == c
             && k == k2
             && k > 0
+            && o > 0
+            && c > 0
             && op.stride > 0
             && op.pool > 0
             && h + 2 * op.pad >= k
@@ -120,7 +122,7 @@ impl Dims {
             && b.is_none_or(|b| b.dims() == [o]);
         if !fits {
             candle_core::bail!(
-                "conv2d: input {x:?}, kernels {w:?}, stride {} and padding {} do not fit together",
+                "conv2d: input {x:?}, kernels {w:?}, stride {} and padding {} do not fit together: give kernels (O, C, K, K) of the input's C channels, K at most the padded height and width, stride ≥ 1",
                 op.stride,
                 op.pad
             )
@@ -129,10 +131,15 @@ impl Dims {
             (h + 2 * op.pad - k) / op.stride + 1,
             (wd + 2 * op.pad - k) / op.stride + 1,
         );
-        if ho < op.pool || wo < op.pool || ho * wo > u32::MAX as usize {
+        if ho < op.pool || wo < op.pool {
             candle_core::bail!(
-                "conv2d: a {ho}×{wo} output cannot be max-pooled in {0}×{0} windows",
+                "conv2d: a {ho}×{wo} output cannot be max-pooled in {0}×{0} windows: use a smaller window",
                 op.pool
+            )
+        }
+        if ho * wo > u32::MAX as usize {
+            candle_core::bail!(
+                "conv2d: a {ho}×{wo} output has more positions than the pooling's u32 indices hold: use smaller images"
             )
         }
         Ok(Self {
@@ -199,7 +206,8 @@ fn im2col<T: Real>(x: &[T], d: &Dims, col: &mut [T]) {
         let (rows_lo, rows_hi) = d.inside(d.ho, d.h, ki);
         let (lo, hi) = d.inside(d.wo, d.w, kj);
         for (oi, out) in row.chunks_exact_mut(d.wo).enumerate() {
-            if oi < rows_lo || oi >= rows_hi {
+            // Wholly in the padding (rows, or every column: a kernel wider than the padded reach).
+            if oi < rows_lo || oi >= rows_hi || lo >= hi {
                 out.fill(T::zero());
                 continue;
             }
@@ -229,6 +237,9 @@ fn col2im<T: Real>(col: &[T], d: &Dims, x: &mut [T]) {
         let plane = &mut x[c * d.h * d.w..][..d.h * d.w];
         let (rows_lo, rows_hi) = d.inside(d.ho, d.h, ki);
         let (lo, hi) = d.inside(d.wo, d.w, kj);
+        if lo >= hi {
+            continue;
+        }
         for oi in rows_lo..rows_hi {
             let out = &row[oi * d.wo..][..d.wo];
             let target = &mut plane[(oi * d.stride + ki - d.pad) * d.w..][..d.w];
@@ -450,10 +461,7 @@ impl Conv {
         if self.pool == 1 {
             return Ok(z);
         }
-        let (_, _, h, w) = z.dims4()?;
-        let k = self.pool;
-        let whole = z.narrow(2, 0, h - h % k)?.narrow(3, 0, w - w % k)?;
-        super::max_pool(&whole, k)
+        super::max_pool(&super::pool::whole_windows(&z, self.pool)?, self.pool)
     }
 
     fn cpu_forward(

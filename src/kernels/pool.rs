@@ -14,10 +14,24 @@ use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage,
 
 use super::{is_fusable, threads, values, Real};
 
+/// `xs` (N, C, H, W) cut to the rows and columns that whole k×k windows cover (PyTorch's pooling
+/// leaves the rest out).
+pub fn whole_windows(xs: &Tensor, k: usize) -> Result<Tensor> {
+    let (_, _, h, w) = xs.dims4()?;
+    if k == 0 || h < k || w < k {
+        fail!("pooling: a {h}×{w} input holds no whole {k}×{k} window")
+    }
+    let (h_cut, w_cut) = (h - h % k, w - w % k);
+    if (h_cut, w_cut) == (h, w) {
+        return Ok(xs.clone());
+    }
+    xs.narrow(2, 0, h_cut)?.narrow(3, 0, w_cut)
+}
+
 /// The maximum of each k×k window of `xs` (N, C, H, W), stride k; H and W must be multiples of k.
 pub fn max_pool(xs: &Tensor, k: usize) -> Result<Tensor> {
     let (n, c, h, w) = xs.dims4()?;
-    if k == 0 || h % k != 0 || w % k != 0 {
+    if k == 0 || h == 0 || w == 0 || h % k != 0 || w % k != 0 {
         fail!("max-pool: a {h}×{w} input does not divide into {k}×{k} windows")
     }
     if is_fusable(&[xs]) {

@@ -239,7 +239,8 @@ impl<'a> Learner<'a> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let prefetch = train.is_streamed() || crate::kernels::threads::current() < cores;
         let (done, todo) = (self.batches_done, &batches);
-        let (sender, receiver) = std::sync::mpsc::sync_channel(2);
+        // One waiting in the channel, one in the loader's hands: two ahead.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let stopped = std::thread::scope(|scope| -> Result<bool> {
             // Owned here: returning drops it, which ends the loader's loop.
             let receiver = receiver;

@@ -646,22 +646,12 @@ impl Net {
 /// (candle's own scales it by 1/k²). Cut to whole windows first: candle's pooling backward
 /// upsamples to H×W by nearest neighbour, which misplaces windows on a remainder.
 pub fn max_pool(xs: &Tensor, k: usize) -> Result<Tensor> {
-    crate::kernels::max_pool(&whole_windows(xs, k)?, k)
+    crate::kernels::max_pool(&kernels::pool::whole_windows(xs, k)?, k)
 }
 
 /// The mean of each k×k window of `xs` (N, C, H, W), stride k, on whole windows as [`max_pool`].
 pub fn avg_pool(xs: &Tensor, k: usize) -> Result<Tensor> {
-    whole_windows(xs, k)?.avg_pool2d(k)
-}
-
-/// `xs` cut to the rows and columns that whole k×k windows cover.
-fn whole_windows(xs: &Tensor, k: usize) -> Result<Tensor> {
-    let (_, _, h, w) = xs.dims4()?;
-    let (h_cut, w_cut) = (h - h % k, w - w % k);
-    if (h_cut, w_cut) == (h, w) {
-        return Ok(xs.clone());
-    }
-    xs.narrow(2, 0, h_cut)?.narrow(3, 0, w_cut)
+    kernels::pool::whole_windows(xs, k)?.avg_pool2d(k)
 }
 
 impl ModuleT for Net {
