@@ -252,9 +252,9 @@ struct Raw {
 impl Raw {
     fn read(path: &Path, options: &TableOptions) -> Result<Self> {
         let file = format!("csv '{}'", path.display());
-        // The text, its fields, and the features: about three times the file's size at most.
+        // The text is held while it is parsed: checked before it is read.
         if let Ok(meta) = std::fs::metadata(path) {
-            super::memory::check(&file, meta.len().saturating_mul(3))?;
+            super::memory::check(&file, meta.len())?;
         }
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
@@ -265,6 +265,18 @@ impl Raw {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("tsv") || e.eq_ignore_ascii_case("tab"));
         let delimiter = options.delimiter.unwrap_or(if tabs { b'\t' } else { b',' });
+        // The parsed records hold the text again and 8 bytes per field, plus a record's own
+        // ~64 bytes per line: short fields cost several times their text.
+        let fields = bytes
+            .iter()
+            .filter(|&&b| b == delimiter || b == b'\n')
+            .count() as u64
+            + 1;
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let parsed = (bytes.len() as u64 * 2)
+            .saturating_add(fields.saturating_mul(8))
+            .saturating_add(lines.saturating_mul(64));
+        super::memory::check(&format!("{file}, parsed,"), parsed)?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)

@@ -1,13 +1,15 @@
-//! The memory budget of loading data: a data set that would take more is refused before
-//! anything is allocated for it, in one line naming the sizes and the flag.
+//! The memory budget of loading data: a data set that would take more is never allocated: it
+//! is read from disk as batches need it where the loader can (MNIST's IDX files), and refused
+//! before anything is allocated, in one line naming the sizes and the flag, where it cannot.
 //!
 //! The budget is settled once per process, the first time a loader asks ([`budget`]): what
 //! [`set`] gave (the examples' `--max-memory`), else half the memory the machine has available
 //! at that moment (`MemAvailable` in `/proc/meminfo`; 4 GiB where that cannot be read).
 //! [`scoped`] runs a closure with another budget on the calling thread alone (the tests use
-//! small ones). Loaders know a set's size before they read it: IDX headers declare it (checked
-//! before a gzipped file is decompressed, so a small file that inflates to gigabytes is refused
-//! at once), and a table takes at most about three times its file's size.
+//! small ones). Loaders know a set's size before they read it: IDX headers declare it (read
+//! before a gzipped file is inflated, so a small file that inflates to gigabytes is never
+//! inflated into memory); a table is checked for its text, its parsed fields and its encoded
+//! inputs, each before it is allocated.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
