@@ -223,6 +223,8 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
     let gappy = dir.join("gappy.csv");
     std::fs::write(&gappy, "a,label\n,0\n2,1\n").unwrap();
     let gappy = format!("csv:{}", gappy.display());
+    common::write_quadrants(&dir, 16, 8, 8);
+    let images = format!("mnist:{}", dir.display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["train", "--data", "spirals:10", "--hidden", "0"], "0"),
         (
@@ -273,7 +275,8 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             "'0' is not a size",
         ),
         (
-            vec!["train", "--data", &gappy, "--max-memory", "10"],
+            // The images are read from disk under such a budget; the labels still must fit.
+            vec!["train", "--data", &images, "--max-memory", "10"],
             "more than the data budget of 10 bytes",
         ),
         (

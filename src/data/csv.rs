@@ -103,8 +103,12 @@ pub struct Table {
 }
 
 /// Reads a training table: fits its [`Schema`]; `kind` says whether the target holds classes or values.
+///
+/// Two passes over the file, a row at a time: the first fits the schema (types, categories,
+/// classes), the second encodes the rows, into memory or, over the memory budget, into a
+/// file of float32 beside the table that batches then read ([`Samples::is_streamed`]).
 pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Table> {
-    let raw = Raw::read(path, options)?;
+    let raw = Raw::open(path, options)?;
     let target = raw.target_column(&options.target, true)?.unwrap_or(0);
     if raw.names.len() == 1 {
         fail!(
@@ -114,13 +118,24 @@ pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Tab
         );
     }
     let used: Vec<usize> = (0..raw.names.len()).collect();
-    let (rows, dropped) = raw.complete_rows(&used, options.drop_incomplete)?;
+    let mut columns: Vec<ColumnFit> = (0..raw.names.len()).map(|_| ColumnFit::default()).collect();
+    let mut labels = LabelFit::default();
+    let counts = raw.each_complete_row(&used, options.drop_incomplete, |byte, record| {
+        for (c, fit) in columns.iter_mut().enumerate() {
+            match c == target {
+                true if kind == TargetKind::Classes => labels.add(byte, &record[c]),
+                true => {}
+                false => fit.add(byte, &record[c]),
+            }
+        }
+        Ok(())
+    })?;
     let features = (0..raw.names.len())
         .filter(|&c| c != target)
-        .map(|c| raw.fit_column(c, &rows))
+        .map(|c| raw.fit_column(c, &columns[c]))
         .collect::<Result<Vec<_>>>()?;
     let classes = match kind {
-        TargetKind::Classes => Some(raw.fit_classes(target, &rows)?),
+        TargetKind::Classes => Some(raw.fit_classes(target, &labels)?),
         TargetKind::Values => None,
     };
     let schema = Schema {
@@ -147,8 +162,8 @@ pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Tab
     let text: Vec<&str> = schema
         .features
         .iter()
-        .filter_map(|c| c.categories.as_ref().map(|k| (c, k.len())))
-        .map(|(c, _)| c.name.as_str())
+        .filter(|c| c.categories.is_some())
+        .map(|c| c.name.as_str())
         .collect();
     if !text.is_empty() {
         notes.push(format!(
@@ -157,9 +172,10 @@ pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Tab
             schema.width()
         ));
     }
-    notes.extend(dropped);
+    notes.extend(counts.note());
     let columns: Vec<usize> = (0..raw.names.len()).filter(|&c| c != target).collect();
-    let samples = raw.encode_columns(&schema, &columns, &rows, Some(target), kind)?;
+    let samples = raw.encode(&schema, &columns, Some(target), kind, options, counts.kept)?;
+    notes.extend(streamed_note(&samples, &raw.file));
     Ok(Table {
         samples,
         schema,
@@ -176,7 +192,7 @@ pub fn read_with(
     options: &TableOptions,
     need_target: bool,
 ) -> Result<Table> {
-    let raw = Raw::read(path, options)?;
+    let raw = Raw::open(path, options)?;
     let target = raw.target_column(&schema.target, need_target)?;
     let mut used = Vec::with_capacity(schema.features.len() + 1);
     for column in &schema.features {
@@ -201,12 +217,13 @@ pub fn read_with(
             extra.join(", ")
         ));
     }
-    used.extend(target);
-    let (rows, dropped) = raw.complete_rows(&used, options.drop_incomplete)?;
-    notes.extend(dropped);
     // The file's columns in the schema's order.
-    let by_name: Vec<usize> = used[..schema.features.len()].to_vec();
-    let samples = raw.encode_columns(schema, &by_name, &rows, target, kind)?;
+    let by_name = used.clone();
+    used.extend(target);
+    let counts = raw.each_complete_row(&used, options.drop_incomplete, |_, _| Ok(()))?;
+    notes.extend(counts.note());
+    let samples = raw.encode(schema, &by_name, target, kind, options, counts.kept)?;
+    notes.extend(streamed_note(&samples, &raw.file));
     Ok(Table {
         samples,
         schema: schema.clone(),
@@ -223,7 +240,7 @@ pub fn read_numeric(
     options: &TableOptions,
     need_target: bool,
 ) -> Result<Table> {
-    let raw = Raw::read(path, options)?;
+    let raw = Raw::open(path, options)?;
     let target = raw.target_column(&options.target, need_target)?;
     let schema = Schema {
         target: options.target.clone(),
@@ -239,101 +256,134 @@ pub fn read_numeric(
     read_with(path, &schema, kind, options, need_target)
 }
 
-/// A table's header and rows as text, checked to be rectangular.
+/// The note of a table read from disk as batches need it.
+fn streamed_note(samples: &Samples, file: &str) -> Option<String> {
+    samples.is_streamed().then(|| {
+        format!(
+            "{file}: its inputs take more than the memory budget ({}; --max-memory), so they were written to a file beside it, read as batches need them",
+            super::memory::size(super::memory::budget())
+        )
+    })
+}
+
+/// What a pass over a table's rows found: rows kept and rows left out.
+struct Counts {
+    kept: usize,
+    dropped: usize,
+}
+
+impl Counts {
+    /// The line that says how many rows `--drop-incomplete` left out, if any.
+    fn note(&self) -> Option<String> {
+        (self.dropped > 0).then(|| {
+            format!(
+                "--drop-incomplete left out {} of {} rows with missing values",
+                self.dropped,
+                self.kept + self.dropped
+            )
+        })
+    }
+}
+
+/// What the training rows of one feature column hold: its first number and first text (with
+/// where they are), and its distinct texts (up to one past the most a column may have).
+#[derive(Default)]
+struct ColumnFit {
+    first_number: Option<(u64, String)>,
+    first_text: Option<(u64, String)>,
+    categories: BTreeSet<String>,
+}
+
+impl ColumnFit {
+    fn add(&mut self, byte: u64, field: &str) {
+        if field.parse::<f32>().is_ok() {
+            self.first_number
+                .get_or_insert_with(|| (byte, field.to_string()));
+        } else {
+            self.first_text
+                .get_or_insert_with(|| (byte, field.to_string()));
+        }
+        if self.categories.len() <= MAX_CATEGORIES && !self.categories.contains(field) {
+            self.categories.insert(field.to_string());
+        }
+    }
+}
+
+/// What the training rows' labels hold: their distinct texts (up to one past the most classes)
+/// and the first label that is a number but not a whole one.
+#[derive(Default)]
+struct LabelFit {
+    labels: BTreeSet<String>,
+    all_numbers: Option<bool>,
+    first_not_whole: Option<(u64, String)>,
+}
+
+impl LabelFit {
+    fn add(&mut self, byte: u64, field: &str) {
+        let number = field.parse::<f64>();
+        self.all_numbers = Some(self.all_numbers.unwrap_or(true) && number.is_ok());
+        if let Ok(v) = number {
+            if !(v.is_finite() && v.fract() == 0.0) && self.first_not_whole.is_none() {
+                self.first_not_whole = Some((byte, field.to_string()));
+            }
+        }
+        if self.labels.len() <= MAX_CLASSES && !self.labels.contains(field) {
+            self.labels.insert(field.to_string());
+        }
+    }
+}
+
+/// A table file: its header, read at once, and its rows, read a row at a time in each pass.
 struct Raw {
     /// `csv 'PATH'`, for messages.
     file: String,
+    path: std::path::PathBuf,
+    delimiter: u8,
+    /// Whether the first column is pandas' row index (left out).
+    index: bool,
     names: Vec<String>,
-    /// Each row's line in the file, and its fields.
-    rows: Vec<(u64, csv::StringRecord)>,
     notes: Vec<String>,
 }
 
 impl Raw {
-    fn read(path: &Path, options: &TableOptions) -> Result<Self> {
+    /// The table at `path`: its header checked, and at least one row below it.
+    fn open(path: &Path, options: &TableOptions) -> Result<Self> {
         let file = format!("csv '{}'", path.display());
-        // The text is held while it is parsed: checked before it is read.
-        if let Ok(meta) = std::fs::metadata(path) {
-            super::memory::check(&file, meta.len())?;
-        }
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => fail!("cannot read {file}: {e}"),
-        };
-        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
         let tabs = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("tsv") || e.eq_ignore_ascii_case("tab"));
         let delimiter = options.delimiter.unwrap_or(if tabs { b'\t' } else { b',' });
-        // The parsed records hold the text again and 8 bytes per field, plus a record's own
-        // ~64 bytes per line: short fields cost several times their text.
-        let fields = bytes
-            .iter()
-            .filter(|&&b| b == delimiter || b == b'\n')
-            .count() as u64
-            + 1;
-        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        let parsed = (bytes.len() as u64 * 2)
-            .saturating_add(fields.saturating_mul(8))
-            .saturating_add(lines.saturating_mul(64));
-        super::memory::check(&format!("{file}, parsed,"), parsed)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
-        // Lines counted from the byte offsets: the reader's own count skips blank lines.
-        let mut counted = (0, 1);
-        let mut line_at = |position: Option<&csv::Position>| {
-            let mut byte = position.map_or(0, |p| p.byte() as usize).min(bytes.len());
-            // A record after blank lines starts, for the reader, where they start.
-            while byte < bytes.len() && matches!(bytes[byte], b'\n' | b'\r') {
-                byte += 1;
-            }
-            let (from, line) = counted;
-            let newlines = bytes[from.min(byte)..byte]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            counted = (byte.max(from), line + newlines as u64);
-            counted.1
+        let mut raw = Self {
+            file,
+            path: path.to_path_buf(),
+            delimiter,
+            index: false,
+            names: Vec::new(),
+            notes: Vec::new(),
         };
-        let mut records = Vec::new();
-        for record in reader.records() {
-            match record {
-                Ok(record) => {
-                    let line = line_at(record.position());
-                    records.push((line, record));
-                }
-                Err(e) => {
-                    let line = line_at(e.position());
-                    match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => fail!(
-                            "{file} line {line}: the bytes are not UTF-8 text: save the file as UTF-8"
-                        ),
-                        _ => fail!("{file} line {line}: {e}"),
-                    }
-                }
+        let mut header = None;
+        let mut has_rows = false;
+        raw.records(|byte, record| {
+            match header {
+                None => header = Some((byte, record.clone())),
+                Some(_) => has_rows = true,
             }
-        }
-        // Lines of nothing but separators are blank too.
-        records.retain(|(_, r)| r.iter().any(|f| !f.is_empty()));
-        let mut records = records.into_iter();
-        let Some((_, header)) = records.next() else {
-            fail!("{file} line 1: the file is empty: write a header row naming the columns, one of them the target ('{}'), then one row per sample", options.target);
+            Ok(!has_rows)
+        })?;
+        let Some((_, header)) = header else {
+            fail!("{} line 1: the file is empty: write a header row naming the columns, one of them the target ('{}'), then one row per sample", raw.file, options.target);
         };
         let mut names: Vec<String> = header.iter().map(str::to_string).collect();
-        let mut notes = Vec::new();
         // pandas' to_csv writes the row index first, under no name.
         let index = names.len() > 1 && names[0].is_empty();
         if index {
             names.remove(0);
-            notes.push(
+            raw.notes.push(
                 "column 1 has no name: read as the row index pandas writes, and left out"
                     .to_string(),
             );
         }
+        let file = &raw.file;
         for (c, name) in names.iter().enumerate() {
             let number = c + 1 + usize::from(index);
             if name.is_empty() {
@@ -346,40 +396,160 @@ impl Raw {
                 );
             }
         }
-        let mut rows = Vec::new();
-        for (line, mut record) in records {
-            if index && !record.is_empty() {
-                let fields: Vec<String> = record.iter().skip(1).map(str::to_string).collect();
-                let position = record.position().cloned();
-                record = csv::StringRecord::from(fields);
-                record.set_position(position);
-            }
-            if record.len() != names.len() {
-                let which = if record.len() < names.len() {
-                    format!("column '{}' is missing", names[record.len()])
-                } else {
-                    format!(
-                        "field {} has no column",
-                        names.len() + 1 + usize::from(index)
-                    )
-                };
-                fail!(
-                    "{file} line {line}: {} fields but the header has {} columns ({which}): give every row one value per column",
-                    record.len() + usize::from(index),
-                    names.len() + usize::from(index)
-                );
-            }
-            rows.push((line, record));
-        }
-        if rows.is_empty() {
+        if !has_rows {
             fail!("{file} line 2: the header has no data rows below it: add one row per sample");
         }
-        Ok(Self {
-            file,
-            names,
-            rows,
-            notes,
+        raw.index = index;
+        raw.names = names;
+        Ok(raw)
+    }
+
+    /// Calls `f(byte, record)` for each record of the file that is not blank, the header first,
+    /// while it returns true.
+    fn records(&self, mut f: impl FnMut(u64, &csv::StringRecord) -> Result<bool>) -> Result<()> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) => fail!("cannot read {}: {e}", self.file),
+        };
+        let mut reader = std::io::BufReader::new(file);
+        let bom = match std::io::BufRead::fill_buf(&mut reader) {
+            Ok(head) => head.starts_with(b"\xef\xbb\xbf"),
+            Err(e) => fail!("cannot read {}: {e}", self.file),
+        };
+        if bom {
+            std::io::BufRead::consume(&mut reader, 3);
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let offset = if bom { 3 } else { 0 };
+        let mut record = csv::StringRecord::new();
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(false) => return Ok(()),
+                // Lines of nothing but separators are blank too.
+                Ok(true) if record.iter().all(str::is_empty) => {}
+                Ok(true) => {
+                    let byte = record.position().map_or(0, |p| p.byte()) + offset;
+                    if !f(byte, &record)? {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    let line = self.line(e.position().map_or(0, |p| p.byte()) + offset);
+                    match e.kind() {
+                        csv::ErrorKind::Utf8 { .. } => fail!(
+                            "{} line {line}: the bytes are not UTF-8 text: save the file as UTF-8",
+                            self.file
+                        ),
+                        _ => fail!("{} line {line}: {e}", self.file),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `f(byte, row)` for each data row, its fields one per column (the index left out),
+    /// after checking that it has one value per column.
+    fn each_row(&self, mut f: impl FnMut(u64, &csv::StringRecord) -> Result<()>) -> Result<()> {
+        let (index, width) = (usize::from(self.index), self.names.len());
+        let mut header = true;
+        let mut trimmed = csv::StringRecord::new();
+        self.records(|byte, record| {
+            if std::mem::take(&mut header) {
+                return Ok(true);
+            }
+            let row = match index {
+                0 => record,
+                _ => {
+                    trimmed.clear();
+                    record.iter().skip(1).for_each(|field| trimmed.push_field(field));
+                    &trimmed
+                }
+            };
+            if row.len() != width {
+                let which = if row.len() < width {
+                    format!("column '{}' is missing", self.names[row.len()])
+                } else {
+                    format!("field {} has no column", width + 1 + index)
+                };
+                fail!(
+                    "{} line {}: {} fields but the header has {} columns ({which}): give every row one value per column",
+                    self.file,
+                    self.line(byte),
+                    record.len(),
+                    width + index
+                );
+            }
+            f(byte, row)?;
+            Ok(true)
         })
+    }
+
+    /// [`each_row`](Self::each_row) over the rows whose `used` columns are all filled in;
+    /// without `drop`, a missing cell is an error.
+    fn each_complete_row(
+        &self,
+        used: &[usize],
+        drop: bool,
+        mut f: impl FnMut(u64, &csv::StringRecord) -> Result<()>,
+    ) -> Result<Counts> {
+        let mut counts = Counts {
+            kept: 0,
+            dropped: 0,
+        };
+        self.each_row(|byte, row| {
+            match used.iter().find(|&&c| MISSING.contains(&&row[c])) {
+                None => {
+                    counts.kept += 1;
+                    f(byte, row)?;
+                }
+                Some(_) if drop => counts.dropped += 1,
+                Some(&c) => fail!(
+                    "{}: the value is missing ('{}'): fill it in, or pass --drop-incomplete to leave out rows with missing values",
+                    self.at(byte, c),
+                    &row[c]
+                ),
+            }
+            Ok(())
+        })?;
+        if counts.kept == 0 {
+            fail!(
+                "{}: every row has a missing value ({} rows): fill them in",
+                self.file,
+                counts.dropped
+            );
+        }
+        Ok(counts)
+    }
+
+    /// The line (counted from 1) of the record starting at `byte`: counted in the file, for an
+    /// error (the reader's own count skips blank lines).
+    fn line(&self, byte: u64) -> u64 {
+        let Ok(file) = std::fs::File::open(&self.path) else {
+            return 0;
+        };
+        let (mut line, mut at) = (1u64, 0u64);
+        let mut reader = std::io::BufReader::new(file);
+        loop {
+            let chunk = match std::io::BufRead::fill_buf(&mut reader) {
+                Ok(chunk) if !chunk.is_empty() => chunk,
+                _ => return line,
+            };
+            for &b in chunk {
+                // A record after blank lines starts, for the reader, where they start.
+                if at >= byte && b != b'\n' && b != b'\r' {
+                    return line;
+                }
+                line += u64::from(b == b'\n');
+                at += 1;
+            }
+            let n = chunk.len();
+            std::io::BufRead::consume(&mut reader, n);
+        }
     }
 
     /// The index of the column named `name`; an error when it is needed and missing.
@@ -395,144 +565,106 @@ impl Raw {
         }
     }
 
-    /// The rows whose `used` columns are all filled in, and a note of the rows left out; without
-    /// `drop`, a missing cell is an error.
-    fn complete_rows(&self, used: &[usize], drop: bool) -> Result<(Vec<usize>, Option<String>)> {
-        let mut kept = Vec::with_capacity(self.rows.len());
-        for (i, (line, record)) in self.rows.iter().enumerate() {
-            match used.iter().find(|&&c| MISSING.contains(&&record[c])) {
-                None => kept.push(i),
-                Some(_) if drop => {}
-                Some(&c) => fail!(
-                    "{} line {line}, column '{}': the value is missing ('{}'): fill it in, or pass --drop-incomplete to leave out rows with missing values",
-                    self.file,
-                    self.names[c],
-                    &record[c]
-                ),
-            }
-        }
-        let dropped = self.rows.len() - kept.len();
-        if kept.is_empty() {
-            fail!(
-                "{}: every row has a missing value ({dropped} rows): fill them in",
-                self.file
-            );
-        }
-        let note = (dropped > 0).then(|| {
-            format!(
-                "--drop-incomplete left out {dropped} of {} rows with missing values",
-                self.rows.len()
-            )
-        });
-        Ok((kept, note))
-    }
-
-    /// Where an error about row `row`'s column `c` starts.
-    fn at(&self, row: usize, c: usize) -> String {
+    /// Where an error about column `c` of the row at `byte` starts.
+    fn at(&self, byte: u64, c: usize) -> String {
         format!(
             "{} line {}, column '{}'",
-            self.file, self.rows[row].0, self.names[c]
+            self.file,
+            self.line(byte),
+            self.names[c]
         )
     }
 
-    /// Column `c` of the training rows: numbers, or text (its sorted categories).
-    fn fit_column(&self, c: usize, rows: &[usize]) -> Result<Column> {
-        let numeric = |&r: &usize| self.rows[r].1[c].parse::<f32>().is_ok();
+    /// Column `c` of the training rows as `fit` saw it: numbers, or text (its sorted categories).
+    fn fit_column(&self, c: usize, fit: &ColumnFit) -> Result<Column> {
         let name = self.names[c].clone();
-        match rows.iter().find(|r| !numeric(r)) {
-            None => Ok(Column {
+        let Some((text_at, text)) = &fit.first_text else {
+            return Ok(Column {
                 name,
                 categories: None,
-            }),
-            Some(&text) => {
-                if let Some(&number) = rows.iter().find(|r| numeric(r)) {
-                    fail!(
-                        "{}: '{}' is not a number, but the column's other values are (line {} holds '{}'): correct the value",
-                        self.at(text, c),
-                        &self.rows[text].1[c],
-                        self.rows[number].0,
-                        &self.rows[number].1[c]
-                    );
-                }
-                let categories: BTreeSet<&str> = rows.iter().map(|&r| &self.rows[r].1[c]).collect();
-                // Decimal commas or thousands separators: numbers that would become categories.
-                let comma_number =
-                    |t: &&&str| t.contains(',') && t.replace(',', ".").parse::<f32>().is_ok();
-                if categories
-                    .iter()
-                    .all(|t| t.replace(',', "").parse::<f32>().is_ok())
-                {
-                    if let Some(example) = categories.iter().find(comma_number) {
-                        fail!(
-                            "{}: '{example}' is a number written with a comma, which would make the column text: write numbers with a decimal point and no thousands separators",
-                            self.at(text, c)
-                        );
-                    }
-                }
-                if categories.len() > MAX_CATEGORIES {
-                    fail!(
-                        "{} line 1, column '{name}': {} different texts, where a text column is one-hot encoded with one input per text (at most {MAX_CATEGORIES}): leave the column out of the file",
-                        self.file,
-                        categories.len()
-                    );
-                }
-                Ok(Column {
-                    name,
-                    categories: Some(categories.into_iter().map(str::to_string).collect()),
-                })
-            }
-        }
-    }
-
-    /// The class names of target column `c`: its distinct labels sorted, numerically where
-    /// every label is a number (written canonically: `3.0` is class `3`).
-    fn fit_classes(&self, c: usize, rows: &[usize]) -> Result<Vec<String>> {
-        let numbers: Option<Vec<f64>> = rows
-            .iter()
-            .map(|&r| self.rows[r].1[c].parse::<f64>().ok())
-            .collect();
-        let classes: Vec<String> = match numbers {
-            Some(numbers) => {
-                for (&r, v) in rows.iter().zip(&numbers) {
-                    class_name(*v, &self.rows[r].1[c], &|| self.at(r, c))?;
-                }
-                let mut sorted: Vec<f64> = numbers.iter().map(|v| v + 0.0).collect();
-                sorted.sort_by(f64::total_cmp);
-                sorted.dedup();
-                sorted.iter().map(|v| format!("{v}")).collect()
-            }
-            None => {
-                let set: BTreeSet<&str> = rows.iter().map(|&r| &self.rows[r].1[c]).collect();
-                set.into_iter().map(str::to_string).collect()
-            }
+            });
         };
-        if classes.len() > MAX_CLASSES {
+        if let Some((number_at, number)) = &fit.first_number {
             fail!(
-                "{} line 1, column '{}': {} different labels, more than the {MAX_CLASSES} classes a model may have: for real-valued targets use --loss mse",
-                self.file,
-                self.names[c],
-                classes.len()
+                "{}: '{text}' is not a number, but the column's other values are (line {} holds '{number}'): correct the value",
+                self.at(*text_at, c),
+                self.line(*number_at)
             );
         }
-        Ok(classes)
+        let categories = &fit.categories;
+        // Decimal commas or thousands separators: numbers that would become categories.
+        let comma_number =
+            |t: &&String| t.contains(',') && t.replace(',', ".").parse::<f32>().is_ok();
+        if categories
+            .iter()
+            .all(|t| t.replace(',', "").parse::<f32>().is_ok())
+        {
+            if let Some(example) = categories.iter().find(comma_number) {
+                fail!(
+                    "{}: '{example}' is a number written with a comma, which would make the column text: write numbers with a decimal point and no thousands separators",
+                    self.at(*text_at, c)
+                );
+            }
+        }
+        if categories.len() > MAX_CATEGORIES {
+            fail!(
+                "{} line 1, column '{name}': more than {MAX_CATEGORIES} different texts, where a text column is one-hot encoded with one input per text: leave the column out of the file",
+                self.file
+            );
+        }
+        Ok(Column {
+            name,
+            categories: Some(categories.iter().cloned().collect()),
+        })
     }
 
-    /// The rows' samples: feature `i` of the schema read from file column `columns[i]`, numbers
-    /// as they are and text one-hot; the target from column `target` (unlabeled without).
-    fn encode_columns(
+    /// The class names of target column `c` from what `fit` saw: its distinct labels sorted,
+    /// numerically where every label is a number (written canonically: `3.0` is class `3`).
+    fn fit_classes(&self, c: usize, fit: &LabelFit) -> Result<Vec<String>> {
+        if fit.labels.len() > MAX_CLASSES {
+            fail!(
+                "{} line 1, column '{}': more than {MAX_CLASSES} different labels, the most classes a model may have: for real-valued targets use --loss mse",
+                self.file,
+                self.names[c]
+            );
+        }
+        if fit.all_numbers != Some(true) {
+            return Ok(fit.labels.iter().cloned().collect());
+        }
+        if let Some((byte, field)) = &fit.first_not_whole {
+            let v = field.parse::<f64>().unwrap_or(f64::NAN);
+            class_name(v, field, &|| self.at(*byte, c))?;
+        }
+        let mut sorted: Vec<f64> = fit
+            .labels
+            .iter()
+            .filter_map(|l| l.parse::<f64>().ok())
+            .map(|v| v + 0.0)
+            .collect();
+        sorted.sort_by(f64::total_cmp);
+        sorted.dedup();
+        Ok(sorted.iter().map(|v| format!("{v}")).collect())
+    }
+
+    /// The `kept` complete rows as samples: feature `i` of the schema read from file column
+    /// `columns[i]`, numbers as they are and text one-hot; the target from column `target`
+    /// (unlabeled without). The inputs go to memory, or, over the budget, to a file beside the
+    /// table (removed when the samples are dropped) that batches read.
+    fn encode(
         &self,
         schema: &Schema,
         columns: &[usize],
-        rows: &[usize],
         target: Option<usize>,
         kind: TargetKind,
+        options: &TableOptions,
+        kept: usize,
     ) -> Result<Samples> {
         let width = schema.width();
-        // One-hot columns can make the features far larger than the file.
-        let bytes = (rows.len() as u64)
-            .saturating_mul(width as u64 + 1)
-            .saturating_mul(4);
-        super::memory::check(&format!("{}'s {} inputs per row", self.file, width), bytes)?;
+        let bytes = (kept as u64).saturating_mul(width as u64).saturating_mul(4);
+        let mut sink = match bytes <= super::memory::budget() {
+            true => Sink::Memory(Vec::with_capacity(kept * width)),
+            false => Sink::file(&self.path, &self.file)?,
+        };
         let lookups: Vec<Option<HashMap<&str, usize>>> = schema
             .features
             .iter()
@@ -548,11 +680,12 @@ impl Raw {
                 .map(|(i, k)| (k.as_str(), i as u32))
                 .collect()
         });
-        let mut features = Vec::with_capacity(rows.len() * width);
-        let mut labels = Vec::new();
-        let mut values = Vec::new();
-        for &r in rows {
-            let record = &self.rows[r].1;
+        let mut used = columns.to_vec();
+        used.extend(target);
+        let (mut labels, mut values) = (Vec::new(), Vec::new());
+        let mut row_values = Vec::with_capacity(width);
+        self.each_complete_row(&used, options.drop_incomplete, |byte, record| {
+            row_values.clear();
             for ((column, &c), lookup) in schema.features.iter().zip(columns).zip(&lookups) {
                 let field = &record[c];
                 match (lookup, &column.categories) {
@@ -560,21 +693,22 @@ impl Raw {
                         let Some(&i) = lookup.get(field) else {
                             fail!(
                                 "{}: '{field}' was not among the column's values in training ({}): the model has no input for it",
-                                self.at(r, c),
+                                self.at(byte, c),
                                 list(categories)
                             );
                         };
-                        let start = features.len();
-                        features.resize(start + categories.len(), 0.0);
-                        features[start + i] = 1.0;
+                        let start = row_values.len();
+                        row_values.resize(start + categories.len(), 0.0);
+                        row_values[start + i] = 1.0;
                     }
-                    _ => features.push(number_in(field, &|| self.at(r, c))?),
+                    _ => row_values.push(number_in(field, &|| self.at(byte, c))?),
                 }
             }
-            let Some(t) = target else { continue };
+            sink.push(&row_values, &self.file)?;
+            let Some(t) = target else { return Ok(()) };
             let field = &record[t];
             match (kind, &classes) {
-                (TargetKind::Values, _) => values.push(number_in(field, &|| self.at(r, t))?),
+                (TargetKind::Values, _) => values.push(number_in(field, &|| self.at(byte, t))?),
                 (TargetKind::Classes, Some(classes)) => {
                     // As written, else as a whole number is named (`3.0` is class `3`).
                     let canonical = field
@@ -589,16 +723,17 @@ impl Raw {
                         Some(&id) => labels.push(id),
                         None => fail!(
                             "{}: class '{field}' was not among the classes in training ({}): the model cannot score it",
-                            self.at(r, t),
+                            self.at(byte, t),
                             list(schema.classes.as_deref().unwrap_or_default())
                         ),
                     }
                 }
                 (TargetKind::Classes, None) => {
-                    fail!("{}: the model predicts values, not classes", self.at(r, t))
+                    fail!("{}: the model predicts values, not classes", self.at(byte, t))
                 }
             }
-        }
+            Ok(())
+        })?;
         let targets = match (target, kind) {
             (None, _) => Targets::Unknown,
             (Some(_), TargetKind::Values) => Targets::Values { values, outputs: 1 },
@@ -607,7 +742,60 @@ impl Raw {
                 classes: schema.classes.as_ref().map_or(1, Vec::len),
             },
         };
-        Samples::new(features, width, targets)
+        match sink {
+            Sink::Memory(features) => Samples::new(features, width, targets),
+            Sink::File(writer) => {
+                let temp = match writer.into_inner() {
+                    Ok(temp) => temp,
+                    Err(e) => fail!(
+                        "cannot write the inputs of {} beside it: {}",
+                        self.file,
+                        e.error()
+                    ),
+                };
+                Samples::from_f32_file(temp, width, targets)
+            }
+        }
+    }
+}
+
+/// Where encoded rows go: memory, or a file of float32 beside the table.
+enum Sink {
+    Memory(Vec<f32>),
+    File(std::io::BufWriter<tempfile::NamedTempFile>),
+}
+
+impl Sink {
+    /// A hidden temporary file beside the table at `path`, removed when dropped.
+    fn file(path: &Path, what: &str) -> Result<Self> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        match tempfile::Builder::new()
+            .prefix(".simple-nn-inputs-")
+            .suffix(".f32")
+            .tempfile_in(dir)
+        {
+            Ok(temp) => Ok(Sink::File(std::io::BufWriter::new(temp))),
+            Err(e) => fail!(
+                "the inputs of {what} take more than the memory budget, and the file to read them from cannot be written beside it ({e}): raise --max-memory or move the table where there is room"
+            ),
+        }
+    }
+
+    fn push(&mut self, values: &[f32], what: &str) -> Result<()> {
+        match self {
+            Sink::Memory(features) => features.extend_from_slice(values),
+            Sink::File(writer) => {
+                for v in values {
+                    if let Err(e) = std::io::Write::write_all(writer, &v.to_le_bytes()) {
+                        fail!("cannot write the inputs of {what} beside it: {e}")
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -53,6 +53,12 @@ enum Store {
         bytes: Vec<u8>,
         values: Box<[f32; 256]>,
     },
+    /// Float32 values (little-endian) in a temporary file, removed with the store: a table's
+    /// inputs over the memory budget.
+    F32File {
+        file: tempfile::NamedTempFile,
+        len: usize,
+    },
     /// Bytes as [`Store::U8`], left in a file from `offset` on and read as batches need them.
     File {
         file: std::fs::File,
@@ -69,7 +75,7 @@ impl Store {
         match self {
             Store::F32(v) => v.len(),
             Store::U8 { bytes, .. } => bytes.len(),
-            Store::File { len, .. } => *len,
+            Store::File { len, .. } | Store::F32File { len, .. } => *len,
         }
     }
 
@@ -95,6 +101,17 @@ impl Store {
                 }
                 out.extend(bytes.iter().map(|&b| values[usize::from(b)]));
             }
+            Store::F32File { file, .. } => {
+                let mut bytes = vec![0u8; n * 4];
+                if let Err(e) = read_at(file.as_file(), &mut bytes, start as u64 * 4) {
+                    fail!("cannot read '{}': {e}", file.path().display())
+                }
+                out.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+            }
         }
         Ok(())
     }
@@ -104,7 +121,7 @@ impl Store {
         match self {
             Store::F32(v) => v.len() * 4,
             Store::U8 { bytes, .. } => bytes.len(),
-            Store::File { .. } => 0,
+            Store::File { .. } | Store::F32File { .. } => 0,
         }
     }
 }
@@ -157,6 +174,7 @@ impl std::fmt::Debug for Samples {
             Store::F32(_) => "f32",
             Store::U8 { .. } => "u8",
             Store::File { .. } => "u8 in a file",
+            Store::F32File { .. } => "f32 in a file",
         };
         f.debug_struct("Samples")
             .field("len", &self.len())
@@ -238,9 +256,23 @@ impl Samples {
         Self::stored(store, n_features, targets)
     }
 
+    /// Samples whose float32 features (little-endian, row-major) were written to `file`, a
+    /// temporary file removed with them, and are read from it as batches need them.
+    pub fn from_f32_file(
+        file: tempfile::NamedTempFile,
+        n_features: usize,
+        targets: Targets,
+    ) -> Result<Self> {
+        let len = match file.as_file().metadata() {
+            Ok(meta) => (meta.len() / 4) as usize,
+            Err(e) => fail!("cannot read '{}': {e}", file.path().display()),
+        };
+        Self::stored(Store::F32File { file, len }, n_features, targets)
+    }
+
     /// Whether the features are read from a file as batches need them.
     pub fn is_streamed(&self) -> bool {
-        matches!(*self.store, Store::File { .. })
+        matches!(*self.store, Store::File { .. } | Store::F32File { .. })
     }
 
     /// Whether epochs and splits go shard by shard, as they do for samples read from a file.
@@ -306,7 +338,7 @@ impl Samples {
             }
             Targets::Unknown => {}
         }
-        let sharded = matches!(store, Store::File { .. });
+        let sharded = matches!(store, Store::File { .. } | Store::F32File { .. });
         Ok(Self {
             store: Arc::new(store),
             rows: None,
