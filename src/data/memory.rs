@@ -8,8 +8,8 @@
 //! [`scoped`] runs a closure with another budget on the calling thread alone (the tests use
 //! small ones). Loaders know a set's size before they read it: IDX headers declare it (read
 //! before a gzipped file is inflated, so a small file that inflates to gigabytes is never
-//! inflated into memory); a table is checked for its text, its parsed fields and its encoded
-//! inputs, each before it is allocated.
+//! inflated into memory); a table's encoded inputs are counted after its first pass, before any
+//! is written.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
