@@ -303,7 +303,13 @@ impl ColumnFit {
             self.first_text
                 .get_or_insert_with(|| (byte, field.to_string()));
         }
-        if self.categories.len() <= MAX_CATEGORIES && !self.categories.contains(field) {
+        // Categories matter only for a column of texts alone (with a number in it, it is either
+        // a number column or refused).
+        let texts_alone = self.first_number.is_none();
+        if texts_alone
+            && self.categories.len() <= MAX_CATEGORIES
+            && !self.categories.contains(field)
+        {
             self.categories.insert(field.to_string());
         }
     }
