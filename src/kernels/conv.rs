@@ -20,13 +20,11 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 
 use super::matmul::{gemm_serial, View};
 use super::pool::pool_plane;
-use super::{is_fusable, threads, values, DenseActivation, Real};
+use super::{is_fusable, on_cpu, threads, values, DenseActivation, Real};
 
 /// `act(conv2d(x, w) + b)` for `x` (N, C, H, W), square kernels `w` (O, C, K, K), an optional
 /// bias `b` (O,), the given stride and zero padding on each side.
@@ -508,14 +506,6 @@ impl Conv {
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let d = Dims::of(x.shape(), w.shape(), None, self)?;
         let grad = grad.contiguous()?;
-        let guards = [x, w, res, &grad].map(|t| t.storage_and_layout());
-        let mut cpu = Vec::with_capacity(4);
-        for (storage, layout) in &guards {
-            let Storage::Cpu(s) = &**storage else {
-                candle_core::bail!("conv2d backward: tensors left the CPU")
-            };
-            cpu.push((s, *layout));
-        }
         let argmax = match (self.pool, self.argmax.get()) {
             (1, _) => &[][..],
             (_, Some(argmax)) => &argmax[..],
@@ -540,10 +530,10 @@ impl Conv {
             ))
         }
         let need_dx = x.track_op();
-        match x.dtype() {
-            DType::F64 => on::<f64>(&cpu, argmax, &d, self.act, need_dx),
-            _ => on::<f32>(&cpu, argmax, &d, self.act, need_dx),
-        }
+        on_cpu(&[x, w, res, &grad], "conv2d", |cpu| match x.dtype() {
+            DType::F64 => on::<f64>(cpu, argmax, &d, self.act, need_dx),
+            _ => on::<f32>(cpu, argmax, &d, self.act, need_dx),
+        })
     }
 }
 

@@ -21,7 +21,7 @@
 //! differences, on every device present.
 
 use super::matmul::{gemm_serial, matmul, matmul_by_rows, View, ROW_TILE};
-use super::{is_fusable, threads, values, Real};
+use super::{is_fusable, on_cpu, threads, values, Real};
 use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
 };
@@ -186,19 +186,11 @@ impl Dense {
         let grad = grad.contiguous()?;
         let (rows, n_in) = x.dims2()?;
         let n_out = w.dim(0)?;
-        let guards = [x, w, res, &grad].map(|t| t.storage_and_layout());
-        let mut cpu = Vec::with_capacity(4);
-        for (storage, layout) in &guards {
-            let Storage::Cpu(s) = &**storage else {
-                candle_core::bail!("dense backward: tensors left the CPU")
-            };
-            cpu.push((s, *layout));
-        }
         let sizes = (rows, n_in, n_out);
-        match x.dtype() {
-            DType::F64 => backward_tensors::<f64>(&cpu, sizes, self.0, need_dx),
-            _ => backward_tensors::<f32>(&cpu, sizes, self.0, need_dx),
-        }
+        on_cpu(&[x, w, res, &grad], "dense", |cpu| match x.dtype() {
+            DType::F64 => backward_tensors::<f64>(cpu, sizes, self.0, need_dx),
+            _ => backward_tensors::<f32>(cpu, sizes, self.0, need_dx),
+        })
     }
 }
 

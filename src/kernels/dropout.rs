@@ -9,9 +9,9 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor};
 
-use super::{is_fusable, threads, values, Real};
+use super::{is_fusable, on_cpu, threads, values, Real};
 use crate::rng::SplitMix64;
 
 /// `xs` with each value zeroed with probability `p` and the rest scaled by 1/(1−p), the mask
@@ -110,22 +110,21 @@ impl CustomOp1 for Dropout {
             candle_core::bail!("dropout backward before its forward")
         };
         let grad = grad.contiguous()?;
-        let gg = grad.storage_and_layout();
-        let Storage::Cpu(g) = &*gg.0 else {
-            candle_core::bail!("dropout backward: tensors left the CPU")
-        };
-        let dx = match g {
-            CpuStorage::F64(_) => Tensor::from_vec(
-                apply::<f64>(values(g, gg.1)?, kept, self.scale),
-                grad.shape(),
-                &Device::Cpu,
-            )?,
-            _ => Tensor::from_vec(
-                apply::<f32>(values(g, gg.1)?, kept, self.scale),
-                grad.shape(),
-                &Device::Cpu,
-            )?,
-        };
+        let dx = on_cpu(&[&grad], "dropout", |cpu| {
+            let (g, layout) = cpu[0];
+            match g {
+                CpuStorage::F64(_) => Tensor::from_vec(
+                    apply::<f64>(values(g, layout)?, kept, self.scale),
+                    grad.shape(),
+                    &Device::Cpu,
+                ),
+                _ => Tensor::from_vec(
+                    apply::<f32>(values(g, layout)?, kept, self.scale),
+                    grad.shape(),
+                    &Device::Cpu,
+                ),
+            }
+        })?;
         Ok(Some(dx))
     }
 }

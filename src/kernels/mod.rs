@@ -83,6 +83,24 @@ pub(crate) fn is_fusable(ts: &[&Tensor]) -> bool {
         && ts.iter().all(|t| t.device().is_cpu() && t.dtype() == dtype)
 }
 
+/// Runs `f` on the CPU storages and layouts of `tensors`, read-locked for the call; `op` names
+/// the op in the error where one of them is on another device.
+pub(crate) fn on_cpu<R>(
+    tensors: &[&Tensor],
+    op: &str,
+    f: impl FnOnce(&[(&CpuStorage, &Layout)]) -> Result<R>,
+) -> Result<R> {
+    let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
+    let mut cpu = Vec::with_capacity(guards.len());
+    for (storage, layout) in &guards {
+        let candle_core::Storage::Cpu(s) = &**storage else {
+            candle_core::bail!("{op} backward: tensors left the CPU")
+        };
+        cpu.push((s, *layout));
+    }
+    f(&cpu)
+}
+
 /// The contiguous values of a CPU storage.
 pub(crate) fn values<'a, T: WithDType>(
     storage: &'a CpuStorage,

@@ -10,9 +10,9 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor, D};
 
-use super::{is_fusable, threads, values, Real};
+use super::{is_fusable, on_cpu, threads, values, Real};
 
 /// `xs` (N, C, H, W) cut to the rows and columns that whole k×k windows cover (PyTorch's pooling
 /// leaves the rest out).
@@ -166,23 +166,22 @@ impl CustomOp1 for MaxPool {
             candle_core::bail!("max-pool backward before its forward")
         };
         let grad = grad.contiguous()?;
-        let gg = grad.storage_and_layout();
-        let Storage::Cpu(g) = &*gg.0 else {
-            candle_core::bail!("max-pool backward: tensors left the CPU")
-        };
         let dims = (n * c, h, w);
-        let dx = match g {
-            CpuStorage::F64(_) => Tensor::from_vec(
-                route::<f64>(values(g, gg.1)?, at, dims, self.k),
-                (n, c, h, w),
-                &Device::Cpu,
-            )?,
-            _ => Tensor::from_vec(
-                route::<f32>(values(g, gg.1)?, at, dims, self.k),
-                (n, c, h, w),
-                &Device::Cpu,
-            )?,
-        };
+        let dx = on_cpu(&[&grad], "max-pool", |cpu| {
+            let (g, layout) = cpu[0];
+            match g {
+                CpuStorage::F64(_) => Tensor::from_vec(
+                    route::<f64>(values(g, layout)?, at, dims, self.k),
+                    (n, c, h, w),
+                    &Device::Cpu,
+                ),
+                _ => Tensor::from_vec(
+                    route::<f32>(values(g, layout)?, at, dims, self.k),
+                    (n, c, h, w),
+                    &Device::Cpu,
+                ),
+            }
+        })?;
         Ok(Some(dx))
     }
 }
