@@ -141,8 +141,8 @@ impl Purpose {
     fn word(self) -> u64 {
         match self {
             Purpose::Init => 0x696e_6974,
-            Purpose::Split => 0x7370_6c69_74,
-            Purpose::Order => 0x6f72_6465_72,
+            Purpose::Split => 0x0073_706c_6974,
+            Purpose::Order => 0x006f_7264_6572,
             Purpose::Dropout => 0x6472_6f70,
             Purpose::Windows => 0x7769_6e64_6f77,
             Purpose::Sampling => 0x7361_6d70_6c65,
