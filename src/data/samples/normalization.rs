@@ -1,11 +1,11 @@
 //! Per-feature standardisation: each feature's mean and population std over the training rows,
 //! saved with a model, checked to fit the rows it is applied to, and applied a row at a time.
-//! Measuring it on samples and applying it to them (`Normalization::fit`, `apply`) are in
+//! Measuring it on samples and applying it to them (`Normalization::measure`, `apply`) are in
 //! `set.rs`, beside the samples' rows, so that this file knows nothing of samples.
 
 use candle_core::Result;
 
-/// Per-feature standardisation, fitted on training data and saved with a model.
+/// Per-feature standardisation, measured on training data and saved with a model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalization {
     /// The mean of each feature.
@@ -58,7 +58,7 @@ impl Normalization {
     pub(super) fn check(&self, nf: usize) -> Result<()> {
         if self.mean.len() != nf || self.std.len() != nf {
             fail!(
-                "normalization has {} means and {} stds but the samples have {nf} features: fit it on data with the same columns",
+                "normalization has {} means and {} stds but the samples have {nf} features: measure it on data with the same columns",
                 self.mean.len(),
                 self.std.len()
             );

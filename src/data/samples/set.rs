@@ -376,7 +376,7 @@ impl Samples {
 // `normalization.rs` knows nothing of the samples that hold one.
 impl Normalization {
     /// The mean and population std of each feature of `samples`; a constant feature gets std 1.0.
-    pub fn fit(samples: &Samples) -> Result<Self> {
+    pub fn measure(samples: &Samples) -> Result<Self> {
         let mut row = Vec::with_capacity(samples.n_features);
         Self::of_rows(samples.n_features, samples.len(), |f| {
             for i in 0..samples.len() {
