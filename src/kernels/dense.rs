@@ -100,9 +100,9 @@ fn forward<T: Real>(
     // Fewer than 256 rows: compute outᵀ = w·xᵀ, whose rows are the outputs, and transpose
     // back (a copy much cheaper than the product). gemm packs its right operand for every
     // call, and `wᵀ` (in × out, read across w's rows) is as large as the product is long for
-    // so few rows; `xᵀ` is small. At batch 64 the forward of the 784-512-512-10 MLP went from
-    // 1.5 to 1.0 ms on one thread; at 512 rows and more the direct product is faster. The
-    // outputs' rows also split between threads where the batch's are too few to.
+    // so few rows; `xᵀ` is small. With more rows the direct product is the faster (the
+    // README's Performance section has the measurements). The outputs' rows also split between
+    // threads where the batch's are too few to.
     let mut out_t = vec![T::zero(); n_out * rows];
     matmul_by_rows(&mut out_t, w, x.t(), |first, block, w_rows| {
         if let Some(b) = b {
