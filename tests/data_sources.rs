@@ -984,7 +984,7 @@ fn split_fractions_outside_0_to_1_or_leaving_no_training_data_are_errors() {
 
 #[test]
 fn epoch_batches_cover_every_index_once_in_batches_of_the_given_size() {
-    let batches = epoch_batches(103, 10, 9).unwrap();
+    let batches = epoch_batches(103, 10, 9, 0).unwrap();
     assert_eq!(batches.len(), 11);
     assert!(batches[..10].iter().all(|b| b.len() == 10));
     assert_eq!(batches[10].len(), 3);
@@ -992,14 +992,19 @@ fn epoch_batches_cover_every_index_once_in_batches_of_the_given_size() {
     assert_ne!(all, (0..103).collect::<Vec<_>>(), "not shuffled");
     all.sort_unstable();
     assert_eq!(all, (0..103).collect::<Vec<_>>());
-    assert_eq!(epoch_batches(103, 10, 9).unwrap(), batches);
-    assert_ne!(epoch_batches(103, 10, 10).unwrap(), batches);
-    assert!(epoch_batches(0, 4, 0).unwrap().is_empty());
+    assert_eq!(epoch_batches(103, 10, 9, 0).unwrap(), batches);
+    assert_ne!(epoch_batches(103, 10, 10, 0).unwrap(), batches);
+    assert_ne!(
+        epoch_batches(103, 10, 9, 1).unwrap(),
+        batches,
+        "another epoch, another order"
+    );
+    assert!(epoch_batches(0, 4, 0, 0).unwrap().is_empty());
 }
 
 #[test]
 fn epoch_batches_of_size_0_is_an_error() {
-    assert_contains(&error_of(epoch_batches(10, 0, 0)), &["batch size 0"]);
+    assert_contains(&error_of(epoch_batches(10, 0, 0, 0)), &["batch size 0"]);
 }
 
 #[test]
@@ -1271,10 +1276,12 @@ fn sizes_read_with_their_units() {
 
 // ---- Streaming ----------------------------------------------------------------
 
+use simple_nn::rng::SplitMix64;
+
 #[test]
 fn stream_order_visits_every_sample_once_a_shard_window_at_a_time() {
     let (len, shard, window) = (1001, 7, 4);
-    let order = simple_nn::data::samples::stream_order(len, shard, window, 3);
+    let order = simple_nn::data::samples::stream_order(len, shard, window, &mut SplitMix64::new(3));
     let mut seen = order.clone();
     seen.sort_unstable();
     assert_eq!(
@@ -1284,11 +1291,11 @@ fn stream_order_visits_every_sample_once_a_shard_window_at_a_time() {
     );
     assert_eq!(
         order,
-        simple_nn::data::samples::stream_order(len, shard, window, 3)
+        simple_nn::data::samples::stream_order(len, shard, window, &mut SplitMix64::new(3))
     );
     assert_ne!(
         order,
-        simple_nn::data::samples::stream_order(len, shard, window, 4)
+        simple_nn::data::samples::stream_order(len, shard, window, &mut SplitMix64::new(4))
     );
     // Each run of window·shard indices comes from `window` whole shards.
     for part in order.chunks(window * shard).take(len / (window * shard)) {
@@ -1329,7 +1336,7 @@ fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
         )
     };
     assert_eq!(batch(&streamed), batch(&in_memory));
-    let batches = streamed.epoch_batches(64, 5).unwrap();
+    let batches = streamed.epoch_batches(64, 5, 0).unwrap();
     let mut seen: Vec<usize> = batches.concat();
     seen.sort_unstable();
     assert_eq!(seen, (0..3000).collect::<Vec<_>>());
@@ -1404,7 +1411,7 @@ fn csv_inputs_over_the_budget_are_read_from_a_file_beside_the_table() {
             .count()
     };
     assert_eq!(hidden(&dir), 1, "the inputs' file lies beside the table");
-    let batches = streamed.samples.epoch_batches(32, 1).unwrap();
+    let batches = streamed.samples.epoch_batches(32, 1, 0).unwrap();
     let mut seen = batches.concat();
     seen.sort_unstable();
     assert_eq!(seen, (0..500).collect::<Vec<_>>());

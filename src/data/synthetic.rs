@@ -8,7 +8,7 @@ use std::f64::consts::PI;
 use candle_core::Result;
 
 use super::{Samples, Targets};
-use crate::rng::SplitMix64;
+use crate::rng::{self, Purpose, SplitMix64};
 
 /// The most bits [`parity`] takes: 2^20 rows of 20 features is 80 MiB.
 pub const MAX_PARITY_BITS: usize = 20;
@@ -47,7 +47,7 @@ pub fn spirals(points_per_spiral: usize, seed: u64) -> Result<Samples> {
             "spirals needs 1 to {MAX_SPIRAL_POINTS} points per spiral, got {points_per_spiral}: pick a count in that range"
         );
     }
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = rng::stream(seed, Purpose::Synthetic, 0);
     let mut features = Vec::with_capacity(4 * points_per_spiral);
     let mut labels = Vec::with_capacity(2 * points_per_spiral);
     for _ in 0..points_per_spiral {

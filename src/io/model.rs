@@ -84,6 +84,10 @@ pub struct Training {
     /// that a resumed run takes the same batches whatever its budget.
     #[serde(default)]
     pub sharded: bool,
+    /// The derivation of the run's random streams ([`crate::rng::STREAMS`]); 0 in files written
+    /// before the streams were split by purpose, whose batches and masks cannot be replayed.
+    #[serde(default)]
+    pub streams: u32,
 }
 
 impl Training {
@@ -98,6 +102,7 @@ impl Training {
             batch: 0,
             best: None,
             sharded: false,
+            streams: crate::rng::STREAMS,
         }
     }
 
@@ -128,6 +133,8 @@ enum TrainingRecord {
         best: Option<(usize, f64)>,
         #[serde(default)]
         sharded: bool,
+        #[serde(default)]
+        streams: u32,
     },
     Text {
         epochs: usize,
@@ -157,6 +164,7 @@ impl TryFrom<TrainingRecord> for Training {
                 batch,
                 best,
                 sharded,
+                streams,
             } => Training {
                 epochs,
                 fit,
@@ -166,6 +174,7 @@ impl TryFrom<TrainingRecord> for Training {
                 batch,
                 best,
                 sharded,
+                streams,
             },
             TrainingRecord::Text {
                 epochs,
@@ -201,6 +210,7 @@ impl TryFrom<TrainingRecord> for Training {
                 batch: 0,
                 best: None,
                 sharded: false,
+                streams: 0,
             },
         })
     }
@@ -320,6 +330,9 @@ impl ModelSpec {
         let Some(done) = &self.training else {
             fail!("the model records no training settings to resume with: train a new one")
         };
+        if done.streams != crate::rng::STREAMS {
+            fail!("the model was trained by an earlier simple-nn, whose random streams (batch order, dropout masks) this one cannot replay: train a new model (this one still loads for eval and predict)")
+        }
         let saved = self.net_config().layers;
         if let Some((asked, flag)) = layers {
             if *asked != saved {

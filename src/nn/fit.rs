@@ -224,8 +224,7 @@ impl<'a> Learner<'a> {
         let lr = config.schedule.lr(config.lr, epoch);
         self.optimizer.set_learning_rate(lr);
         let loss_kind = self.model.loss_kind();
-        let batches =
-            train.epoch_batches(config.batch_size, config.seed.wrapping_add(epoch as u64))?;
+        let batches = train.epoch_batches(config.batch_size, config.seed, epoch)?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
         let start = Instant::now();
         let (mut loss_sum, mut rows) = (0.0, 0);

@@ -14,7 +14,7 @@
 //! tutorial's `w0` (shape `(in, hidden)`) is the transpose of the first
 //! layer's weight, `w1` of the second's, and so on.
 
-use candle_core::{DType, Device, Module, Result, Tensor, Var};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear_b, Linear, VarBuilder, VarMap};
 
 use super::loss::Loss;
@@ -237,8 +237,9 @@ impl Mlp {
     /// A trainable network with weights and biases drawn from `seed`, as PyTorch's `Linear` draws them.
     ///
     /// Each layer's parameters are uniform in `±1/√in` (PyTorch's default
-    /// `Linear` initialisation), from the crate's own generator, so the same
-    /// seed gives the same network on every device and dtype.
+    /// `Linear` initialisation), each tensor from its own stream of `seed`
+    /// ([`super::init`]), so the same seed gives the same network on every
+    /// device and dtype.
     pub fn seeded(
         config: MlpConfig,
         seed: u64,
@@ -246,34 +247,20 @@ impl Mlp {
         dev: &Device,
     ) -> Result<(Self, VarMap)> {
         check_sizes(&config.sizes)?;
-        let varmap = VarMap::new();
-        {
-            let mut rng = crate::rng::SplitMix64::new(seed);
-            let mut uniform = |n: usize, bound: f64| -> Vec<f64> {
-                (0..n)
-                    .map(|_| (2.0 * rng.next_f64() - 1.0) * bound)
-                    .collect()
-            };
-            let mut vars = varmap
-                .data()
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
-            for (i, pair) in config.sizes.windows(2).enumerate() {
-                let (n_in, n_out) = (pair[0], pair[1]);
-                let bound = 1.0 / (n_in as f64).sqrt();
-                let mut put = |name: String, values: Vec<f64>, shape: &[usize]| -> Result<()> {
-                    let t = Tensor::from_vec(values, shape, &Device::Cpu)?
-                        .to_dtype(dtype)?
-                        .to_device(dev)?;
-                    vars.insert(name, Var::from_tensor(&t)?);
-                    Ok(())
-                };
-                put(weight_name(i), uniform(n_out * n_in, bound), &[n_out, n_in])?;
-                if config.bias {
-                    put(format!("layers.{i}.bias"), uniform(n_out, bound), &[n_out])?;
-                }
+        let mut tensors = Vec::new();
+        for (i, pair) in config.sizes.windows(2).enumerate() {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            let bound = 1.0 / (n_in as f64).sqrt();
+            let weight = weight_name(i);
+            let values = super::init::uniform(seed, &weight, n_out * n_in, bound);
+            tensors.push((weight, vec![n_out, n_in], values));
+            if config.bias {
+                let bias = format!("layers.{i}.bias");
+                let values = super::init::uniform(seed, &bias, n_out, bound);
+                tensors.push((bias, vec![n_out], values));
             }
         }
+        let varmap = super::init::varmap(tensors, dtype, dev)?;
         let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
         Ok((Self::build(config, vb)?, varmap))
     }

@@ -5,6 +5,7 @@
 //! everything after that (`forward`, [`Mlp::loss`], [`fit`]) runs on them.
 
 pub mod fit;
+pub mod init;
 pub mod loss;
 pub mod mlp;
 pub mod net;

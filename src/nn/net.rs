@@ -39,14 +39,15 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use candle_core::{DType, Device, Module, ModuleT, Result, Tensor, Var};
+use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder, VarMap};
 
 use super::fit::Model;
+use super::init;
 use super::loss::Loss;
 use super::mlp::{Activation, Dense, Head};
 use crate::kernels::{self, DenseActivation, Kernels};
-use crate::rng::SplitMix64;
+use crate::rng::{self, Purpose};
 
 /// One layer of a spec, as written on the command line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -409,38 +410,26 @@ impl Parametrized {
 
 /// Variables for `parameters`, drawn from `seed` as PyTorch initialises its layers: dense and conv
 /// weights and biases uniform in ±1/√fan_in, batch norm's scale 1, shift 0, running mean 0 and
-/// running variance 1. The same seed gives the same numbers on every device and dtype.
+/// running variance 1. Each tensor comes from its own stream ([`super::init`]), so the same seed
+/// gives the same numbers on every device and dtype.
 fn seeded_varmap(
     parameters: &[(String, Vec<usize>, f64)],
     seed: u64,
     dtype: DType,
     dev: &Device,
 ) -> Result<VarMap> {
-    let varmap = VarMap::new();
-    let mut rng = SplitMix64::new(seed);
-    {
-        let mut vars = varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("the VarMap's lock is poisoned".into()))?;
-        for (name, shape, bound) in parameters {
-            let n = shape.iter().product();
-            let values: Vec<f64> = match name.rsplit('.').next() {
-                Some("running_var") => vec![1.0; n],
-                Some("running_mean") => vec![0.0; n],
-                Some("weight") if *bound == 0.0 => vec![1.0; n],
-                Some("bias") if *bound == 0.0 => vec![0.0; n],
-                _ => (0..n)
-                    .map(|_| (2.0 * rng.next_f64() - 1.0) * bound)
-                    .collect(),
-            };
-            let t = Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?
-                .to_dtype(dtype)?
-                .to_device(dev)?;
-            vars.insert(name.clone(), Var::from_tensor(&t)?);
-        }
-    }
-    Ok(varmap)
+    let tensors = parameters.iter().map(|(name, shape, bound)| {
+        let n = shape.iter().product();
+        let values: Vec<f64> = match name.rsplit('.').next() {
+            Some("running_var") => vec![1.0; n],
+            Some("running_mean") => vec![0.0; n],
+            Some("weight") if *bound == 0.0 => vec![1.0; n],
+            Some("bias") if *bound == 0.0 => vec![0.0; n],
+            _ => init::uniform(seed, name, n, *bound),
+        };
+        (name.clone(), shape.clone(), values)
+    });
+    init::varmap(tensors, dtype, dev)
 }
 
 /// One built layer.
@@ -628,10 +617,11 @@ impl Net {
     }
 
     /// `xs` with each value zeroed with probability `p` and the rest scaled by 1/(1−p), the
-    /// mask drawn from the network's seed and the number of masks drawn before it.
+    /// mask drawn from a stream of its own: the network's seed, the dropout purpose, and the
+    /// number of masks drawn before it.
     fn dropout(&self, xs: &Tensor, p: f64) -> Result<Tensor> {
         let draw = self.masks_drawn.fetch_add(1, Ordering::Relaxed);
-        let seed = self.dropout_seed ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let seed = rng::key(self.dropout_seed, Purpose::Dropout, draw);
         match self.config.kernels {
             Kernels::Fused => kernels::dropout(xs, p, seed),
             Kernels::Stock => kernels::dropout::stock(xs, p, seed),

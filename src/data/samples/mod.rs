@@ -5,8 +5,9 @@
 //! only then is each row converted to float32 and standardised. Splits and
 //! selections share the values and keep a list of rows. Targets are class ids
 //! (classification), real values (regression) or none (rows to predict). Every
-//! random choice here (shuffles, splits, batch orders) comes from a seed
-//! through the crate's [`SplitMix64`](crate::rng::SplitMix64), so a run can be repeated exactly.
+//! random choice here comes from the run's seed through a stream of its own
+//! ([`crate::rng::stream`]): the split from one, each epoch's order from
+//! another, so a run can be repeated exactly and no two choices share numbers.
 //!
 //! One concept per file: the stored values (`store.rs`), the targets ([`Targets`]), the data set
 //! itself ([`Samples`], `set.rs`), seeded orders: splits, epochs, shards (`order.rs`),
