@@ -103,8 +103,9 @@ macro_rules! named_enum {
     };
 }
 
-/// mimalloc serves the many small tensors each training step makes and drops several times faster
-/// than the system allocator (4x on a 256-wide MLP). Turn the `mimalloc` feature off
+/// mimalloc serves the many small tensors each training step makes and drops, and keeps the
+/// buffers it frees, where the system allocator maps and faults the large ones anew at every
+/// step (the README's Performance section has what it saves). Turn the `mimalloc` feature off
 /// (`default-features = false`) in a program that sets a global allocator of its own.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

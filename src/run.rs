@@ -10,7 +10,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result};
 use candle_nn::VarMap;
 
-use crate::data::{Fit, Loaded, Normalization, Part, Samples, Source, TargetKind};
+use crate::data::{Loaded, Normalization, Part, Reading, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
@@ -96,14 +96,14 @@ impl Run {
             .map_err(|e| {
                 candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
             })?;
-        let loaded = load(data, Part::Train, loss, shape.image_shape, Fit::New)?;
+        let loaded = load(data, Part::Train, loss, shape.image_shape, Reading::New)?;
         let mut training = training;
         training.sharded = loaded.samples.is_sharded();
         let (mut train, mut valid) = loaded
             .samples
             .split(training.valid_fraction, training.fit.seed)?;
         let normalization = (shape.normalize)
-            .then(|| Normalization::fit(&train))
+            .then(|| Normalization::measure(&train))
             .transpose()?;
         if let Some(norm) = &normalization {
             norm.apply(&mut train)?;
@@ -167,7 +167,7 @@ impl Run {
             Part::Train,
             spec.loss,
             shape.image_shape,
-            spec.fit(true),
+            spec.reading(true),
         )?;
         let samples = spec.prepare(loaded.samples, data)?;
         let samples = samples.with_sharding(training.sharded);
@@ -447,7 +447,7 @@ pub fn model_and_test_data(
 ) -> Result<Scoring> {
     let dev = device.open_for(dtype)?;
     let (spec, net) = io::load_model(path, dtype, &dev)?;
-    let loaded = load(data, Part::Test, spec.loss, None, spec.fit(need_target))?;
+    let loaded = load(data, Part::Test, spec.loss, None, spec.reading(need_target))?;
     let samples = spec.prepare(loaded.samples, data)?;
     Ok(Scoring {
         spec,
@@ -465,12 +465,12 @@ fn load(
     part: Part,
     loss: Loss,
     image_shape: Option<[usize; 3]>,
-    fit: Fit,
+    reading: Reading,
 ) -> Result<Loaded> {
     let context = |e: candle_core::Error| {
         candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
     };
-    let mut loaded = data.read(part, loss.targets(), fit).map_err(context)?;
+    let mut loaded = data.read(part, loss.targets(), reading).map_err(context)?;
     let mut samples = loaded.samples;
     if let Some(shape) = image_shape {
         samples = samples.with_image_shape(shape).map_err(context)?;

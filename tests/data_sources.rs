@@ -1015,7 +1015,7 @@ fn normalization_centres_and_scales_each_feature() {
         .collect();
     let labels = vec![0; 20];
     let mut samples = Samples::new(features, 2, Targets::Classes { labels, classes: 1 }).unwrap();
-    let norm = Normalization::fit(&samples).unwrap();
+    let norm = Normalization::measure(&samples).unwrap();
     // Feature 0 is 0..19: mean 9.5, population variance (20^2 - 1) / 12 = 33.25.
     assert!((norm.mean[0] - 9.5).abs() < 1e-5);
     assert!((norm.std[0] - 33.25f32.sqrt()).abs() < 1e-5);
@@ -1051,7 +1051,7 @@ fn normalization_leaves_a_constant_feature_at_zero_without_dividing_by_zero() {
         },
     )
     .unwrap();
-    let norm = Normalization::fit(&samples).unwrap();
+    let norm = Normalization::measure(&samples).unwrap();
     // Feature 0 is 1 and 3: mean 2, population std 1. Feature 1 is constant.
     assert_eq!(norm.mean, [2.0, 10.0]);
     assert_eq!(norm.std, [1.0, 1.0]);
@@ -1061,7 +1061,7 @@ fn normalization_leaves_a_constant_feature_at_zero_without_dividing_by_zero() {
 
 #[test]
 fn normalization_of_other_feature_counts_or_bad_stds_is_an_error() {
-    let norm = Normalization::fit(&numbered(4)).unwrap();
+    let norm = Normalization::measure(&numbered(4)).unwrap();
     let mut two = parity(2).unwrap();
     assert_contains(
         &error_of(norm.apply(&mut two)),
@@ -1315,7 +1315,11 @@ fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
     let in_memory = source.load(Part::Train, TargetKind::Classes).unwrap();
     assert!(!in_memory.is_streamed());
     let loaded = memory::scoped(1 << 20, || {
-        source.read(Part::Train, TargetKind::Classes, simple_nn::data::Fit::New)
+        source.read(
+            Part::Train,
+            TargetKind::Classes,
+            simple_nn::data::Reading::New,
+        )
     })
     .unwrap();
     let streamed = loaded.samples;

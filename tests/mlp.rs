@@ -242,7 +242,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
         .unwrap()
         .load(Part::Train, TargetKind::Classes)
         .unwrap();
-    let normalization = Normalization::fit(&samples).unwrap();
+    let normalization = Normalization::measure(&samples).unwrap();
     normalization.apply(&mut samples).unwrap();
     for (dtype, bias, activation) in [
         (DType::F32, true, Activation::Relu),

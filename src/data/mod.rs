@@ -49,22 +49,22 @@ impl Source {
     /// both. spirals: seed 0 for Train, seed 1 for Test. Sources that are
     /// classification by nature (mnist, parity, spirals) ignore `kind`.
     pub fn load(&self, part: Part, kind: TargetKind) -> Result<Samples> {
-        Ok(self.read(part, kind, Fit::New)?.samples)
+        Ok(self.read(part, kind, Reading::New)?.samples)
     }
 
-    /// Loads the train or test part as [`load`](Self::load) does; a table is read as `fit` says:
-    /// fitting its schema, or through a model's.
-    pub fn read(&self, part: Part, kind: TargetKind, fit: Fit) -> Result<Loaded> {
+    /// Loads the train or test part as [`load`](Self::load) does; a table is read as `reading`
+    /// says: fitting its schema, or through a model's.
+    pub fn read(&self, part: Part, kind: TargetKind, reading: Reading) -> Result<Loaded> {
         let samples = match self {
             Source::Csv(path, options) => {
-                let table = match fit {
-                    Fit::New => csv::read(path, kind, options)?,
-                    Fit::Saved {
+                let table = match reading {
+                    Reading::New => csv::read(path, kind, options)?,
+                    Reading::Saved {
                         schema: Some(schema),
                         need_target,
                         ..
                     } => csv::read_with(path, schema, kind, options, need_target)?,
-                    Fit::Saved {
+                    Reading::Saved {
                         schema: None,
                         classes,
                         need_target,
@@ -115,7 +115,7 @@ impl Source {
 
 /// How a table is read: fitting its schema (training a new model), or through a saved model's.
 #[derive(Debug, Clone, Copy)]
-pub enum Fit<'a> {
+pub enum Reading<'a> {
     /// Fit the schema on this file.
     New,
     /// Read through a model's schema; models saved before schemas have none, and their class count.

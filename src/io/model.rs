@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{atomic, safetensors_bytes, shape_text};
-use crate::data::{Fit, Normalization, Samples, Schema};
+use crate::data::{Normalization, Reading, Samples, Schema};
 use crate::kernels::Kernels;
 use crate::nn::{
     check_sizes, Activation, FitConfig, LayerSpec, Layers, Loss, Net, NetConfig, OptimizerConfig,
@@ -267,8 +267,8 @@ impl ModelSpec {
     }
 
     /// How a data source is read for this model: through its table's schema where it has one.
-    pub fn fit(&self, need_target: bool) -> Fit<'_> {
-        Fit::Saved {
+    pub fn reading(&self, need_target: bool) -> Reading<'_> {
+        Reading::Saved {
             schema: self.table.as_ref(),
             classes: self.classes,
             need_target,

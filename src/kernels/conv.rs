@@ -20,8 +20,9 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Shape, Tensor};
 
+use super::layer_op::{self, LayerOp};
 use super::matmul::{gemm_serial, View};
 use super::pool::pool_plane;
 use super::{is_fusable, on_cpu, threads, values, DenseActivation, Real};
@@ -63,12 +64,7 @@ pub fn conv2d_max_pool(
     if !fusable {
         return op.stock(x, w, b);
     }
-    match b {
-        Some(b) => x
-            .contiguous()?
-            .apply_op3(&w.contiguous()?, &b.contiguous()?, op),
-        None => x.contiguous()?.apply_op2(&w.contiguous()?, op),
-    }
+    layer_op::apply(x, w, b, op)
 }
 
 #[derive(Debug)]
@@ -461,6 +457,10 @@ impl Conv {
         }
         super::max_pool(&super::pool::whole_windows(&z, self.pool)?, self.pool)
     }
+}
+
+impl LayerOp for Conv {
+    const NAME: &'static str = "conv2d";
 
     fn cpu_forward(
         &self,
@@ -534,62 +534,5 @@ impl Conv {
             DType::F64 => on::<f64>(cpu, argmax, &d, self.act, need_dx),
             _ => on::<f32>(cpu, argmax, &d, self.act, need_dx),
         })
-    }
-}
-
-impl CustomOp2 for Conv {
-    fn name(&self) -> &'static str {
-        "conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, res, grad)?;
-        Ok((dx, Some(dw)))
-    }
-}
-
-impl CustomOp3 for Conv {
-    fn name(&self) -> &'static str {
-        "conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), Some((b, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = self.backward(x, w, res, grad)?;
-        Ok((dx, Some(dw), Some(db)))
     }
 }

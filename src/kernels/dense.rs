@@ -20,11 +20,10 @@
 //! compare values and gradients with the stock ops and with finite
 //! differences, on every device present.
 
+use super::layer_op::{self, LayerOp};
 use super::matmul::{gemm_serial, matmul, matmul_by_rows, View, ROW_TILE};
 use super::{is_fusable, on_cpu, threads, values, Real};
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor};
 
 /// The activations a fused dense layer supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +59,7 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -
             DenseActivation::Relu => z.relu(),
         };
     }
-    match b {
-        Some(b) => x
-            .contiguous()?
-            .apply_op3(&w.contiguous()?, &b.contiguous()?, Dense(act)),
-        None => x.contiguous()?.apply_op2(&w.contiguous()?, Dense(act)),
-    }
+    layer_op::apply(x, w, b, Dense(act))
 }
 
 struct Dense(DenseActivation);
@@ -106,9 +100,9 @@ fn forward<T: Real>(
     // Fewer than 256 rows: compute outᵀ = w·xᵀ, whose rows are the outputs, and transpose
     // back (a copy much cheaper than the product). gemm packs its right operand for every
     // call, and `wᵀ` (in × out, read across w's rows) is as large as the product is long for
-    // so few rows; `xᵀ` is small. At batch 64 the forward of the 784-512-512-10 MLP went from
-    // 1.5 to 1.0 ms on one thread; at 512 rows and more the direct product is faster. The
-    // outputs' rows also split between threads where the batch's are too few to.
+    // so few rows; `xᵀ` is small. With more rows the direct product is the faster (the
+    // README's Performance section has the measurements). The outputs' rows also split between
+    // threads where the batch's are too few to.
     let mut out_t = vec![T::zero(); n_out * rows];
     matmul_by_rows(&mut out_t, w, x.t(), |first, block, w_rows| {
         if let Some(b) = b {
@@ -142,7 +136,9 @@ fn dims(x: &Layout, w: &Layout, b: Option<&Layout>) -> Result<(usize, usize, usi
     Ok((rows, n_in, n_out))
 }
 
-impl Dense {
+impl LayerOp for Dense {
+    const NAME: &'static str = "dense";
+
     fn cpu_forward(
         &self,
         x: (&CpuStorage, &Layout),
@@ -169,6 +165,32 @@ impl Dense {
             _ => candle_core::bail!("dense: only f32 and f64 are fused"),
         };
         Ok((storage, Shape::from((rows, n_out))))
+    }
+
+    /// The forward pass with candle's CUDA kernels: `x·wᵀ` by cuBLAS, then the bias and the activation.
+    #[cfg(feature = "cuda")]
+    fn cuda_forward(
+        &self,
+        x: (&candle_core::CudaStorage, &Layout),
+        w: (&candle_core::CudaStorage, &Layout),
+        b: Option<(&candle_core::CudaStorage, &Layout)>,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        use candle_core::backend::BackendStorage;
+        let (rows, n_in, n_out) = dims(x.1, w.1, b.map(|b| b.1))?;
+        let out = Layout::contiguous((rows, n_out));
+        let z =
+            x.0.matmul(w.0, (1, rows, n_out, n_in), x.1, &w.1.transpose(0, 1)?)?;
+        let z = match b {
+            Some((b, bl)) => {
+                z.binary_impl::<candle_core::op::Add>(b, &out, &bl.broadcast_as((rows, n_out))?)?
+            }
+            None => z,
+        };
+        let z = match self.0 {
+            DenseActivation::Identity => z,
+            DenseActivation::Relu => z.unary_impl::<candle_core::op::Relu>(&out)?,
+        };
+        Ok((z, out.shape().clone()))
     }
 
     /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from the output `res` and its gradient.
@@ -214,32 +236,6 @@ impl Dense {
         let db = ones.matmul(&delta)?.squeeze(0)?;
         let dx = need_dx.then(|| delta.matmul(w)).transpose()?;
         Ok((dx, dw, db))
-    }
-
-    /// The forward pass with candle's CUDA kernels: `x·wᵀ` by cuBLAS, then the bias and the activation.
-    #[cfg(feature = "cuda")]
-    fn cuda_forward(
-        &self,
-        x: (&candle_core::CudaStorage, &Layout),
-        w: (&candle_core::CudaStorage, &Layout),
-        b: Option<(&candle_core::CudaStorage, &Layout)>,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        use candle_core::backend::BackendStorage;
-        let (rows, n_in, n_out) = dims(x.1, w.1, b.map(|b| b.1))?;
-        let out = Layout::contiguous((rows, n_out));
-        let z =
-            x.0.matmul(w.0, (1, rows, n_out, n_in), x.1, &w.1.transpose(0, 1)?)?;
-        let z = match b {
-            Some((b, bl)) => {
-                z.binary_impl::<candle_core::op::Add>(b, &out, &bl.broadcast_as((rows, n_out))?)?
-            }
-            None => z,
-        };
-        let z = match self.0 {
-            DenseActivation::Identity => z,
-            DenseActivation::Relu => z.unary_impl::<candle_core::op::Relu>(&out)?,
-        };
-        Ok((z, out.shape().clone()))
     }
 }
 
@@ -295,87 +291,6 @@ fn backward_tensors<T: Real>(
         Tensor::from_vec(dw, (n_out, n_in), &Device::Cpu)?,
         Tensor::from_vec(db, n_out, &Device::Cpu)?,
     ))
-}
-
-impl CustomOp2 for Dense {
-    fn name(&self) -> &'static str {
-        "dense"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), None)
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        x: &candle_core::CudaStorage,
-        xl: &Layout,
-        w: &candle_core::CudaStorage,
-        wl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        self.cuda_forward((x, xl), (w, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, res, grad)?;
-        Ok((dx, Some(dw)))
-    }
-}
-
-impl CustomOp3 for Dense {
-    fn name(&self) -> &'static str {
-        "dense"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), Some((b, bl)))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        x: &candle_core::CudaStorage,
-        xl: &Layout,
-        w: &candle_core::CudaStorage,
-        wl: &Layout,
-        b: &candle_core::CudaStorage,
-        bl: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        self.cuda_forward((x, xl), (w, wl), Some((b, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = self.backward(x, w, res, grad)?;
-        Ok((dx, Some(dw), Some(db)))
-    }
 }
 
 /// Softmax cross-entropy of `logits` `(rows, classes)` against class ids `labels` `(rows,)`, averaged over rows.

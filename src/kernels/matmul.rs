@@ -66,8 +66,8 @@ pub(crate) fn matmul<T: Real>(
 ///
 /// gemm splits its work over blocks of the output's larger side, and these layers' shapes
 /// often give it one block: the second thread idled. Each call packs `b` anew, so blocks are
-/// as few as the threads (64-row blocks on two threads were ~10% slower than halves) and one
-/// thread makes one call. gemm sums each output element in the same order whichever block of
+/// as few as the threads (every further block packs `b` once more) and one thread makes one
+/// call. gemm sums each output element in the same order whichever block of
 /// rows it lies in, so the results do not depend on the thread count (tests/example_mlp.rs
 /// checks it).
 pub(crate) fn matmul_by_rows<T: Real>(

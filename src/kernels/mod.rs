@@ -19,6 +19,7 @@
 pub mod conv;
 pub mod dense;
 pub mod dropout;
+mod layer_op;
 mod matmul;
 pub mod pool;
 pub mod sgd;

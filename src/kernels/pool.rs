@@ -55,8 +55,8 @@ struct MaxPool {
 /// Pools one plane (H, W) into `out` (H/k, W/k), writing each window's first maximum and
 /// its index in the plane.
 ///
-/// Branch-free: which value of a window is largest is as good as random, and a branch on it
-/// mispredicted so often that pooling took 9% of a conv net's step.
+/// Branch-free: which value of a window is largest is as good as random, so a branch on it
+/// mispredicts often (the README's Performance section says what it cost).
 pub(crate) fn pool_plane<T: Real>(
     x: &[T],
     (h, w): (usize, usize),

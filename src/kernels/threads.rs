@@ -7,8 +7,8 @@
 //!
 //! candle's own CPU matmul (the stock kernels) asks for its thread count on
 //! every call; when `RAYON_NUM_THREADS` is unset it answers by reading the CPU
-//! topology from `/proc` each time, which costs tens of microseconds: more
-//! than a whole training step of the tutorial's network. The fused kernels
+//! topology from `/proc` each time, which costs more than a whole training
+//! step of the tutorial's network (the README measures it). The fused kernels
 //! never ask it. A program that runs the stock kernels can set the variable
 //! once at start-up with [`init`], which is `unsafe` because changing the
 //! environment is unsound while other threads may read it; the examples call
@@ -93,8 +93,8 @@ fn from_env() -> Option<usize> {
 /// The cores this process may run on, less those other processes keep busy right now.
 ///
 /// Every parallel stretch of a step ends at a barrier, so a thread that shares its core with
-/// a busy process holds up the others: on two cores with one taken, two threads ran at 0.7×
-/// the speed of one. The count of running tasks in `/proc/loadavg` (this one included) is
+/// a busy process holds up the others: on two cores with one taken, two threads ran slower
+/// than one did. The count of running tasks in `/proc/loadavg` (this one included) is
 /// read three times, 2 ms apart, and the smallest taken, so that a passing process does not
 /// count. Elsewhere than Linux, all the cores.
 fn idle_cores() -> usize {
