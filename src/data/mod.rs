@@ -7,6 +7,7 @@ pub mod idx;
 pub mod memory;
 pub mod samples;
 pub mod synthetic;
+pub mod text;
 
 pub use csv::{Schema, TableOptions};
 pub use samples::{epoch_batches, Normalization, Rows, Samples, TargetKind, Targets};
