@@ -18,6 +18,7 @@ use simple_nn::data::text::{
     train_len, Batch, Corpus, Span, TextOptions, Vocabulary, Width, DEFAULT_VALID_FRACTION,
     MAX_CHARS,
 };
+use simple_nn::data::{Part, Source, TargetKind};
 use simple_nn::error::message;
 use simple_nn::rng::{self, Purpose};
 
@@ -687,4 +688,26 @@ fn options_out_of_range_are_one_line_naming_the_flag() {
     let corpus = Corpus::read(&path, TextOptions::new(4)).unwrap();
     assert_contains(&error_of(corpus.train_batch(0, 0, 0)), &["--batch-size"]);
     assert!(corpus.batches(Span::Valid, 0).is_err());
+}
+
+#[test]
+fn text_is_a_data_source_that_trains_a_gpt() {
+    let source: Source = "text:data/input.txt".parse().unwrap();
+    assert_eq!(source, Source::Text("data/input.txt".into()));
+    assert_eq!(source.to_string(), "text:data/input.txt");
+    let msg = "text:".parse::<Source>().unwrap_err();
+    assert_contains(&msg, &["text:PATH"]);
+    assert_contains(&"bogus:1".parse::<Source>().unwrap_err(), &["text:PATH"]);
+    // Rows of samples cannot come from a text: one line that says what it trains.
+    let msg = error_of(source.load(Part::Train, TargetKind::Classes));
+    assert_contains(
+        &msg,
+        &[
+            "--data text:data/input.txt",
+            "character-level GPT",
+            "--layers gpt:",
+        ],
+    );
+    let msg = error_of(source.image_shape(Part::Train));
+    assert_contains(&msg, &["character-level GPT"]);
 }
