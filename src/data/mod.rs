@@ -7,6 +7,7 @@ pub mod idx;
 pub mod memory;
 pub mod samples;
 pub mod synthetic;
+pub mod text;
 
 pub use csv::{Schema, TableOptions};
 pub use samples::{epoch_batches, Normalization, Rows, Samples, TargetKind, Targets};
@@ -39,6 +40,8 @@ pub enum Source {
     Parity(usize),
     /// `spirals:N`: two interleaved spirals of N points each.
     Spirals(usize),
+    /// `text:PATH`: a UTF-8 text for a character-level GPT (see [`text`]), not rows of samples.
+    Text(PathBuf),
 }
 
 impl Source {
@@ -77,6 +80,7 @@ impl Source {
                 });
             }
             Source::Mnist(dir) => idx::mnist(dir, part)?,
+            Source::Text(_) => return Err(self.not_samples()),
             Source::Parity(bits) => synthetic::parity(*bits)?,
             Source::Spirals(points) => synthetic::spirals(
                 *points,
@@ -145,14 +149,22 @@ impl Source {
         match self {
             Source::Mnist(dir) => idx::image_shape(dir, part).map(Some),
             Source::Csv(..) | Source::Parity(_) | Source::Spirals(_) => Ok(None),
+            Source::Text(_) => Err(self.not_samples()),
         }
+    }
+
+    /// The error for asking a text for samples: text trains a GPT, read by [`text::Corpus`].
+    fn not_samples(&self) -> candle_core::Error {
+        candle_core::Error::Msg(format!(
+            "--data {self} trains a character-level GPT, not a network of rows: use --layers gpt:N_LAYER:N_HEAD:N_EMBD with --block-size and --steps"
+        ))
     }
 }
 
 /// The accepted forms of a [`Source`], for error messages.
 fn source_forms() -> String {
     format!(
-        "use csv:PATH, mnist:DIR, parity:N (N bits, 1 to {MAX_PARITY_BITS}) or spirals:N (N points per spiral, 1 to {MAX_SPIRAL_POINTS})"
+        "use csv:PATH, mnist:DIR, text:PATH, parity:N (N bits, 1 to {MAX_PARITY_BITS}) or spirals:N (N points per spiral, 1 to {MAX_SPIRAL_POINTS})"
     )
 }
 
@@ -187,6 +199,7 @@ impl FromStr for Source {
         match name {
             "csv" => path(name, rest, "path").map(|p| Source::Csv(p, TableOptions::default())),
             "mnist" => path(name, rest, "dir").map(Source::Mnist),
+            "text" => path(name, rest, "path").map(Source::Text),
             "parity" => count(name, rest, MAX_PARITY_BITS, "bits").map(Source::Parity),
             "spirals" => {
                 count(name, rest, MAX_SPIRAL_POINTS, "points per spiral").map(Source::Spirals)
@@ -203,6 +216,7 @@ impl fmt::Display for Source {
             Source::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
             Source::Parity(bits) => write!(f, "parity:{bits}"),
             Source::Spirals(points) => write!(f, "spirals:{points}"),
+            Source::Text(path) => write!(f, "text:{}", path.display()),
         }
     }
 }
