@@ -113,9 +113,11 @@ pub fn article() -> (Tensor, Tensor) {
     Dataset::Article.tensors(DType::F64, &Device::Cpu).unwrap()
 }
 
-/// Values of a tensor as a flat `Vec<f64>`.
+/// Values of a tensor (on any device) as a flat `Vec<f64>`.
 pub fn values(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64)
+    t.to_device(&Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
         .unwrap()
         .flatten_all()
         .unwrap()
