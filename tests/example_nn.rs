@@ -461,7 +461,7 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
         "contradicting.safetensors",
     );
     for (path, expected) in [
-        (&truncated, "model"),
+        (&truncated, "is not a safetensors file"),
         (&lying, "its description needs"),
         (&contradicting, "broken description"),
     ] {
