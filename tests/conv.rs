@@ -12,7 +12,7 @@ mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::VarMap;
-use common::{max_diff, uniform, values};
+use common::{max_diff, probe_backward, uniform, values};
 use simple_nn::kernels::{self, DenseActivation, Kernels};
 use simple_nn::nn::{FitConfig, Layers, Learner, Loss, Model, Net, NetConfig, OptimizerConfig};
 
@@ -372,13 +372,8 @@ fn conv_input_gradients_equal_the_direct_loop() {
             let case = format!("stride {stride} pad {pad} {h}×{width} pool {pool}");
             assert_eq!(out.dims(), &y.shape, "{case}");
             assert!(max_diff(&values(&out), &y.data) <= 1e-13, "{case}");
-            let probe = Tensor::from_vec(probe, y.shape.to_vec(), &Device::Cpu).unwrap();
-            let grads = (out * probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            // The probe the loops took: `uniform` from seed 4, as `probe_backward` draws it.
+            let grads = probe_backward(&out, 4);
             for (name, var, expected) in
                 [("x", &xv, &dx.data), ("w", &wv, &dw.data), ("b", &bv, &db)]
             {
@@ -432,7 +427,7 @@ fn two_convs_by_a_net_and_by_hand(
     let z2 = conv_forward(&z1, &w2, &b2, stride, pad);
     let features = z2.data.len() / n;
     assert_eq!(dense_w.len(), classes * features);
-    let probe = uniform(n * classes, 8);
+    let probe = uniform(n * classes, 8); // as `probe_backward(.., 8)` draws it
     let mut dz2 = Array4::zeros(z2.shape);
     let (mut ddense_w, mut ddense_b) = (vec![0.0; dense_w.len()], vec![0.0; classes]);
     for s in 0..n {
@@ -449,13 +444,7 @@ fn two_convs_by_a_net_and_by_hand(
     let (_, dw1, db1) = conv_backward(&x, &w1, &dz1, 1, 0);
     let xs = tensor(&x, DType::F64).flatten_from(1).unwrap();
     let logits = net.forward_t(&xs, true).unwrap();
-    let probe = Tensor::from_vec(probe, (n, classes), &Device::Cpu).unwrap();
-    let grads = (logits * probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = probe_backward(&logits, 8);
     let vars = varmap.data().lock().unwrap().clone();
     [
         ("layers.0.weight", &dw1.data),
@@ -512,13 +501,7 @@ fn maxpool_gradients_route_to_each_window_maximum() {
     let out = simple_nn::nn::max_pool(xv.as_tensor(), 2).unwrap();
     assert_eq!(out.dims(), &y.shape);
     assert_eq!(values(&out), y.data);
-    let probe = Tensor::from_vec(probe, y.shape.to_vec(), &Device::Cpu).unwrap();
-    let grads = (out * probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = probe_backward(&out, 6);
     assert_eq!(values(grads.get(&xv).unwrap()), expected);
 }
 
