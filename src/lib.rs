@@ -9,9 +9,10 @@
 //! the same steps. It also reproduces the tutorial's code as printed, with its
 //! two bugs.
 //!
-//! The modules are layers; each uses only those listed before it (a test,
-//! `tests/architecture.rs`, reads `src/` and fails on an import against this
-//! order):
+//! The modules are layers; each uses only those listed before it, and inside a
+//! module's folder no files import each other in a circle (a test,
+//! `tests/architecture.rs`, reads `src/` and fails on an import against either
+//! rule):
 //!
 //! | module | owns |
 //! |---|---|

@@ -3,6 +3,9 @@
 //! - The top-level modules of `src/` form layers: each may use only those below it
 //!   ([`LAYERS`], lowest first), so no two import each other in a circle. An edge is
 //!   a `crate::NAME` path in code (comments left out), as `modgraph.py` counts them.
+//! - Inside each folder of `src/`, no files import each other in a circle either (`fit.rs` →
+//!   `loss.rs` → `mlp.rs` → `fit.rs`, or `idx.rs` ↔ `mod.rs`): an item two files share lives in
+//!   the file it belongs to, or in one of its own.
 //! - Every source file opens with a `//!` summary of what it owns.
 //! - Command-line parsing (`clap`) stays in the examples, `anyhow` at the edges
 //!   (the examples, and `error`'s conversion to an exit code).
@@ -269,4 +272,291 @@ fn the_readme_conv_snippet_is_the_net_doc_test() {
         readme.contains(&format!("```rust\n{}\n```", visible.join("\n"))),
         "README.md's conv snippet differs from src/nn/net.rs's doc example"
     );
+}
+
+/// `code` without the bodies of the modules written inline in it (`mod tests { … }`): their
+/// `super::` is the file itself, and a file's unit tests are no part of its dependencies.
+fn strip_inline_modules(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find("mod ") {
+        let before_ok = at == 0 || !is_ident(rest[..at].chars().next_back().unwrap());
+        let name: String = rest[at + 4..]
+            .chars()
+            .take_while(|c| is_ident(*c))
+            .collect();
+        let after = rest[at + 4 + name.len()..].trim_start();
+        if !before_ok || name.is_empty() || !after.starts_with('{') {
+            out.push_str(&rest[..at + 4]);
+            rest = &rest[at + 4..];
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        let body = &rest[rest.len() - after.len()..];
+        let mut depth = 0usize;
+        let mut end = body.len();
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &body[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The first name of each path that starts right after a `prefix::` in `code`: `x` for
+/// `prefix::x::y`, and `a`, `b` for `prefix::{a::c, b}` (braces nested to any depth).
+fn first_names_after(code: &str, prefix: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in code.match_indices(prefix) {
+        let preceded = code[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| is_ident(c) || c == ':');
+        if preceded {
+            continue;
+        }
+        let after = &code[i + prefix.len()..];
+        match after.strip_prefix('{') {
+            Some(group) => {
+                let (mut depth, mut item) = (0usize, String::new());
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            names
+                                .insert(item.trim().chars().take_while(|c| is_ident(*c)).collect());
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                names.insert(item.trim().chars().take_while(|c| is_ident(*c)).collect());
+            }
+            None => {
+                names.insert(after.chars().take_while(|c| is_ident(*c)).collect());
+            }
+        }
+    }
+    names.remove("");
+    names
+}
+
+/// The `pub use` statements of `code` (a folder's `mod.rs`): re-exports, no dependency of its own.
+fn reexports(code: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for (i, _) in code.match_indices("use ") {
+        let line_start = code[..i].rfind(['\n', ';', '}']).map_or(0, |j| j + 1);
+        if code[line_start..i].trim_start().starts_with("pub") {
+            let end = code[i..].find(';').map_or(code.len(), |j| i + j + 1);
+            found.push(&code[line_start..end]);
+        }
+    }
+    found
+}
+
+/// The files of one folder and which of them each uses: `files` maps a file's module name
+/// (`"fit"` for `fit.rs`, `"mod"` for `mod.rs`) to its code. A file uses a sibling when it names
+/// it (`super::loss`, `crate::nn::loss`, or `loss::` in `mod.rs`), or an item that `mod.rs`
+/// re-exports from it (`super::Loss` for `pub use loss::Loss`); an item of `mod.rs` itself
+/// makes an edge to `mod`. `mod.rs`'s own `pub mod` and `pub use` lines are not uses.
+fn folder_graph(
+    folder: &str,
+    files: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let clean = |code: &str| strip_inline_modules(&strip_comments(code));
+    let root = files.get("mod").map(|c| clean(c)).unwrap_or_default();
+    let mut from: BTreeMap<String, String> = BTreeMap::new();
+    for statement in reexports(&root) {
+        let path = statement[statement.find("use ").unwrap() + 4..].trim_start();
+        let module: String = path.chars().take_while(|c| is_ident(*c)).collect();
+        for name in path[module.len()..].split(|c: char| !is_ident(c)) {
+            if !name.is_empty() && files.contains_key(&module) {
+                from.insert(name.to_string(), module.clone());
+            }
+        }
+    }
+    let mut graph = BTreeMap::new();
+    for (name, code) in files {
+        let mut code = clean(code);
+        let mut named = first_names_after(&code, &format!("crate::{folder}::"));
+        if name == "mod" {
+            for statement in reexports(&root) {
+                code = code.replace(statement, "");
+            }
+            named.extend(first_names_after(&code, "self::"));
+            for child in files.keys() {
+                if !first_names_after(&code, &format!("{child}::")).is_empty() {
+                    named.insert(child.clone());
+                }
+            }
+        } else {
+            named.extend(first_names_after(&code, "super::"));
+        }
+        let uses: BTreeSet<String> = named
+            .into_iter()
+            .map(|n| match (files.contains_key(&n), from.get(&n)) {
+                (true, _) => n,
+                (false, Some(module)) => module.clone(),
+                (false, None) => "mod".to_string(),
+            })
+            .filter(|used| used != name && files.contains_key(used))
+            .collect();
+        graph.insert(name.clone(), uses);
+    }
+    graph
+}
+
+/// The circles of `graph`: each set of nodes that reach one another, with one circle through
+/// its first node, written `fit, loss, mlp (fit → mlp → fit)`.
+fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    // The shortest path from `from` back to `to` (breadth first), if `to` can be reached.
+    let path = |from: &str, to: &str| -> Option<Vec<String>> {
+        let mut came: BTreeMap<String, String> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([from.to_string()]);
+        while let Some(at) = queue.pop_front() {
+            for next in &graph[&at] {
+                if next == to {
+                    let mut steps = vec![to.to_string(), at.clone()];
+                    let mut back = at.clone();
+                    while let Some(prev) = came.get(&back) {
+                        steps.push(prev.clone());
+                        back = prev.clone();
+                    }
+                    steps.reverse();
+                    return Some(steps);
+                }
+                if next != from && !came.contains_key(next) {
+                    came.insert(next.clone(), at.clone());
+                    queue.push_back(next.clone());
+                }
+            }
+        }
+        None
+    };
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    for node in graph.keys() {
+        if seen.contains(node) {
+            continue;
+        }
+        let Some(circle) = path(node, node) else {
+            continue;
+        };
+        let members: Vec<&String> = graph
+            .keys()
+            .filter(|other| {
+                *other == node || (path(node, other).is_some() && path(other, node).is_some())
+            })
+            .collect();
+        seen.extend(members.iter().map(|m| m.to_string()));
+        let members: Vec<&str> = members.iter().map(|m| m.as_str()).collect();
+        found.push(format!("{} ({})", members.join(", "), circle.join(" → ")));
+    }
+    found
+}
+
+/// The folders of `src/`, each with its files' code by module name.
+fn folders() -> Vec<(String, BTreeMap<String, String>)> {
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(src()).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut files = BTreeMap::new();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let code = if path.is_dir() {
+                std::fs::read_to_string(path.join("mod.rs")).unwrap_or_default()
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                std::fs::read_to_string(&path).unwrap()
+            } else {
+                continue;
+            };
+            files.insert(name, code);
+        }
+        folders.push((
+            dir.file_name().unwrap().to_string_lossy().into_owned(),
+            files,
+        ));
+    }
+    folders.sort();
+    folders
+}
+
+#[test]
+fn no_files_of_a_folder_import_each_other_in_a_circle() {
+    let mut found = Vec::new();
+    for (folder, files) in folders() {
+        for circle in circles(&folder_graph(&folder, &files)) {
+            found.push(format!("src/{folder}: {circle}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "files that import each other in a circle (move the item they share to the file it belongs to, or one of its own): {found:?}"
+    );
+}
+
+/// The reader of a folder's files sees every way a sibling is named: `super::` paths and groups
+/// (nested too), `crate::FOLDER::` paths, items re-exported by `mod.rs`, items of `mod.rs` itself,
+/// and `mod.rs`'s own paths to its children, but not its `pub use` lines, comments or unit tests.
+#[test]
+fn the_folder_reader_sees_each_way_a_sibling_is_named() {
+    let files: BTreeMap<String, String> = [
+        ("mod", "pub mod fit;\npub mod loss;\npub mod mlp;\npub mod plain;\npub use loss::{Head, Loss};\npub use mlp::Mlp;\npub fn shared() {}\n"),
+        ("fit", "use super::{loss::{self, Loss}, mlp};\n"),
+        ("loss", "use super::Mlp;\n// super::fit in a comment\n"),
+        ("mlp", "impl crate::nn::fit::Model for Mlp {}\nfn f() { super::shared() }\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::nn::plain;\n}\n"),
+        ("plain", "use super::Head;\n"),
+    ]
+    .into_iter()
+    .map(|(n, c)| (n.to_string(), c.to_string()))
+    .collect();
+    let graph = folder_graph("nn", &files);
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(graph["mod"], set(&[]), "re-exports are no uses");
+    assert_eq!(graph["fit"], set(&["loss", "mlp"]));
+    assert_eq!(graph["loss"], set(&["mlp"]));
+    assert_eq!(graph["mlp"], set(&["fit", "mod"]));
+    assert_eq!(graph["plain"], set(&["loss"]));
+    assert_eq!(circles(&graph), ["fit, loss, mlp (fit → mlp → fit)"]);
+    // mod.rs's code that calls a child, with the child using an item of mod.rs: a circle too.
+    let files: BTreeMap<String, String> = [
+        (
+            "mod",
+            "pub mod idx;\npub enum Part { Train }\nfn read() { idx::mnist(Part::Train) }\n",
+        ),
+        ("idx", "use super::Part;\n"),
+    ]
+    .into_iter()
+    .map(|(n, c)| (n.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(
+        circles(&folder_graph("data", &files)),
+        ["idx, mod (idx → mod → idx)"]
+    );
+    // And the real tree has edges to check at all.
+    let nn = folders().into_iter().find(|(f, _)| f == "nn").unwrap().1;
+    assert!(folder_graph("nn", &nn)["net"].contains("mlp"));
 }

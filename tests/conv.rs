@@ -12,16 +12,9 @@ mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::VarMap;
-use common::values;
-use simple_nn::kernels::Kernels;
+use common::{max_diff, probe_backward, uniform, values};
+use simple_nn::kernels::{self, DenseActivation, Kernels};
 use simple_nn::nn::{FitConfig, Layers, Learner, Loss, Model, Net, NetConfig, OptimizerConfig};
-use simple_nn::rng::SplitMix64;
-
-/// `n` numbers uniform in [-1, 1) from `seed`.
-fn uniform(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n).map(|_| 2.0 * rng.next_f64() - 1.0).collect()
-}
 
 /// A 4-d array, row-major, with its shape.
 #[derive(Clone, Debug)]
@@ -166,12 +159,19 @@ fn param(varmap: &VarMap, name: &str) -> Vec<f64> {
     values(varmap.data().lock().unwrap()[name].as_tensor())
 }
 
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+/// Sets the parameter `name` of `varmap` to `data`.
+fn set_param(varmap: &VarMap, name: &str, data: Vec<f64>) {
+    let var = varmap.data().lock().unwrap()[name].clone();
+    var.set(&Tensor::from_vec(data, var.shape(), &Device::Cpu).unwrap())
+        .unwrap();
+}
+
+/// The identity matrix of `n`, row-major: a dense layer with it (and no bias) passes its input
+/// through unchanged, every product exact (×1 or ×0) and every sum one value and zeros.
+fn identity(n: usize) -> Vec<f64> {
+    (0..n * n)
+        .map(|i| f64::from(u8::from(i / n == i % n)))
+        .collect()
 }
 
 fn config(input: [usize; 3], layers: &str, outputs: usize, kernels: Kernels) -> NetConfig {
@@ -307,51 +307,156 @@ fn one_autograd_sgd_step_of_a_conv_net_equals_the_hand_computation() {
     }
 }
 
-/// The conv layer's gradients for its input too (a conv after a conv needs them), against the loops.
-/// candle needs the rows and the columns past the last window to be as many (see the next test):
-/// 9×7 with stride 2 and padding 1 leaves none of either, 9×9 with stride 3 and padding 2 one of each.
+/// The conv layer's gradients for its input too (a conv after a conv needs them), through the
+/// crate's own kernels and layers, against the loops: the fused convolution with its input a
+/// variable, alone and joined to ReLU and max-pool, on strides and paddings that leave rows or
+/// columns past the last window, or none, and on a shape candle's own backward cannot size (7×6,
+/// stride 2); then a `Net` of two convs, on the stock and the fused kernels, whose first
+/// layer's gradients pass through the second's input gradient.
 #[test]
 fn conv_input_gradients_equal_the_direct_loop() {
+    for (stride, pad, h, width) in [
+        (1, 0, 9, 7),
+        (2, 1, 9, 7),
+        (3, 2, 9, 9),
+        (2, 0, 8, 6),
+        (2, 1, 7, 6),
+    ] {
+        for pool in [1, 2] {
+            let x = Array4 {
+                data: uniform(2 * 3 * h * width, 1),
+                shape: [2, 3, h, width],
+            };
+            let w = Array4 {
+                data: uniform(4 * 3 * 3 * 3, 2),
+                shape: [4, 3, 3, 3],
+            };
+            let b = uniform(4, 3);
+            // By the loops: the conv, then (pool 2) ReLU and max-pool, and back.
+            let z = conv_forward(&x, &w, &b, stride, pad);
+            let (y, argmax) = match pool {
+                1 => (z.clone(), (0..z.data.len()).collect()),
+                _ => maxpool_forward(
+                    &Array4 {
+                        data: z.data.iter().map(|v| v.max(0.0)).collect(),
+                        shape: z.shape,
+                    },
+                    pool,
+                ),
+            };
+            let probe = uniform(y.data.len(), 4);
+            let mut dz = Array4::zeros(z.shape);
+            for (i, &at) in argmax.iter().enumerate() {
+                let relu = pool == 1 || z.data[at] > 0.0;
+                dz.data[at] += probe[i] * f64::from(u8::from(relu));
+            }
+            let (dx, dw, db) = conv_backward(&x, &w, &dz, stride, pad);
+            // By the fused kernel.
+            let xv = Var::from_tensor(&tensor(&x, DType::F64)).unwrap();
+            let wv = Var::from_tensor(&tensor(&w, DType::F64)).unwrap();
+            let bv = Var::from_tensor(&Tensor::new(b.as_slice(), &Device::Cpu).unwrap()).unwrap();
+            let act = match pool {
+                1 => DenseActivation::Identity,
+                _ => DenseActivation::Relu,
+            };
+            let out = kernels::conv2d_max_pool(
+                xv.as_tensor(),
+                wv.as_tensor(),
+                Some(bv.as_tensor()),
+                stride,
+                pad,
+                act,
+                pool,
+            )
+            .unwrap();
+            let case = format!("stride {stride} pad {pad} {h}×{width} pool {pool}");
+            assert_eq!(out.dims(), &y.shape, "{case}");
+            assert!(max_diff(&values(&out), &y.data) <= 1e-13, "{case}");
+            // The probe the loops took: `uniform` from seed 4, as `probe_backward` draws it.
+            let grads = probe_backward(&out, 4);
+            for (name, var, expected) in
+                [("x", &xv, &dx.data), ("w", &wv, &dw.data), ("b", &bv, &db)]
+            {
+                let diff = max_diff(&values(grads.get(var).unwrap()), expected);
+                assert!(diff <= 1e-12, "{case} ∂/∂{name}: {diff:e}");
+            }
+        }
+    }
     for (stride, pad, h, w) in [(1, 0, 9, 7), (2, 1, 9, 7), (3, 2, 9, 9), (2, 0, 8, 6)] {
-        let x = Array4 {
-            data: uniform(2 * 3 * h * w, 1),
-            shape: [2, 3, h, w],
-        };
-        let w = Array4 {
-            data: uniform(4 * 3 * 3 * 3, 2),
-            shape: [4, 3, 3, 3],
-        };
-        let b = uniform(4, 3);
-        let y = conv_forward(&x, &w, &b, stride, pad);
-        let probe = Array4 {
-            data: uniform(y.data.len(), 4),
-            shape: y.shape,
-        };
-        let (dx, dw, db) = conv_backward(&x, &w, &probe, stride, pad);
-        let xv = Var::from_tensor(&tensor(&x, DType::F64)).unwrap();
-        let wv = Var::from_tensor(&tensor(&w, DType::F64)).unwrap();
-        let bv = Var::from_tensor(&Tensor::new(b.as_slice(), &Device::Cpu).unwrap()).unwrap();
-        let out = xv
-            .as_tensor()
-            .conv2d(wv.as_tensor(), pad, stride, 1, 1)
-            .unwrap()
-            .broadcast_add(&bv.as_tensor().reshape((1, 4, 1, 1)).unwrap())
-            .unwrap();
-        assert!(max_diff(&values(&out), &y.data) <= 1e-13);
-        let grads = (out * tensor(&probe, DType::F64))
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var, expected) in [("x", &xv, &dx.data), ("w", &wv, &dw.data), ("b", &bv, &db)] {
-            let diff = max_diff(&values(grads.get(var).unwrap()), expected);
+        for kernels in [Kernels::Stock, Kernels::Fused] {
+            let diff = two_convs_by_a_net_and_by_hand(stride, pad, (h, w), kernels);
             assert!(
                 diff <= 1e-12,
-                "stride {stride} pad {pad} ∂/∂{name}: {diff:e}"
+                "stride {stride} pad {pad} {h}×{w} {kernels}: {diff:e}"
             );
         }
     }
+}
+
+/// The gradients of `Σ probe·logits` for every parameter of the `Net`
+/// `conv:4:3,conv:2:3:S:P` + dense:3 on 2 images of 2×(h+2)×(w+2) (so that the second conv reads
+/// h×w), by autograd and by the loops; the largest difference.
+fn two_convs_by_a_net_and_by_hand(
+    stride: usize,
+    pad: usize,
+    (h, w): (usize, usize),
+    kernels: Kernels,
+) -> f64 {
+    let (n, classes) = (2, 3);
+    let spec = format!("conv:4:3,conv:2:3:{stride}:{pad}");
+    let config = config([2, h + 2, w + 2], &spec, classes, kernels);
+    let (net, varmap) = Net::seeded(config, 6, DType::F64, &Device::Cpu).unwrap();
+    let x = Array4 {
+        data: uniform(n * 2 * (h + 2) * (w + 2), 7),
+        shape: [n, 2, h + 2, w + 2],
+    };
+    let w1 = Array4 {
+        data: param(&varmap, "layers.0.weight"),
+        shape: [4, 2, 3, 3],
+    };
+    let w2 = Array4 {
+        data: param(&varmap, "layers.1.weight"),
+        shape: [2, 4, 3, 3],
+    };
+    let (b1, b2) = (
+        param(&varmap, "layers.0.bias"),
+        param(&varmap, "layers.1.bias"),
+    );
+    let dense_w = param(&varmap, "layers.2.weight");
+    let z1 = conv_forward(&x, &w1, &b1, 1, 0);
+    let z2 = conv_forward(&z1, &w2, &b2, stride, pad);
+    let features = z2.data.len() / n;
+    assert_eq!(dense_w.len(), classes * features);
+    let probe = uniform(n * classes, 8); // as `probe_backward(.., 8)` draws it
+    let mut dz2 = Array4::zeros(z2.shape);
+    let (mut ddense_w, mut ddense_b) = (vec![0.0; dense_w.len()], vec![0.0; classes]);
+    for s in 0..n {
+        for k in 0..classes {
+            let g = probe[s * classes + k];
+            ddense_b[k] += g;
+            for f in 0..features {
+                ddense_w[k * features + f] += g * z2.data[s * features + f];
+                dz2.data[s * features + f] += g * dense_w[k * features + f];
+            }
+        }
+    }
+    let (dz1, dw2, db2) = conv_backward(&z1, &w2, &dz2, stride, pad);
+    let (_, dw1, db1) = conv_backward(&x, &w1, &dz1, 1, 0);
+    let xs = tensor(&x, DType::F64).flatten_from(1).unwrap();
+    let logits = net.forward_t(&xs, true).unwrap();
+    let grads = probe_backward(&logits, 8);
+    let vars = varmap.data().lock().unwrap().clone();
+    [
+        ("layers.0.weight", &dw1.data),
+        ("layers.0.bias", &db1),
+        ("layers.1.weight", &dw2.data),
+        ("layers.1.bias", &db2),
+        ("layers.2.weight", &ddense_w),
+        ("layers.2.bias", &ddense_b),
+    ]
+    .into_iter()
+    .map(|(name, expected)| max_diff(&values(grads.get(&vars[name]).unwrap()), expected))
+    .fold(0.0, f64::max)
 }
 
 /// A strided conv whose input gradient candle would size wrong (another remainder in height than
@@ -378,6 +483,8 @@ fn a_strided_conv_whose_input_gradient_candle_cannot_size_is_refused() {
 }
 
 /// Max-pool's gradient goes to each window's maximum alone; odd sizes drop the last row and column.
+/// Each input lies in one window at most, so its gradient is one probe value or 0: no sum to
+/// round, and the two sides agree to the bit.
 #[test]
 fn maxpool_gradients_route_to_each_window_maximum() {
     let x = Array4 {
@@ -394,14 +501,8 @@ fn maxpool_gradients_route_to_each_window_maximum() {
     let out = simple_nn::nn::max_pool(xv.as_tensor(), 2).unwrap();
     assert_eq!(out.dims(), &y.shape);
     assert_eq!(values(&out), y.data);
-    let probe = Tensor::from_vec(probe, y.shape.to_vec(), &Device::Cpu).unwrap();
-    let grads = (out * probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert!(max_diff(&values(grads.get(&xv).unwrap()), &expected) <= 1e-15);
+    let grads = probe_backward(&out, 6);
+    assert_eq!(values(grads.get(&xv).unwrap()), expected);
 }
 
 /// The loss of `net` on `(xs, ys)` in training mode, as f64.
@@ -413,14 +514,22 @@ fn loss_of(net: &Net, xs: &Tensor, ys: &Tensor) -> f64 {
 }
 
 /// Batch norm in training normalises by the batch: its gradients (and those of the conv before it)
-/// pass central differences, h = 1e-6, within 1e-7.
+/// pass central differences, h = 1e-6, within 1e-7 (the loss is smooth in these weights, its
+/// truncation error h²·|f‴|/6 far below that), on the stock kernels and on the fused ones (the
+/// fused convolution and max-pool around candle-nn's batch norm).
 #[test]
 fn batchnorm_gradients_pass_finite_differences() {
+    for kernels in [Kernels::Stock, Kernels::Fused] {
+        batchnorm_gradients_pass_finite_differences_on(kernels);
+    }
+}
+
+fn batchnorm_gradients_pass_finite_differences_on(kernels: Kernels) {
     let config = config(
         [2, 5, 5],
         "conv:3:3,batchnorm,relu,maxpool:2,flatten",
         2,
-        Kernels::Stock,
+        kernels,
     );
     let (net, varmap) = Net::seeded(config, 7, DType::F64, &Device::Cpu).unwrap();
     // Scale and shift away from 1 and 0, so that their gradients are not a special case.
@@ -462,7 +571,7 @@ fn batchnorm_gradients_pass_finite_differences() {
                 .unwrap();
             assert!(
                 (numeric - analytic[i]).abs() <= 1e-7,
-                "{name}[{i}]: {numeric} vs {}",
+                "{kernels} {name}[{i}]: {numeric} vs {}",
                 analytic[i]
             );
         }
@@ -470,75 +579,143 @@ fn batchnorm_gradients_pass_finite_differences() {
 }
 
 /// In training, batch norm moves its running statistics as PyTorch does (momentum 0.1, the
-/// variance unbiased); in evaluation it normalises by them.
+/// variance unbiased); in evaluation it normalises by them: `(x − mean)/√(var + 1e-5)·γ + β` with
+/// the running mean and variance, computed here by hand from the rows (not the batch's own
+/// statistics, which training uses), on the stock and the fused kernels.
 #[test]
 fn batchnorm_running_statistics_follow_pytorch() {
-    let config = NetConfig {
-        input: vec![3],
-        ..config([1, 1, 1], "batchnorm", 2, Kernels::Stock)
-    };
-    let (net, varmap) = Net::seeded(config, 1, DType::F64, &Device::Cpu).unwrap();
-    let rows = [
-        [1.0, 2.0, -1.0],
-        [3.0, 0.0, -1.0],
-        [2.0, 4.0, -4.0],
-        [6.0, 2.0, 2.0],
-    ];
-    let xs = Tensor::new(&rows, &Device::Cpu).unwrap();
-    net.forward_t(&xs, true).unwrap();
-    for j in 0..3 {
-        let column: Vec<f64> = rows.iter().map(|r| r[j]).collect();
-        let mean = column.iter().sum::<f64>() / 4.0;
-        let unbiased = column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 3.0;
-        assert!((param(&varmap, "layers.0.running_mean")[j] - 0.1 * mean).abs() < 1e-12);
-        assert!((param(&varmap, "layers.0.running_var")[j] - (0.9 + 0.1 * unbiased)).abs() < 1e-12);
+    for kernels in [Kernels::Stock, Kernels::Fused] {
+        // One feature per column, then a dense layer that passes them through (identity, no bias).
+        let config = NetConfig {
+            input: vec![3],
+            ..config([1, 1, 1], "batchnorm", 3, kernels)
+        };
+        let (net, varmap) = Net::seeded(config, 1, DType::F64, &Device::Cpu).unwrap();
+        let (gamma, beta) = (uniform(3, 21), uniform(3, 22));
+        set_param(&varmap, "layers.0.weight", gamma.clone());
+        set_param(&varmap, "layers.0.bias", beta.clone());
+        set_param(&varmap, "layers.1.weight", identity(3));
+        set_param(&varmap, "layers.1.bias", vec![0.0; 3]);
+        let rows = [
+            [1.0, 2.0, -1.0],
+            [3.0, 0.0, -1.0],
+            [2.0, 4.0, -4.0],
+            [6.0, 2.0, 2.0],
+        ];
+        let xs = Tensor::new(&rows, &Device::Cpu).unwrap();
+        net.forward_t(&xs, true).unwrap();
+        let (mut running_mean, mut running_var) = (vec![0.0; 3], vec![0.0; 3]);
+        for j in 0..3 {
+            let column: Vec<f64> = rows.iter().map(|r| r[j]).collect();
+            let mean = column.iter().sum::<f64>() / 4.0;
+            let unbiased = column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 3.0;
+            // From the initial mean 0 and variance 1.
+            (running_mean[j], running_var[j]) = (0.1 * mean, 0.9 + 0.1 * unbiased);
+        }
+        let mean = param(&varmap, "layers.0.running_mean");
+        let var = param(&varmap, "layers.0.running_var");
+        assert!(
+            max_diff(&mean, &running_mean) < 1e-12,
+            "{kernels}: {mean:?}"
+        );
+        assert!(max_diff(&var, &running_var) < 1e-12, "{kernels}: {var:?}");
+        // Evaluation, on the rows and on others: normalised by the running statistics.
+        let others = [[0.5, -3.0, 7.0], [10.0, 1.0, 0.0]];
+        for batch in [&rows[..], &others[..]] {
+            let expected: Vec<f64> = batch
+                .iter()
+                .flat_map(|r| {
+                    (0..3).map(|j| {
+                        (r[j] - running_mean[j]) / (running_var[j] + 1e-5).sqrt() * gamma[j]
+                            + beta[j]
+                    })
+                })
+                .collect();
+            let flat: Vec<f64> = batch.iter().flatten().copied().collect();
+            let xs = Tensor::from_vec(flat, (batch.len(), 3), &Device::Cpu).unwrap();
+            let (a, b) = (
+                net.forward_t(&xs, false).unwrap(),
+                net.forward_t(&xs, false).unwrap(),
+            );
+            let diff = max_diff(&values(&a), &expected);
+            assert!(diff < 1e-12, "{kernels}: {diff:e}");
+            assert_eq!(values(&a), values(&b), "{kernels}: twice, the same");
+        }
+        // Evaluation leaves the statistics as they were.
+        assert_eq!(param(&varmap, "layers.0.running_mean"), mean, "{kernels}");
+        assert_eq!(param(&varmap, "layers.0.running_var"), var, "{kernels}");
     }
-    // Evaluation twice: the same output, and the statistics stay.
-    let before = param(&varmap, "layers.0.running_mean");
-    let (a, b) = (
-        net.forward_t(&xs, false).unwrap(),
-        net.forward_t(&xs, false).unwrap(),
-    );
-    assert_eq!(values(&a), values(&b));
-    assert_eq!(param(&varmap, "layers.0.running_mean"), before);
 }
 
-/// Dropout's masks come from the seed: the same seed repeats a run, another differs; evaluation
-/// has no dropout; in training about P of the values are zeroed and the rest scaled by 1/(1−P).
+/// Dropout's masks come from the seed: the same seed repeats a run, another differs, and each
+/// step draws a new mask; evaluation has no dropout.
 #[test]
 fn dropout_repeats_with_its_seed_and_is_off_in_evaluation() {
-    let make = |seed| {
-        let config = NetConfig {
-            input: vec![4000],
-            ..config([1, 1, 1], "dropout:0.25", 1, Kernels::Stock)
+    for kernels in [Kernels::Stock, Kernels::Fused] {
+        let make = |seed| {
+            let config = NetConfig {
+                input: vec![4000],
+                ..config([1, 1, 1], "dropout:0.25", 1, kernels)
+            };
+            Net::seeded(config, seed, DType::F64, &Device::Cpu)
+                .unwrap()
+                .0
         };
-        Net::seeded(config, seed, DType::F64, &Device::Cpu).unwrap()
-    };
-    let ((a, va), (b, _), (c, _)) = (make(1), make(1), make(2));
-    let xs = Tensor::ones((3, 4000), DType::F64, &Device::Cpu).unwrap();
-    let train = |net: &Net| values(&net.forward_t(&xs, true).unwrap());
-    let first = train(&a);
-    assert_eq!(first, train(&b), "same seed, same masks");
-    assert_ne!(first, train(&c), "another seed, other masks");
-    assert_ne!(first, train(&a), "each step draws a new mask");
-    assert_eq!(
-        values(&a.forward_t(&xs, false).unwrap()),
-        values(&b.forward_t(&xs, false).unwrap())
-    );
-    // The output layer sums the kept values: with all weights 1 and bias 0 it counts them × 1/(1−P).
-    for name in ["layers.0.weight", "layers.0.bias"] {
-        let var = va.data().lock().unwrap()[name].clone();
-        let one = if name.ends_with("weight") { 1.0 } else { 0.0 };
-        var.set(&(var.ones_like().unwrap() * one).unwrap()).unwrap();
-    }
-    let eval = values(&a.forward_t(&xs, false).unwrap());
-    assert!(eval.iter().all(|&v| v == 4000.0), "{eval:?}");
-    for kept_sum in train(&a) {
-        let kept = kept_sum * 0.75;
-        assert!(
-            (kept - 3000.0).abs() < 150.0,
-            "kept {kept} of 4000 at P = 0.25"
+        let (a, b, c) = (make(1), make(1), make(2));
+        let xs = Tensor::ones((3, 4000), DType::F64, &Device::Cpu).unwrap();
+        let train = |net: &Net| values(&net.forward_t(&xs, true).unwrap());
+        let first = train(&a);
+        assert_eq!(first, train(&b), "{kernels}: same seed, same masks");
+        assert_ne!(first, train(&c), "{kernels}: another seed, other masks");
+        assert_ne!(first, train(&a), "{kernels}: each step draws a new mask");
+        assert_eq!(
+            values(&a.forward_t(&xs, false).unwrap()),
+            values(&b.forward_t(&xs, false).unwrap())
         );
+    }
+}
+
+/// The rate written in the layer is the rate a `Net` drops: inverted dropout keeps the sum, so a
+/// sum cannot tell (a layer dropping 0.5 with the scale 2 sums as one dropping 0.25), and the
+/// layer's output is looked at value by value, through a dense layer that passes it on
+/// unchanged (identity, no bias). Of 60000 values (100 rows of 600), the share zeroed lies
+/// within 5 standard deviations of P, √(P(1−P)/60000) ≤ 0.00205, so within 0.0102 (a P off
+/// by 0.05 is 24 deviations away); every other value is its input times 1/(1−P) exactly (1.25
+/// and 2, exact in f32); in evaluation every value passes unchanged.
+#[test]
+fn dropout_drops_the_rate_it_is_given_and_scales_the_rest() {
+    let (rows, n) = (100, 600);
+    let xs = Tensor::from_vec(uniform(rows * n, 31), (rows, n), &Device::Cpu).unwrap();
+    let inputs = values(&xs);
+    assert!(inputs.iter().all(|&x| x != 0.0));
+    for kernels in [Kernels::Stock, Kernels::Fused] {
+        for p in [0.2, 0.5] {
+            let config = NetConfig {
+                input: vec![n],
+                ..config([1, 1, 1], &format!("dropout:{p}"), n, kernels)
+            };
+            let (net, varmap) = Net::seeded(config, 3, DType::F64, &Device::Cpu).unwrap();
+            set_param(&varmap, "layers.0.weight", identity(n));
+            set_param(&varmap, "layers.0.bias", vec![0.0; n]);
+            let scale = 1.0 / (1.0 - p);
+            for step in 0..2 {
+                let out = values(&net.forward_t(&xs, true).unwrap());
+                let zeroed = out.iter().filter(|&&v| v == 0.0).count();
+                let share = zeroed as f64 / out.len() as f64;
+                let deviation = (p * (1.0 - p) / out.len() as f64).sqrt();
+                assert!(
+                    (share - p).abs() <= 5.0 * deviation,
+                    "{kernels} P = {p}, step {step}: {share} zeroed"
+                );
+                for (i, (&v, &x)) in out.iter().zip(&inputs).enumerate() {
+                    assert!(
+                        v == 0.0 || v == x * scale,
+                        "{kernels} P = {p}: value {i} is {v}, its input {x}"
+                    );
+                }
+            }
+            assert_eq!(values(&net.forward_t(&xs, false).unwrap()), inputs);
+        }
     }
 }
 

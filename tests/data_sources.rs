@@ -1305,12 +1305,49 @@ fn stream_order_visits_every_sample_once_a_shard_window_at_a_time() {
     assert_ne!(&order[..20], &(0..20).collect::<Vec<_>>()[..], "shuffled");
 }
 
+/// Pixel `j` of image `i` of [`varied_mnist`]: its first two pixels spell `i` (low byte, high
+/// byte), the rest vary with both.
+fn varied_pixel(i: usize, j: usize) -> u8 {
+    match j {
+        0 => (i % 256) as u8,
+        1 => (i / 256) as u8,
+        _ => ((i * 31 + j * 7 + (i * j) % 13) % 256) as u8,
+    }
+}
+
+/// The label of image `i` of [`varied_mnist`].
+fn varied_label(i: usize) -> u8 {
+    ((i * 7 + i / 10) % 10) as u8
+}
+
+/// A gzipped IDX pair of `count` 28×28 training images, every image and label its own
+/// ([`varied_pixel`], [`varied_label`]), so that a sample read from the wrong row shows.
+fn varied_mnist(test: &str, count: usize) -> PathBuf {
+    let dir = temp_dir(test);
+    let pixels: Vec<u8> = (0..count)
+        .flat_map(|i| (0..784).map(move |j| varied_pixel(i, j)))
+        .collect();
+    let labels: Vec<u8> = (0..count).map(varied_label).collect();
+    write(
+        &dir,
+        "train-images-idx3-ubyte.gz",
+        &gzip(&images_file(count as u32, 28, 28, &pixels)),
+    );
+    write(
+        &dir,
+        "train-labels-idx1-ubyte.gz",
+        &gzip(&labels_file(&labels)),
+    );
+    dir
+}
+
 /// MNIST over the memory budget is read from disk: a gzipped set is decompressed once beside
-/// itself; its samples are those loaded in memory, batch for batch; an epoch visits each once;
-/// the split keeps each part in file order.
+/// itself; its samples are those loaded in memory, batch for batch, and those the file holds
+/// (every image and label different, pixel/255); an epoch visits each once; the split keeps
+/// each part in file order.
 #[test]
 fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
-    let dir = bomb("stream_mnist", 3000);
+    let dir = varied_mnist("stream_mnist", 3000);
     let source = Source::Mnist(dir.clone());
     let in_memory = source.load(Part::Train, TargetKind::Classes).unwrap();
     assert!(!in_memory.is_streamed());
@@ -1327,25 +1364,52 @@ fn mnist_over_the_budget_streams_the_same_samples_from_disk() {
     assert_contains(&loaded.notes.join("\n"), &["read from disk", "1.0 MB"]);
     let cache = dir.join("train-images-idx3-ubyte");
     assert_eq!(std::fs::metadata(&cache).unwrap().len(), 16 + 3000 * 784);
-    let indices = [2999, 0, 1234, 7];
-    let batch = |s: &Samples| {
-        let (xs, ys) = s.batch(&indices, DType::F32, &Device::Cpu).unwrap();
+    let batch = |s: &Samples, indices: &[usize]| {
+        let (xs, ys) = s.batch(indices, DType::F32, &Device::Cpu).unwrap();
         (
             xs.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
             ys.to_vec1::<u32>().unwrap(),
         )
     };
-    assert_eq!(batch(&streamed), batch(&in_memory));
+    let indices = [2999, 0, 1234, 7, 2998];
+    let expected = (
+        indices
+            .iter()
+            .flat_map(|&i| (0..784).map(move |j| f32::from(varied_pixel(i, j)) / 255.0))
+            .collect::<Vec<f32>>(),
+        indices
+            .iter()
+            .map(|&i| u32::from(varied_label(i)))
+            .collect::<Vec<u32>>(),
+    );
+    assert!(batch(&streamed, &indices) == expected, "streamed");
+    assert!(batch(&in_memory, &indices) == expected, "in memory");
     let batches = streamed.epoch_batches(64, 5, 0).unwrap();
     let mut seen: Vec<usize> = batches.concat();
     seen.sort_unstable();
     assert_eq!(seen, (0..3000).collect::<Vec<_>>());
+    // The rows each part holds, read from their first two pixels.
+    let rows_of = |s: &Samples| -> Vec<usize> {
+        let all: Vec<usize> = (0..s.len()).collect();
+        let (xs, _) = batch(s, &all);
+        xs.chunks(784)
+            .map(|p| (p[0] * 255.0).round() as usize + 256 * (p[1] * 255.0).round() as usize)
+            .collect()
+    };
     let (train, valid) = streamed.split(0.1, 0).unwrap();
     assert_eq!((train.len(), valid.len()), (2700, 300));
     assert!(train.shares_values_with(&streamed));
+    let (train_rows, valid_rows) = (rows_of(&train), rows_of(&valid));
+    assert!(
+        train_rows.is_sorted() && valid_rows.is_sorted(),
+        "file order"
+    );
+    let mut both = [train_rows, valid_rows].concat();
+    both.sort_unstable();
+    assert_eq!(both, (0..3000).collect::<Vec<_>>(), "each row in one part");
     // The next load finds the decompressed copy first.
     let again = memory::scoped(1 << 20, || source.load(Part::Train, TargetKind::Classes)).unwrap();
-    assert_eq!(batch(&again), batch(&in_memory));
+    assert!(batch(&again, &indices) == expected, "again");
 }
 
 /// Labels that look like numbers among text labels keep their own names (`01` is not `1`);

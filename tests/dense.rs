@@ -8,16 +8,10 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
-use common::{devices, max_abs_diff, values};
+use common::{
+    devices, max_abs_diff, probe_backward, random, relative_diff, relu_as_pytorch, values,
+};
 use simple_nn::kernels::{dense, softmax_cross_entropy, DenseActivation};
-use simple_nn::tutorial::Init;
-
-fn random(shape: (usize, usize), seed: u64, dtype: DType) -> Tensor {
-    Init::Uniform(seed)
-        .weights(&[shape.0, shape.1], dtype, &Device::Cpu)
-        .unwrap()
-        .remove(0)
-}
 
 /// The dtypes each device runs the dense layer in, with the largest difference from the stock
 /// ops allowed relative to the largest stock value: both sides round the same sums in another
@@ -32,22 +26,6 @@ fn dtypes(dev: &Device) -> Vec<(DType, f64)> {
         dtypes.push((DType::BF16, 2e-2));
     }
     dtypes
-}
-
-/// `max |a − b| / max |b|`.
-fn relative_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let scale = b
-        .to_dtype(DType::F64)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
-    max_abs_diff(a, b).unwrap() / scale.max(f64::MIN_POSITIVE)
 }
 
 fn stock(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseActivation) -> Tensor {
@@ -73,10 +51,7 @@ fn stock_relu_as_pytorch(
     let z = stock(x, w, b, DenseActivation::Identity);
     match act {
         DenseActivation::Identity => z,
-        DenseActivation::Relu => {
-            let positive = z.gt(0.0).unwrap().to_dtype(z.dtype()).unwrap();
-            (&z * positive).unwrap()
-        }
+        DenseActivation::Relu => relu_as_pytorch(&z),
     }
 }
 
@@ -94,24 +69,16 @@ fn gradients(fused: bool, x: &Tensor, w: &Tensor, b: &Tensor, act: DenseActivati
     } else {
         stock_relu_as_pytorch(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), act)
     };
-    let probe = random(out.dims2().unwrap(), 99, DType::F64)
-        .to_dtype(out.dtype())
-        .unwrap()
-        .to_device(out.device())
-        .unwrap();
-    let grads = (out * probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
+    let grads = probe_backward(&out, 99);
     [&x, &w, &b].map(|v| grads.get(v).unwrap().clone())
 }
 
-/// Runs `f` with the kernels on two threads whatever the machine, so that the split matmuls
-/// (blocks of rows; ∂/∂w beside ∂/∂x) are what the comparisons check; the results must not depend on it.
+/// Runs `f` with the kernels on two threads whatever the machine's load, so that the split
+/// matmuls (blocks of rows; ∂/∂w beside ∂/∂x) are what the comparisons check, and checks that
+/// two threads did run; the results must not depend on it.
 fn two_threads(f: impl FnOnce()) {
-    simple_nn::kernels::threads::scoped(2, f);
+    let ((), ran) = simple_nn::kernels::threads::exactly(2, f);
+    assert_eq!(ran, 2, "the threads that ran");
 }
 
 #[test]
@@ -129,9 +96,9 @@ fn dense_forward_equals_stock_ops_on_every_device() {
                 for act in [DenseActivation::Identity, DenseActivation::Relu] {
                     for (dtype, tolerance) in dtypes(&dev) {
                         let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
-                        let x = on(random((rows, n_in), 1, DType::F64));
-                        let w = on(random((n_out, n_in), 2, DType::F64));
-                        let b = on(random((1, n_out), 3, DType::F64).flatten_all().unwrap());
+                        let x = on(random(&[rows, n_in], 1, DType::F64));
+                        let w = on(random(&[n_out, n_in], 2, DType::F64));
+                        let b = on(random(&[n_out], 3, DType::F64));
                         for bias in [Some(&b), None] {
                             let fused = dense(&x, &w, bias, act).unwrap();
                             let diff = relative_diff(&fused, &stock(&x, &w, bias, act));
@@ -155,9 +122,9 @@ fn dense_gradients_equal_stock_gradients_on_every_device() {
             for (dtype, tolerance) in dtypes(&dev) {
                 let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
                 for (rows, n_in, n_out) in [(9, 6, 5), (50, 96, 200), (300, 70, 40)] {
-                    let x = on(random((rows, n_in), 4, DType::F64));
-                    let w = on(random((n_out, n_in), 5, DType::F64));
-                    let b = on(random((1, n_out), 6, DType::F64).flatten_all().unwrap());
+                    let x = on(random(&[rows, n_in], 4, DType::F64));
+                    let w = on(random(&[n_out, n_in], 5, DType::F64));
+                    let b = on(random(&[n_out], 6, DType::F64));
                     for act in [DenseActivation::Identity, DenseActivation::Relu] {
                         let fused = gradients(true, &x, &w, &b, act);
                         let stock = gradients(false, &x, &w, &b, act);
@@ -219,8 +186,8 @@ fn dense_skips_the_gradient_of_data_on_every_device() {
     for dev in devices() {
         let dtype = dtypes(&dev)[0].0;
         let on = |t: Tensor| t.to_dtype(dtype).unwrap().to_device(&dev).unwrap();
-        let x = on(random((4, 3), 7, DType::F64));
-        let w = Var::from_tensor(&on(random((2, 3), 8, DType::F64))).unwrap();
+        let x = on(random(&[4, 3], 7, DType::F64));
+        let w = Var::from_tensor(&on(random(&[2, 3], 8, DType::F64))).unwrap();
         let out = dense(&x, w.as_tensor(), None, DenseActivation::Relu).unwrap();
         let grads = out.sum_all().unwrap().backward().unwrap();
         assert!(grads.get(&x).is_none(), "{dev:?}");
@@ -230,11 +197,11 @@ fn dense_skips_the_gradient_of_data_on_every_device() {
 
 #[test]
 fn dense_gradients_pass_finite_differences() {
-    let x = random((5, 4), 9, DType::F64);
-    let w = random((3, 4), 10, DType::F64);
-    let b = random((1, 3), 11, DType::F64).flatten_all().unwrap();
+    let x = random(&[5, 4], 9, DType::F64);
+    let w = random(&[3, 4], 10, DType::F64);
+    let b = random(&[3], 11, DType::F64);
     let [_, dw, _] = gradients(true, &x, &w, &b, DenseActivation::Identity);
-    let probe = random((5, 3), 99, DType::F64);
+    let probe = random(&[5, 3], 99, DType::F64); // as `gradients` draws it
     let h = 1e-6;
     let dw = dw.to_vec2::<f64>().unwrap();
     for (r, c) in [(0, 0), (1, 2), (2, 3)] {
@@ -262,7 +229,7 @@ fn dense_gradients_pass_finite_differences() {
 #[test]
 fn softmax_cross_entropy_equals_candle_nn_in_value_and_gradient() {
     for (dtype, tolerance) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
-        let logits = (random((8, 5), 12, dtype) * 30.0).unwrap(); // large logits: the stable path matters
+        let logits = (random(&[8, 5], 12, dtype) * 30.0).unwrap(); // large logits: the stable path matters
         let labels = Tensor::new(&[0u32, 4, 2, 2, 1, 3, 0, 4], &Device::Cpu).unwrap();
         let value = |fused: bool| {
             let z = Var::from_tensor(&logits).unwrap();
@@ -282,6 +249,6 @@ fn softmax_cross_entropy_equals_candle_nn_in_value_and_gradient() {
         );
     }
     let bad = Tensor::new(&[0u32, 7], &Device::Cpu).unwrap();
-    let err = softmax_cross_entropy(&random((2, 3), 1, DType::F32), &bad).unwrap_err();
+    let err = softmax_cross_entropy(&random(&[2, 3], 1, DType::F32), &bad).unwrap_err();
     assert!(err.to_string().contains("out of range"), "{err}");
 }

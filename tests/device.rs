@@ -21,8 +21,10 @@ fn bad_device_strings_name_the_choices() {
     ] {
         let err = bad.parse::<DeviceSpec>().unwrap_err();
         assert!(err.contains(&format!("'{bad}'")), "{bad}: {err}");
+        // The accepted forms, not only the input echoed ("cuda:0:1" holds "cuda:0" itself).
         assert!(
-            err.contains("cuda:0") || err.contains("cpu, cuda, cuda:N, metal or auto"),
+            err.contains("write e.g. 'cuda:0' or 'cuda:1'")
+                || err.contains("use cpu, cuda, cuda:N, metal or auto"),
             "{bad}: {err}"
         );
     }

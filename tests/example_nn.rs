@@ -226,10 +226,13 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
     common::write_quadrants(&dir, 16, 8, 8);
     let images = format!("mnist:{}", dir.display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["train", "--data", "spirals:10", "--hidden", "0"], "0"),
+        (
+            vec!["train", "--data", "spirals:10", "--hidden", "0"],
+            "'0' is not a whole number ≥ 1",
+        ),
         (
             vec!["train", "--data", "spirals:10", "--batch-size", "0"],
-            "0",
+            "'0' is not a whole number ≥ 1",
         ),
         (
             vec!["train", "--data", "spirals:10", "--lr", "nan"],
@@ -237,7 +240,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         ),
         (
             vec!["train", "--data", "spirals:10", "--valid-fraction", "1.5"],
-            "fraction",
+            "'1.5' is not a fraction in [0, 1)",
         ),
         (
             vec!["train", "--data", "spirals:10", "--lr", "-1"],
@@ -255,8 +258,14 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             vec!["train", "--data", "spirals:10", "--weight-decay", "-0.1"],
             "'-0.1' is not a finite number ≥ 0",
         ),
-        (vec!["train", "--data", "nothing:3"], "nothing:3"),
-        (vec!["train", "--data", "parity:0"], "parity"),
+        (
+            vec!["train", "--data", "nothing:3"],
+            "unknown data source 'nothing:3': use csv:PATH",
+        ),
+        (
+            vec!["train", "--data", "parity:0"],
+            "N bits, a whole number from 1 to 20",
+        ),
         (vec!["train", "--data", &ragged], "line 3"),
         (
             vec!["train", "--data", &ragged, "--delimiter", ";;"],
@@ -291,7 +300,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
             vec![
                 "train", "--data", "parity:3", "--loss", "bce", "--plot", "x.jpg",
             ],
-            ".svg",
+            "the file name must end in .svg",
         ),
         (
             vec![
@@ -452,7 +461,7 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
         "contradicting.safetensors",
     );
     for (path, expected) in [
-        (&truncated, "model"),
+        (&truncated, "is not a safetensors file"),
         (&lying, "its description needs"),
         (&contradicting, "broken description"),
     ] {
@@ -774,7 +783,9 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
 /// Training 3 epochs, then resuming to 6 from the checkpoint, ends with the very bits of an
 /// uninterrupted 6-epoch run: weights and optimizer state, for SGD, momentum, Nesterov, AdamW with
 /// weight decay, a step schedule, and a conv net with batch norm and dropout. (A cosine schedule is
-/// left out: its length is the run's --epochs, so a 3-epoch run decays on another curve.)
+/// left out: its length is the run's --epochs, so a 3-epoch run decays on another curve.) The
+/// resumed epochs moved every weight tensor away from the 3-epoch checkpoint, so the bits agree
+/// because both runs trained alike, not because neither trained.
 #[test]
 fn three_epochs_then_three_more_equal_six_bit_for_bit() {
     let dir = scratch("resume-exact");
@@ -826,9 +837,24 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
             "{name}: {first}"
         );
         train("3", &half, &flags);
+        let at_three = tensors(&half);
+        assert_eq!(epochs_done(&half), 3, "{name}");
         let resumed = train("6", &half, &["--resume", half.to_str().unwrap()]);
         assert!(resumed.contains("epochs 4..6"), "{name}: {resumed}");
+        assert_eq!(epochs_done(&half), 6, "{name}");
         let (a, b) = (tensors(&whole), tensors(&half));
+        let weights: Vec<&(String, Vec<u32>)> = b
+            .iter()
+            .filter(|(n, _)| n.starts_with("layers.") && n.ends_with(".weight"))
+            .collect();
+        assert!(weights.len() >= 3, "{name}: {weights:?}");
+        for (n, bits) in weights {
+            let before = at_three.iter().find(|(m, _)| m == n).unwrap();
+            assert!(
+                &before.1 != bits,
+                "{name}: epochs 4..6 left '{n}' as it was"
+            );
+        }
         assert!(
             a.iter().any(|(n, _)| n.starts_with("optimizer.")) || name == "sgd",
             "{name}: no optimizer state saved"
@@ -843,18 +869,22 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
 
 /// Ctrl-C (SIGINT) in the middle of an epoch: the batch under way finishes, the checkpoint is
 /// written, one line says how to go on, the exit status is 130; resuming from there ends with the
-/// very bits of a run that was never interrupted. SIGTERM does the same with 143, and without
-/// --save says that nothing was kept.
+/// very bits of a run that was never interrupted. The checkpoint says where the run stopped (and
+/// the printed line the same epoch and batch): a run that happened to stop between epochs is
+/// interrupted again a little later, until one stops with part of an epoch done. SIGTERM does
+/// the same with 143, and without --save says that nothing was kept.
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
     use std::io::BufRead;
     let dir = scratch("interrupt");
     let common = [
+        // Epochs of 900 batches, so that a signal lands in one more often than between two
+        // (where the checkpoint is written and the validation rows scored).
         "--data",
-        "spirals:500",
+        "spirals:2000",
         "--epochs",
-        "100",
+        "30",
         "--batch-size",
         "4",
         "--optimizer",
@@ -889,7 +919,13 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
         });
         (child.wait().unwrap().code(), text)
     };
-    // Each schedule, the learning rate by epoch: a cosine's length is the run's --epochs, 100 here.
+    // spirals:2000 is 4000 points; the checkpoint says how many are held out.
+    let batches_per_epoch = |path: &Path| {
+        let training = &description(path)["training"];
+        let valid = (4000.0 * training["valid_fraction"].as_f64().unwrap()).round() as usize;
+        (4000 - valid).div_ceil(4)
+    };
+    // Each schedule, the learning rate by epoch: a cosine's length is the run's --epochs, 30 here.
     for (i, (schedule, delay_ms)) in [("constant", 0u64), ("cosine", 7), ("step:7:0.5", 19)]
         .into_iter()
         .enumerate()
@@ -913,13 +949,38 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
             part.to_str().unwrap(),
         ];
         args.extend(common);
-        let (code, text) = interrupt(&args, libc::SIGINT, delay_ms);
-        assert_eq!(code, Some(130), "{text}");
-        let last = text.lines().last().unwrap();
-        assert!(
-            last.starts_with("stopped in epoch") && last.contains("--resume"),
-            "{text}"
-        );
+        let mut tries = Vec::new();
+        let last = loop {
+            let delay_ms = delay_ms + 7 * tries.len() as u64;
+            let (code, text) = interrupt(&args, libc::SIGINT, delay_ms);
+            assert_eq!(code, Some(130), "{text}");
+            let last = text.lines().last().unwrap().to_string();
+            assert!(
+                last.starts_with("stopped in epoch") && last.contains("--resume"),
+                "{text}"
+            );
+            let training = &description(&part)["training"];
+            let (epochs, batch) = (
+                training["epochs"].as_u64().unwrap(),
+                training["batch"].as_u64().unwrap(),
+            );
+            assert!(epochs < 30, "{schedule}: it finished ({last})");
+            let numbers = numbers_in(&last);
+            assert!(
+                numbers.contains(&(epochs + 1)) && numbers.contains(&batch),
+                "{schedule}: the checkpoint says epoch {} after {batch} batches: {last}",
+                epochs + 1
+            );
+            assert!(batch < batches_per_epoch(&part) as u64, "{last}");
+            if batch > 0 {
+                break last;
+            }
+            tries.push(last);
+            assert!(
+                tries.len() < 20,
+                "{schedule}: every interrupt fell between epochs: {tries:?}"
+            );
+        };
         let mut resume = vec![
             "train",
             "--resume",
@@ -930,10 +991,7 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
         resume.extend(common);
         ok(&run(&resume));
         let (a, b) = (tensors(&whole), tensors(&part));
-        assert!(
-            a == b,
-            "interrupted after {delay_ms} ms ({last}), then resumed: other bits"
-        );
+        assert!(a == b, "{last}, then resumed: other bits");
     }
     let mut args = vec!["train"];
     args.extend(common);
@@ -943,10 +1001,14 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
 }
 
 /// A run killed outright (SIGKILL) at any instant leaves a checkpoint that loads and resumes: the
-/// previous one or the new one, never a broken one.
+/// previous one or the new one, never a broken one. Each run is killed at a random moment after
+/// its first epoch line, which it prints once that epoch's checkpoint is written, so that every
+/// kill finds a checkpoint this run rewrote (it records more epochs than before), and most
+/// land while later epochs are being trained and written.
 #[cfg(unix)]
 #[test]
 fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
+    use std::io::BufRead;
     let dir = scratch("sigkill");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
@@ -955,26 +1017,44 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
     first.extend(data);
     ok(&run(&first));
     let mut rng = simple_nn::rng::SplitMix64::new(50);
+    let mut rewrites = Vec::new();
     for i in 0..50 {
+        let before = epochs_done(&model);
         let mut args = vec![
             "train", "--resume", save, "--epochs", "100000", "--save", save,
         ];
         args.extend(data);
         let mut child = Command::new(common::example("nn"))
             .args(&args)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(5 + rng.next_u64() % 120));
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let epoch_line = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.starts_with("epoch"));
+        assert!(
+            epoch_line.is_some(),
+            "kill {i}: the run ended before its first epoch"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(rng.next_u64() % 40));
         child.kill().unwrap();
         child.wait().unwrap();
+        drop(lines);
         let out = run(&["eval", "--model", save, "--data", "spirals:200"]);
         assert!(
             out.status.success(),
             "kill {i}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let after = epochs_done(&model);
+        assert!(
+            after > before,
+            "kill {i}: the checkpoint still says {before} epochs"
+        );
+        rewrites.push(after - before);
     }
     // And it resumes: one more epoch from wherever the last kill left it.
     let done = epochs_done(&model).to_string();
@@ -982,16 +1062,30 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
     let mut args = vec!["train", "--resume", save, "--epochs", &next, "--save", save];
     args.extend(data);
     ok(&run(&args));
-    assert_eq!(epochs_done(&model).to_string(), next, "from {done}");
+    assert_eq!(
+        epochs_done(&model).to_string(),
+        next,
+        "from {done} ({rewrites:?})"
+    );
+}
+
+/// The `simple-nn` description a model file carries, as JSON.
+fn description(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    serde_json::from_str(&meta.metadata().as_ref().unwrap()["simple-nn"]).unwrap()
+}
+
+/// The whole numbers written in `text`.
+fn numbers_in(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 /// The epochs a model file records as done.
 fn epochs_done(path: &Path) -> u64 {
-    let bytes = std::fs::read(path).unwrap();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    let description: serde_json::Value =
-        serde_json::from_str(&meta.metadata().as_ref().unwrap()["simple-nn"]).unwrap();
-    description["training"]["epochs"].as_u64().unwrap()
+    description(path)["training"]["epochs"].as_u64().unwrap()
 }
 
 /// `--patience N` ends training N epochs after the best validation loss and says so; `--keep-best`

@@ -185,7 +185,7 @@ fn bad_flags_exit_non_zero_with_one_clear_line_and_no_output_file() {
             vec!["--print-every", "-2"],
             "'-2' is not a whole number ≥ 0",
         ),
-        (vec!["--hidden", "0"], "0"),
+        (vec!["--hidden", "0"], "0 is not in 1..=1000000"),
         (vec!["--dtype", "f16"], "use f64 or f32"),
         (vec!["--init", "numpy:abc"], "bad numpy seed"),
         (

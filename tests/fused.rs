@@ -8,27 +8,19 @@ mod common;
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::Optimizer;
-use common::{article, max_abs_diff, max_abs_diff_all};
+use common::{article, max_abs_diff, max_abs_diff_all, random};
 use simple_nn::kernels::{self as fused, FusedSgd};
 use simple_nn::nn::Mlp;
 use simple_nn::tutorial::half_sse;
 use simple_nn::tutorial::{reference, Init, Mode, Trainer};
 use simple_nn::Kernels;
 
-fn random(shape: (usize, usize), seed: u64, dtype: DType) -> Tensor {
-    // One layer of uniform:SEED weights, reshaped: any fixed numbers in [-1, 1) will do.
-    Init::Uniform(seed)
-        .weights(&[shape.0, shape.1], dtype, &Device::Cpu)
-        .unwrap()
-        .remove(0)
-}
-
 #[test]
 fn linear_sigmoid_equals_stock_matmul_then_sigmoid() {
     for (rows, n_in, n_out) in [(5, 3, 4), (5, 4, 1), (7, 8, 5), (1, 1, 1), (64, 33, 17)] {
         for (dtype, tolerance) in [(DType::F64, 1e-15), (DType::F32, 1e-6)] {
-            let x = random((rows, n_in), 1, dtype);
-            let w = random((n_out, n_in), 2, dtype);
+            let x = random(&[rows, n_in], 1, dtype);
+            let w = random(&[n_out, n_in], 2, dtype);
             let stock = candle_nn::ops::sigmoid(&x.matmul(&w.t().unwrap()).unwrap()).unwrap();
             let fused = fused::linear_sigmoid(&x, &w).unwrap();
             assert_eq!(fused.dims(), [rows, n_out]);
@@ -44,7 +36,10 @@ fn linear_sigmoid_equals_stock_matmul_then_sigmoid() {
 
 #[test]
 fn fused_loss_equals_stock_loss() {
-    let (p, y) = (random((5, 3), 3, DType::F64), random((5, 3), 4, DType::F64));
+    let (p, y) = (
+        random(&[5, 3], 3, DType::F64),
+        random(&[5, 3], 4, DType::F64),
+    );
     let diff = max_abs_diff(
         &fused::half_sse(&p, &y).unwrap(),
         &half_sse(&p, &y).unwrap(),
@@ -145,7 +140,7 @@ fn fused_gradients_pass_finite_differences() {
 #[test]
 fn fused_sgd_takes_candle_nn_sgd_steps_bit_for_bit() {
     for lr in [1.0, 0.3] {
-        let start = random((4, 3), 5, DType::F64);
+        let start = random(&[4, 3], 5, DType::F64);
         let (a, b) = (
             Var::from_tensor(&start).unwrap(),
             Var::from_tensor(&start).unwrap(),
@@ -153,7 +148,7 @@ fn fused_sgd_takes_candle_nn_sgd_steps_bit_for_bit() {
         let mut stock = candle_nn::SGD::new(vec![a.clone()], lr).unwrap();
         let mut fused = FusedSgd::new(vec![b.clone()], lr).unwrap();
         for step in 0..100 {
-            let target = random((4, 3), 6 + step, DType::F64);
+            let target = random(&[4, 3], 6 + step, DType::F64);
             stock
                 .backward_step(&half_sse(a.as_tensor(), &target).unwrap())
                 .unwrap();

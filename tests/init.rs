@@ -70,6 +70,11 @@ fn splitmix64_matches_its_reference_outputs() {
     assert_eq!(rng.next_u64(), 6_457_827_717_110_365_317);
     assert_eq!(rng.next_u64(), 3_203_168_211_198_807_973);
     assert_eq!(rng.next_u64(), 9_817_491_932_198_370_423);
+    // And so does the tests' own copy, which the dropout tests draw their masks from.
+    let mut own = common::SplitMix64(1_234_567);
+    assert_eq!(own.next_u64(), 6_457_827_717_110_365_317);
+    assert_eq!(own.next_u64(), 3_203_168_211_198_807_973);
+    assert_eq!(own.next_u64(), 9_817_491_932_198_370_423);
 }
 
 #[test]

@@ -115,7 +115,11 @@ fn png_is_refused_with_an_error_naming_svg_and_leaves_no_file() {
         let err = plot::write(&dir.join(name), "Loss", "epoch", "loss", &series)
             .unwrap_err()
             .to_string();
-        assert!(err.contains(name) && err.contains(".svg"), "{err}");
+        // The fix, not the name echoed ("loss.svg.txt" holds ".svg" itself).
+        assert!(
+            err.contains(name) && err.contains("must end in .svg"),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "{err}");
         assert!(plot::check_path(&dir.join(name)).is_err());
     }
@@ -192,7 +196,11 @@ fn bad_extension_is_an_error_naming_svg() {
         let err = plot::write(&path, "t", "x", "y", &series)
             .unwrap_err()
             .to_string();
-        assert!(err.contains(name) && err.contains(".svg"), "{err}");
+        // The fix, not the name echoed ("loss.svg.txt" holds ".svg" itself).
+        assert!(
+            err.contains(name) && err.contains("must end in .svg"),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "{err}");
     }
     assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));

@@ -5,11 +5,13 @@
 pub mod csv;
 pub mod idx;
 pub mod memory;
+pub mod part;
 pub mod samples;
 pub mod synthetic;
 pub mod text;
 
 pub use csv::{Schema, TableOptions};
+pub use part::Part;
 pub use samples::{epoch_batches, Normalization, Rows, Samples, TargetKind, Targets};
 
 use std::fmt;
@@ -19,15 +21,6 @@ use std::str::FromStr;
 use candle_core::Result;
 
 use synthetic::{MAX_PARITY_BITS, MAX_SPIRAL_POINTS};
-
-/// Which part of a data set to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    /// The training part.
-    Train,
-    /// The held-out test part.
-    Test,
-}
 
 /// Where samples come from, as written on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,24 +9,13 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use candle_core::{DType, Device, ModuleT, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarMap;
 
 use super::loss::Loss;
+use super::model::Model;
 use super::optim::{AnyOptimizer, OptimizerConfig, Schedule};
 use crate::data::Samples;
-use crate::kernels::Kernels;
-
-/// What the training loop trains: a network (`forward_t`, with `train` switching dropout and
-/// batch norm to their training behaviour) that knows its loss and the kernels it runs on.
-pub trait Model: ModuleT {
-    /// The loss of `output` (this model's) against `targets`, on the model's kernels.
-    fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor>;
-    /// Which loss that is.
-    fn loss_kind(&self) -> Loss;
-    /// The kernels the model runs on (plain SGD then updates in place on the fused ones).
-    fn kernels(&self) -> Kernels;
-}
 
 /// How to train: the optimizer and its learning rate, the schedule, the batches and the epochs.
 ///

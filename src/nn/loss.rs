@@ -13,9 +13,17 @@
 
 use candle_core::{DType, Result, Tensor, D};
 
-use super::mlp::Head;
 use crate::data::TargetKind;
 use crate::kernels::{self, Kernels};
+
+/// What the last layer's output goes through: chosen by the loss it feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// Raw outputs: logits for the cross-entropies (which apply softmax or sigmoid themselves), values for regression.
+    Identity,
+    /// A sigmoid, as in the tutorial, whose loss compares probabilities with 0/1 labels.
+    Sigmoid,
+}
 
 named_enum! {
     /// A training loss.

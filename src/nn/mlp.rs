@@ -17,7 +17,8 @@
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear_b, Linear, VarBuilder, VarMap};
 
-use super::loss::Loss;
+use super::loss::{Head, Loss};
+use super::model::Model;
 use crate::kernels::{self, DenseActivation, Kernels};
 
 /// The tutorial's layer sizes: 3 inputs (the last one the constant bias), 4 hidden, 1 output.
@@ -81,15 +82,6 @@ impl Activation {
             Activation::Gelu => xs.gelu_erf(),
         }
     }
-}
-
-/// What the last layer's output goes through: chosen by the loss it feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Head {
-    /// Raw outputs: logits for the cross-entropies (which apply softmax or sigmoid themselves), values for regression.
-    Identity,
-    /// A sigmoid, as in the tutorial, whose loss compares probabilities with 0/1 labels.
-    Sigmoid,
 }
 
 /// The shape of a network: layer sizes, hidden activation, bias, loss, and the kernels it runs on.
@@ -301,7 +293,7 @@ impl Mlp {
     }
 }
 
-impl super::fit::Model for Mlp {
+impl Model for Mlp {
     fn loss(&self, output: &Tensor, targets: &Tensor) -> Result<Tensor> {
         Mlp::loss(self, output, targets)
     }

@@ -8,14 +8,16 @@ pub mod fit;
 pub mod init;
 pub mod loss;
 pub mod mlp;
+pub mod model;
 pub mod net;
 pub mod optim;
 
-pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner, Model};
-pub use loss::Loss;
+pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
+pub use loss::{Head, Loss};
 pub use mlp::{
-    check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
+    check_sizes, sizes_of, weight_name, Activation, Dense, Mlp, MlpConfig, TUTORIAL_SIZES,
 };
+pub use model::Model;
 pub use net::{avg_pool, max_pool, LayerSpec, Layers, Net, NetConfig};
 pub use optim::{
     named_vars, AdamW, AnyOptimizer, OptimizerConfig, OptimizerKind, OptimizerState, Schedule,

@@ -42,10 +42,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use candle_core::{DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, VarBuilder, VarMap};
 
-use super::fit::Model;
 use super::init;
-use super::loss::Loss;
-use super::mlp::{Activation, Dense, Head};
+use super::loss::{Head, Loss};
+use super::mlp::{Activation, Dense};
+use super::model::Model;
 use crate::kernels::{self, DenseActivation, Kernels};
 use crate::rng::{self, Purpose};
 

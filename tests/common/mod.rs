@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor};
 use simple_nn::tutorial::Dataset;
 
@@ -24,6 +25,80 @@ pub fn max_abs_diff_all(a: &[Tensor], b: &[Tensor]) -> Result<f64> {
         .try_fold(0f64, |m, d| Ok(m.max(d?)))
 }
 
+/// SplitMix64 as Vigna published it (`splitmix64.c`): the state goes up by the golden-ratio
+/// increment, the output is the state through two xor-shift-multiply rounds. Written here, not
+/// taken from the crate, so that a test can check the crate's draws against it.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next output.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A double in [0, 1): the top 53 bits of the next output, times 2⁻⁵³.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `n` numbers uniform in [-1, 1) from `seed`: inputs and weights for tests, any fixed numbers.
+pub fn uniform(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = SplitMix64(seed);
+    (0..n).map(|_| 2.0 * rng.next_f64() - 1.0).collect()
+}
+
+/// A CPU tensor of `shape` in `dtype`, its values [`uniform`] from `seed`.
+pub fn random(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
+    Tensor::from_vec(uniform(shape.iter().product(), seed), shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+/// The largest absolute difference between two lists of numbers of the same length.
+pub fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// `max |a − b| / max |b|`: the difference relative to the largest expected value.
+pub fn relative_diff(a: &Tensor, b: &Tensor) -> f64 {
+    let scale = values(b).iter().fold(0f64, |m, v| m.max(v.abs()));
+    max_abs_diff(a, b).unwrap() / scale.max(f64::MIN_POSITIVE)
+}
+
+/// ReLU as PyTorch differentiates it, written `z·[z > 0]`: the same values as candle's `relu`, and
+/// the gradient 0 at exactly `z = 0` (PyTorch's and the fused kernels'), where candle's passes 1.
+pub fn relu_as_pytorch(z: &Tensor) -> Tensor {
+    let positive = z.gt(0.0).unwrap().to_dtype(z.dtype()).unwrap();
+    (z * positive).unwrap()
+}
+
+/// The gradients of `sum(out · probe)`, `probe` [`random`] from `seed` in `out`'s shape, dtype and
+/// device: every output's gradient a different number, so that a gradient sent to the wrong
+/// place shows.
+pub fn probe_backward(out: &Tensor, seed: u64) -> GradStore {
+    let probe = random(out.dims(), seed, DType::F64)
+        .to_dtype(out.dtype())
+        .unwrap()
+        .to_device(out.device())
+        .unwrap();
+    (out * probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+}
+
 /// Settles the thread count for the kernels and candle's stock ops before `main`, as the
 /// examples do first thing in theirs: the test harness starts its threads in `main`, after which
 /// setting the environment would no longer be sound.
@@ -38,9 +113,11 @@ pub fn article() -> (Tensor, Tensor) {
     Dataset::Article.tensors(DType::F64, &Device::Cpu).unwrap()
 }
 
-/// Values of a tensor as a flat `Vec<f64>`.
+/// Values of a tensor (on any device) as a flat `Vec<f64>`.
 pub fn values(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64)
+    t.to_device(&Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
         .unwrap()
         .flatten_all()
         .unwrap()
