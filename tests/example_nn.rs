@@ -301,7 +301,7 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
                 "--data",
                 "spirals:10",
             ],
-            "nn train --save",
+            "there is no model 'missing.safetensors'",
         ),
     ];
     for (mut args, expected) in cases {

@@ -109,7 +109,9 @@ pub struct Table {
 /// file of float32 beside the table that batches then read ([`Samples::is_streamed`]).
 pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&options.target, true)?.unwrap_or(0);
+    let target = raw
+        .target_column(&options.target, true, false)?
+        .unwrap_or(0);
     if raw.names.len() == 1 {
         fail!(
             "{} line 1, column '{}': it is the only column: add at least one feature column",
@@ -193,7 +195,7 @@ pub fn read_with(
     need_target: bool,
 ) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&schema.target, need_target)?;
+    let target = raw.target_column(&schema.target, need_target, true)?;
     let mut used = Vec::with_capacity(schema.features.len() + 1);
     for column in &schema.features {
         match raw.names.iter().position(|n| *n == column.name) {
@@ -241,7 +243,7 @@ pub fn read_numeric(
     need_target: bool,
 ) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&options.target, need_target)?;
+    let target = raw.target_column(&options.target, need_target, true)?;
     let schema = Schema {
         target: options.target.clone(),
         features: (0..raw.names.len())
@@ -558,17 +560,28 @@ impl Raw {
         }
     }
 
-    /// The index of the column named `name`; an error when it is needed and missing.
-    fn target_column(&self, name: &str, needed: bool) -> Result<Option<usize>> {
-        match self.names.iter().position(|n| n == name) {
-            Some(c) => Ok(Some(c)),
-            None if !needed => Ok(None),
-            None => fail!(
-                "{} line 1: no column named '{name}' (columns: {}): name the target column with --target NAME",
-                self.file,
-                self.names.join(", ")
-            ),
-        }
+    /// The index of the column named `name`; an error when it is needed and missing, naming
+    /// the closest names and what to do: the name came from `--target`, or from the `model`.
+    fn target_column(&self, name: &str, needed: bool, model: bool) -> Result<Option<usize>> {
+        let Some(c) = self.names.iter().position(|n| n == name) else {
+            if !needed {
+                return Ok(None);
+            }
+            let near = crate::error::closest(name, &self.names);
+            let near = match near.is_empty() {
+                true => String::new(),
+                false => format!(" (closest: '{}')", near.join("', '")),
+            };
+            let (columns, fix) = (list(&self.names), match model {
+                true => "the model was trained to predict it, so this table holds other data: give the model a table like the one it was trained on",
+                false => "name the target column with --target NAME",
+            });
+            fail!(
+                "{} line 1: no column named '{name}'{near}; columns: {columns}: {fix}",
+                self.file
+            )
+        };
+        Ok(Some(c))
     }
 
     /// Where an error about column `c` of the row at `byte` starts.

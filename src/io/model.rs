@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{atomic, safetensors_bytes, shape_text};
+use crate::cli::NN;
 use crate::data::{Fit, Normalization, Samples, Schema};
 use crate::kernels::Kernels;
 use crate::nn::{
@@ -468,10 +469,14 @@ fn read_model(
     dev: &Device,
 ) -> Result<(ModelSpec, HashMap<String, Tensor>, OptimizerState)> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Msg(format!(
-            "cannot read model '{shown}': {e}: run `nn train --save {shown}` first"
-        ))
+    if path.is_dir() {
+        fail!("'{shown}' is a folder: name the model file in it that `train --save` wrote (*.safetensors)")
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Msg(format!(
+            "there is no model '{shown}': train one first with `{NN} train --data … --save {shown}`"
+        )),
+        _ => Error::Msg(format!("cannot read model '{shown}': {e}")),
     })?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;
