@@ -155,16 +155,13 @@ impl Asked {
             )
         }
         if self.no_bias && spec.bias {
-            fail!("{}", refused("--no-bias", "has biases in its layers"))
+            return Err(refused("--no-bias", "has biases in its layers"));
         }
         if self.normalize && spec.normalization.is_none() {
-            fail!(
-                "{}",
-                refused(
-                    "--normalize",
-                    "was trained on features as they are, not standardised"
-                )
-            )
+            return Err(refused(
+                "--normalize",
+                "was trained on features as they are, not standardised",
+            ));
         }
         if let Some(shape) = self
             .image_shape
@@ -174,16 +171,15 @@ impl Asked {
                 Some(saved) => format!("reads images of {saved:?}"),
                 None => format!("reads flat rows of {} features", spec.sizes[0]),
             };
-            fail!("{}", refused(&format!("--image-shape {shape:?}"), &reads))
+            return Err(refused(&format!("--image-shape {shape:?}"), &reads));
         }
         match (&self.target, &spec.table) {
-            (Some(asked), Some(table)) if *asked != table.target => fail!(
-                "{}",
-                refused(
+            (Some(asked), Some(table)) if *asked != table.target => {
+                return Err(refused(
                     &format!("--target {asked}"),
-                    &format!("predicts column '{}'", table.target)
-                )
-            ),
+                    &format!("predicts column '{}'", table.target),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -199,29 +195,23 @@ impl Asked {
         self.check_model(spec)?;
         let (old, mut next) = (&done.fit, done.clone());
         if let Some(seed) = self.seed.filter(|s| *s != old.seed) {
-            fail!("{}", refused(&format!("--seed {seed}"), &format!("was trained with seed {}, which drew its weights, its validation split and its batch order", old.seed)))
+            return Err(refused(&format!("--seed {seed}"), &format!("was trained with seed {}, which drew its weights, its validation split and its batch order", old.seed)));
         }
         if let Some(v) = self.valid_fraction.filter(|v| *v != done.valid_fraction) {
-            fail!(
-                "{}",
-                refused(
-                    &format!("--valid-fraction {v}"),
-                    &format!(
-                        "holds out {} of its data for validation",
-                        done.valid_fraction
-                    )
-                )
-            )
+            return Err(refused(
+                &format!("--valid-fraction {v}"),
+                &format!(
+                    "holds out {} of its data for validation",
+                    done.valid_fraction
+                ),
+            ));
         }
         let kind = old.optimizer.kind();
         if let Some(asked) = self.optimizer.filter(|k| *k != kind) {
-            fail!(
-                "{}",
-                refused(
-                    &format!("--optimizer {asked}"),
-                    &format!("trains with {kind}, whose running state is saved with it")
-                )
-            )
+            return Err(refused(
+                &format!("--optimizer {asked}"),
+                &format!("trains with {kind}, whose running state is saved with it"),
+            ));
         }
         let epochs = self.epochs.unwrap_or(old.epochs);
         if epochs <= done.epochs {
@@ -287,9 +277,9 @@ impl Asked {
             (old.schedule, next.fit.schedule)
         {
             change(
-                "the cosine schedule's length (epochs)",
-                a.to_string(),
-                b.to_string(),
+                "cosine schedule's length",
+                format!("{a} epochs"),
+                format!("{b} epochs"),
             );
         }
         let mut next_batch_size = None;
@@ -312,9 +302,9 @@ impl Asked {
     }
 }
 
-/// The one line that refuses `flag` on resume: the saved model `has`, and how to go on.
-fn refused(flag: &str, has: &str) -> String {
-    format!("{flag}: the saved model {has}: drop it to resume the model, or leave out --resume to train a new one")
+/// The one-line error that refuses `flag` on resume: the saved model `has`, and how to go on.
+fn refused(flag: &str, has: &str) -> candle_core::Error {
+    candle_core::Error::Msg(format!("{flag}: the saved model {has}: drop it to resume the model, or leave out --resume to train a new one"))
 }
 
 /// A run's settings, before the data and the model are there.
@@ -673,6 +663,9 @@ impl Run {
             }
         }
         go_on += &format!(" --epochs {}", t.fit.epochs);
+        if let Some(size) = self.next_batch_size {
+            go_on += &format!(" --batch-size {size}");
+        }
         if self.net.config().kernels != Kernels::default() {
             go_on += &format!(" --kernels {}", self.net.config().kernels);
         }
