@@ -174,12 +174,10 @@ impl Asked {
             return Err(refused(&format!("--image-shape {shape:?}"), &reads));
         }
         match (&self.target, &spec.table) {
-            (Some(asked), Some(table)) if *asked != table.target => {
-                return Err(refused(
-                    &format!("--target {asked}"),
-                    &format!("predicts column '{}'", table.target),
-                ))
-            }
+            (Some(asked), Some(table)) if *asked != table.target => Err(refused(
+                &format!("--target {asked}"),
+                &format!("predicts column '{}'", table.target),
+            )),
             _ => Ok(()),
         }
     }
