@@ -681,9 +681,12 @@ impl Run {
     pub fn keeps_nothing_line(&self, resumed: Option<&Path>) -> String {
         match resumed {
             Some(path) => format!(
-                "no --save: this run keeps nothing, and {} stays at epoch {}; add --save {} to go on in it",
+                "no --save: this run keeps nothing, and {} stays as it was ({}); add --save {} to go on in it",
                 path.display(),
-                self.training.epochs,
+                match self.training.batch {
+                    0 => format!("{} epochs done", self.training.epochs),
+                    b => format!("{} epochs and {b} batches done", self.training.epochs),
+                },
                 shell_word(&path.display().to_string())
             ),
             None => "no --save: this run keeps nothing; add --save PATH.safetensors to keep the model".to_string(),

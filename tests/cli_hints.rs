@@ -209,7 +209,7 @@ fn runs_say_what_they_wrote_and_what_they_will_not_keep() {
         "--epochs",
         "2",
     ]);
-    let said = format!("{m} stays at epoch 1; add --save {m} to go on in it");
+    let said = format!("{m} stays as it was (1 epochs done); add --save {m} to go on in it");
     assert!(first(&text).contains(&said), "{text}");
     assert!(std::fs::read(&model).unwrap() == before);
 }
