@@ -14,11 +14,9 @@ use clap::{Args, Parser, Subcommand};
 #[cfg(unix)]
 use signal_hook::consts::{SIGINT, SIGTERM};
 use simple_nn::data::{csv, memory, Source, TableOptions};
-use simple_nn::io::{self, atomic, report, Training};
-use simple_nn::nn::{
-    self, Activation, FitConfig, Layers, Loss, NetConfig, OptimizerConfig, OptimizerKind, Schedule,
-};
-use simple_nn::run::{model_and_test_data, Run, Shape};
+use simple_nn::io::{self, atomic, report};
+use simple_nn::nn::{self, Activation, Layers, Loss, NetConfig, OptimizerKind, Schedule};
+use simple_nn::run::{model_and_test_data, Asked, Run};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
 
 /// Train, evaluate and run MLPs and conv nets on CSV, MNIST or synthetic data.
@@ -48,9 +46,9 @@ struct RunOn {
     /// cpu, cuda, cuda:N, metal or auto.
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
-    /// f32, f64, or (mainly on CUDA) bf16 or f16.
-    #[arg(long, default_value = "f32", value_parser = cli::dtype)]
-    dtype: DType,
+    /// f32, f64, or (mainly on CUDA) bf16 or f16 [default: f32; train --resume: the model's].
+    #[arg(long, value_parser = cli::dtype)]
+    dtype: Option<DType>,
     /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -74,17 +72,16 @@ struct DataArgs {
 }
 
 impl DataArgs {
-    /// The source, a table read with these options and `target` as its target column; sets
-    /// the process's data budget to --max-memory where given.
-    fn source(&self, target: &str) -> Source {
+    /// The source, a table read with these options and `target` (or `label`) as its target
+    /// column; sets the process's data budget to --max-memory where given.
+    fn source(&self, target: Option<&str>) -> Result<Source> {
         self.max_memory.into_iter().for_each(memory::set);
-        let (delimiter, drop_incomplete) = (self.delimiter, self.drop_incomplete);
         let table = TableOptions {
-            target: target.to_string(),
-            delimiter,
-            drop_incomplete,
+            target: target.unwrap_or(csv::LABEL).to_string(),
+            delimiter: self.delimiter,
+            drop_incomplete: self.drop_incomplete,
         };
-        self.data.clone().with_table_options(table)
+        Ok(self.data.clone().with_table_options(table)?)
     }
 }
 
@@ -93,9 +90,9 @@ impl DataArgs {
 struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// A table's target column (eval and predict read the model's).
-    #[arg(long, default_value = csv::LABEL)]
-    target: String,
+    /// A table's target column (eval, predict and --resume read the model's) [default: label].
+    #[arg(long)]
+    target: Option<String>,
     /// Hidden layer sizes, comma-separated: `dense:A,<activation>,dense:B,<activation>` [default: 64,32].
     #[arg(long, value_delimiter = ',', value_parser = cli::size, conflicts_with = "layers")]
     hidden: Option<Vec<usize>>,
@@ -105,52 +102,52 @@ struct TrainArgs {
     /// Read each CSV row's features as an image of C,H,W (MNIST's images are 1,28,28 already).
     #[arg(long, value_parser = cli::image_shape)]
     image_shape: Option<[usize; 3]>,
-    /// Activation of --hidden: relu, tanh, sigmoid or gelu [default: relu].
-    #[arg(long)]
+    /// Activation of --hidden: relu, tanh, sigmoid or gelu [default: relu] (--layers names its own).
+    #[arg(long, conflicts_with = "layers")]
     activation: Option<Activation>,
     /// cross-entropy (classes), bce (two classes), mse or half-sse (values) [default: cross-entropy].
     #[arg(long)]
     loss: Option<Loss>,
-    /// Go on training a model saved by `train --save`, from the epoch it reached, with its shape,
-    /// normalisation and training settings (the optimizer's running averages start afresh).
+    /// Go on training a model saved by `train --save` where it stopped, with its settings and optimizer state (saving only with --save).
+    /// --lr, --schedule, --momentum, --nesterov, --weight-decay, --patience, --batch-size and --epochs change them (first lines say how); flags that would change the model, its split or its optimizer are refused.
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Layers without bias (the tutorial's network has none).
     #[arg(long)]
     no_bias: bool,
-    /// sgd, momentum or adamw.
-    #[arg(long, default_value = "adamw")]
-    optimizer: OptimizerKind,
-    /// Base learning rate.
-    #[arg(long, default_value_t = 0.001, value_parser = cli::positive)]
-    lr: f64,
-    /// Momentum, for --optimizer momentum: in [0, 1).
-    #[arg(long, default_value_t = 0.9, value_parser = cli::momentum)]
-    momentum: f64,
+    /// sgd, momentum or adamw [default: adamw].
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
+    /// Base learning rate [default: 0.001].
+    #[arg(long, value_parser = cli::positive)]
+    lr: Option<f64>,
+    /// Momentum, for --optimizer momentum: in [0, 1) [default: 0.9].
+    #[arg(long, value_parser = cli::momentum)]
+    momentum: Option<f64>,
     /// Nesterov momentum, for --optimizer momentum.
     #[arg(long)]
     nesterov: bool,
-    /// Weight decay (AdamW's decoupled decay; L2 for momentum SGD).
-    #[arg(long, default_value_t = 0.0, value_parser = cli::non_negative)]
-    weight_decay: f64,
-    /// Learning-rate schedule: constant, step:EVERY:GAMMA, or cosine[:MIN_LR].
-    #[arg(long, default_value = "constant")]
-    schedule: Schedule,
-    /// Rows per minibatch.
-    #[arg(long, default_value_t = 32, value_parser = cli::size)]
-    batch_size: usize,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 20, value_parser = cli::size)]
-    epochs: usize,
+    /// Weight decay (AdamW's decoupled decay; L2 for momentum SGD) [default: 0].
+    #[arg(long, value_parser = cli::non_negative)]
+    weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, or cosine[:MIN_LR] over --epochs [default: constant].
+    #[arg(long)]
+    schedule: Option<Schedule>,
+    /// Rows per minibatch [default: 32].
+    #[arg(long, value_parser = cli::size)]
+    batch_size: Option<usize>,
+    /// Passes over the training data, in all [default: 20; --resume: the saved run's].
+    #[arg(long, value_parser = cli::size)]
+    epochs: Option<usize>,
     /// `fused`: one op per dense layer, per conv (with its ReLU and max-pool) and for the loss, in-place SGD; `stock`: candle's own ops.
     #[arg(long, default_value = "fused")]
     kernels: Kernels,
-    /// Seed of the initial weights, the validation split and the batch order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Fraction of the training data held out for validation.
-    #[arg(long, default_value_t = 0.1, value_parser = cli::fraction)]
-    valid_fraction: f64,
+    /// Seed of the initial weights, the validation split and the batch order [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fraction of the training data held out for validation [default: 0.1].
+    #[arg(long, value_parser = cli::fraction)]
+    valid_fraction: Option<f64>,
     /// Standardise features with the training data's mean and spread (saved with the model).
     #[arg(long)]
     normalize: bool,
@@ -272,47 +269,43 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
-    let (dtype, epochs) = (args.run_on.dtype, args.epochs);
+    let resume = args.resume.as_deref();
+    let dtype = (args.run_on.dtype.or(resume.and_then(io::saved_dtype))).unwrap_or(DType::F32);
     let dev = args.run_on.device.open_for(dtype)?;
-    let shape = Shape {
-        layers: Shape::asked_layers(
-            args.layers.as_ref(),
-            args.hidden.as_deref(),
-            args.activation,
-        ),
-        activation: args.activation,
-        image_shape: args.image_shape,
-        loss: args.loss,
-        no_bias: args.no_bias,
-        normalize: args.normalize,
+    let a = &args;
+    let asked = Asked {
+        layers: Asked::asked_layers(a.layers.as_ref(), a.hidden.as_deref(), a.activation),
+        activation: a.activation,
+        image_shape: a.image_shape,
+        loss: a.loss,
+        no_bias: a.no_bias,
+        normalize: a.normalize,
+        target: a.target.clone(),
+        optimizer: a.optimizer,
+        lr: a.lr,
+        momentum: a.momentum,
+        nesterov: a.nesterov,
+        weight_decay: a.weight_decay,
+        schedule: a.schedule,
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        seed: a.seed,
+        valid_fraction: a.valid_fraction,
+        patience: a.patience,
     };
-    let data = &args.data.source(&args.target);
-    let mut run = match &args.resume {
-        Some(path) => Run::resume(path, data, &shape, epochs, args.kernels, dtype, &dev)?,
-        None => {
-            let fit = FitConfig {
-                optimizer: OptimizerConfig::new(
-                    args.optimizer,
-                    args.momentum,
-                    args.nesterov,
-                    args.weight_decay,
-                ),
-                lr: args.lr,
-                schedule: args.schedule.with_epochs(epochs),
-                batch_size: args.batch_size,
-                epochs,
-                seed: args.seed,
-                patience: args.patience,
-                progress: true,
-            };
-            let training = Training::new(fit, args.valid_fraction);
-            Run::new(data, &shape, training, args.kernels, dtype, &dev)?
-        }
+    let data = &args.data.source(args.target.as_deref())?;
+    let mut run = match resume {
+        Some(path) => Run::resume(path, data, &asked, args.kernels, dtype, &dev)?,
+        None => Run::new(data, &asked, args.kernels, dtype, &dev)?,
     };
     run.training.fit.progress = true;
     let on = device::name(&dev);
     println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
-    run.notes.iter().for_each(|note| println!("{note}"));
+    let nothing = args.save.is_none().then(|| run.keeps_nothing_line(resume));
+    run.notes
+        .iter()
+        .chain(&nothing)
+        .for_each(|note| println!("{note}"));
     // Ctrl-C or TERM ends training after the batch under way (a second changes nothing).
     let signal = Arc::new(AtomicUsize::new(0));
     #[cfg(unix)]
@@ -324,12 +317,13 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         (Some(best), true) => (Some(best.as_path()), Some(io::last_beside(best))),
         (save, _) => (None, save.clone()),
     };
+    let epochs = run.training.fit.epochs;
     let fitted = run.fit(last.as_deref(), best, stop, |e| {
         println!("{}", report::epoch_line(e, epochs));
         Ok(())
     })?;
     if fitted.stopped {
-        println!("{}", run.stopped_line(last.as_deref(), data));
+        println!("{}", run.stopped_line(last.as_deref(), best, data));
         return Ok(ExitCode::from(signal.load(Ordering::Relaxed) as u8));
     }
     run.early_lines(&fitted, best, last.as_deref())
@@ -349,11 +343,11 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 
 fn eval(args: EvalArgs) -> Result<()> {
     atomic::check_all_writable([&args.metrics_json])?;
-    let on = &args.run_on;
-    let data = args.data.source(csv::LABEL);
-    let s = model_and_test_data(&args.model, &data, on.device, on.dtype, true)?;
+    let (on, dtype) = (&args.run_on, args.run_on.dtype.unwrap_or(DType::F32));
+    let data = args.data.source(None)?;
+    let s = model_and_test_data(&args.model, &data, on.device, dtype, true)?;
     s.notes.iter().for_each(|note| println!("{note}"));
-    let scored = nn::evaluate(&s.net, &s.samples, on.dtype, &s.dev)?;
+    let scored = nn::evaluate(&s.net, &s.samples, dtype, &s.dev)?;
     let accuracy = (scored.accuracy)
         .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
         .unwrap_or_default();
@@ -367,18 +361,21 @@ fn eval(args: EvalArgs) -> Result<()> {
 
 fn predict(args: PredictArgs) -> Result<()> {
     atomic::check_all_writable([&args.output])?;
-    let on = &args.run_on;
-    let data = args.data.source(csv::LABEL);
-    let s = model_and_test_data(&args.model, &data, on.device, on.dtype, false)?;
+    let (on, dtype) = (&args.run_on, args.run_on.dtype.unwrap_or(DType::F32));
+    let data = args.data.source(None)?;
+    let s = model_and_test_data(&args.model, &data, on.device, dtype, false)?;
     s.notes.iter().for_each(|note| eprintln!("{note}"));
-    let predictions = nn::predict(&s.net, &s.samples, on.dtype, &s.dev)?;
+    let predictions = nn::predict(&s.net, &s.samples, dtype, &s.dev)?;
     let csv = report::predictions_csv(&s.spec, &predictions);
-    Ok(report::write_or_print(args.output.as_deref(), &csv)?)
+    report::write_or_print(args.output.as_deref(), &csv)?;
+    let n = predictions.len();
+    (args.output.iter()).for_each(|p| println!("wrote {n} predictions to {}", p.display()));
+    Ok(())
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
     atomic::check_all_writable([&args.metrics_json])?;
-    let dtype = args.run_on.dtype;
+    let dtype = args.run_on.dtype.unwrap_or(DType::F32);
     let dev = args.run_on.device.open_for(dtype)?;
     let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
     let config = NetConfig {

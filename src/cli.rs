@@ -5,6 +5,9 @@
 
 use candle_core::DType;
 
+/// How the `nn` commands the messages print are run from a clone of the repository.
+pub const NN: &str = "cargo run --release --example nn --";
+
 /// `f32`, `f64`, `bf16` or `f16`.
 pub fn dtype(s: &str) -> Result<DType, String> {
     match s {

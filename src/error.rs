@@ -44,6 +44,41 @@ pub fn one_of(names: &[&str]) -> String {
     }
 }
 
+/// The names among `names` nearest to `name` (at most three, all equally near): a misspelt
+/// name's likely meaning, for a message. Nearness is the edit distance between the lower-cased
+/// names, and a name more than a third of its length away is not near.
+pub fn closest<'a>(name: &str, names: &'a [String]) -> Vec<&'a str> {
+    let lower = |s: &str| s.to_lowercase().chars().collect::<Vec<char>>();
+    let wanted = lower(name);
+    let distance = |other: &[char]| {
+        // Levenshtein, one row at a time.
+        let mut row: Vec<usize> = (0..=other.len()).collect();
+        for (i, a) in wanted.iter().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, b) in other.iter().enumerate() {
+                let next = (diagonal + usize::from(a != b))
+                    .min(row[j] + 1)
+                    .min(row[j + 1] + 1);
+                diagonal = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[other.len()]
+    };
+    let mut near: Vec<(usize, &str)> = (names.iter())
+        .map(|n| (distance(&lower(n)), n.as_str()))
+        .filter(|(d, _)| *d <= (wanted.len() / 3).max(1))
+        .collect();
+    near.sort();
+    let best = near.first().map_or(0, |(d, _)| *d);
+    (near.into_iter())
+        .take_while(|(d, _)| *d == best)
+        .take(3)
+        .map(|(_, n)| n)
+        .collect()
+}
+
 /// A command-line tool's exit status for `result`; an error is printed as `error: …` on one line.
 pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {

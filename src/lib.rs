@@ -26,7 +26,7 @@
 //! | [`run`] | a training run from a data source to a trained model (`nn train`) |
 //! | [`tutorial`] | the article's data, the hand-written reference, its trainer and modes |
 //! | [`plot`] | loss curves as SVG |
-//! | [`bench`] | the `nn bench` workload, helpers of the side-by-side benchmarks |
+//! | [`bench`](mod@bench) | the `nn bench` workload, helpers of the side-by-side benchmarks |
 //! | [`cli`] | parsers of command-line values, with errors that name the range |
 //!
 //! ```

@@ -1,6 +1,6 @@
 //! Loss curves as SVG: text that any browser shows, with no drawing library and no fonts to ship.
 //!
-//! [`write`] lays out shared axes with about five "nice" ticks each (1, 2 or
+//! [`write()`] lays out shared axes with about five "nice" ticks each (1, 2 or
 //! 5 times a power of ten), a title, axis labels and a legend, and writes an
 //! SVG document. Raster images are left to the tools made for them (a browser,
 //! `rsvg-convert`, Inkscape): drawing text into pixels means shipping a font

@@ -253,32 +253,49 @@ fn normal_draws_have_the_standard_normal_moments() {
 /// masks: `--resume` refuses it in one line that says what to do, and a current one resumes.
 #[test]
 fn a_checkpoint_of_the_old_streams_is_refused_on_resume() {
-    use simple_nn::io::{ModelSpec, Training};
-    use simple_nn::nn::{Activation, FitConfig};
+    use simple_nn::data::Source;
+    use simple_nn::io::{self, ModelSpec, Training};
+    use simple_nn::nn::{Activation, FitConfig, OptimizerState};
+    use simple_nn::run::{Asked, Run};
     let training = Training::new(FitConfig::default(), 0.1);
     assert_eq!(training.streams, rng::STREAMS);
-    let spec = |training: Training| ModelSpec {
-        sizes: vec![2, 8, 2],
-        activation: Activation::Relu,
-        layers: Some("dense:8,relu".parse().unwrap()),
-        input_shape: None,
-        bias: true,
-        loss: Loss::CrossEntropy,
-        classes: Some(2),
-        table: None,
-        normalization: None,
-        training: Some(training),
+    let dir = common::scratch("old-streams");
+    let saved = |training: Training, name: &str| {
+        let spec = ModelSpec {
+            sizes: vec![2, 8, 2],
+            activation: Activation::Relu,
+            layers: Some("dense:8,relu".parse().unwrap()),
+            input_shape: None,
+            bias: true,
+            loss: Loss::CrossEntropy,
+            classes: Some(2),
+            table: None,
+            normalization: None,
+            training: Some(training),
+        };
+        let (_, varmap) = Net::seeded(spec.net_config(), 0, DType::F32, &Device::Cpu).unwrap();
+        let path = dir.join(name);
+        io::save_checkpoint(&path, &spec, &varmap, &OptimizerState::default()).unwrap();
+        path
     };
-    assert!(spec(training.clone()).resume(None, None, None, 40).is_ok());
-    let old = spec(Training {
-        streams: 0,
-        ..training
-    });
-    let err = old.resume(None, None, None, 40).unwrap_err().to_string();
+    let resume = |path: &std::path::Path| {
+        let asked = Asked {
+            epochs: Some(2),
+            ..Asked::default()
+        };
+        Run::resume(path, &Source::Spirals(20), &asked, Kernels::Fused, DType::F32, &Device::Cpu)
+    };
+    assert!(resume(&saved(training.clone(), "now.safetensors")).is_ok());
+    let old = saved(
+        Training {
+            streams: 0,
+            ..training
+        },
+        "old.safetensors",
+    );
+    let err = resume(&old).err().expect("refused").to_string();
     assert!(
-        err.contains("earlier simple-nn")
-            && err.contains("train a new model")
-            && !err.contains('\n'),
+        err.contains("earlier simple-nn") && err.contains("train a new model") && !err.contains('\n'),
         "{err}"
     );
 }

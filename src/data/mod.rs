@@ -101,11 +101,15 @@ impl Source {
         })
     }
 
-    /// The same source, a table read with `options` (other sources have none).
-    pub fn with_table_options(self, options: TableOptions) -> Self {
+    /// The same source, a table read with `options`; other sources have none, so a delimiter
+    /// or `drop_incomplete` for them is refused rather than dropped.
+    pub fn with_table_options(self, options: TableOptions) -> Result<Self> {
         match self {
-            Source::Csv(path, _) => Source::Csv(path, options),
-            other => other,
+            Source::Csv(path, _) => Ok(Source::Csv(path, options)),
+            other if options.delimiter.is_some() || options.drop_incomplete => fail!(
+                "--delimiter and --drop-incomplete read a table, and --data {other} is not one: drop them"
+            ),
+            other => Ok(other),
         }
     }
 }

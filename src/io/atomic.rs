@@ -22,7 +22,7 @@ use tempfile::NamedTempFile;
 pub fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let fail =
         |e: &dyn std::fmt::Display| Error::Msg(format!("cannot write '{}': {e}", path.display()));
-    let tmp = temporary_beside(path).map_err(|e| fail(&e))?;
+    let tmp = temporary_beside(path).map_err(|e| fail(&why_not(path, &e)))?;
     write(tmp.path()).map_err(|e| fail(&crate::error::message(&e)))?;
     // The writer may have reopened the path: flush what is there now, not our handle's view.
     File::open(tmp.path())
@@ -41,10 +41,25 @@ pub fn write(path: &Path, contents: &[u8]) -> Result<()> {
 pub fn check_writable(path: &Path) -> Result<()> {
     temporary_beside(path).map(drop).map_err(|e| {
         Error::Msg(format!(
-            "cannot write '{}' ({e}): pick a path in an existing folder you can write to",
-            path.display()
+            "cannot write '{}' ({}): pick a path in an existing folder you can write to",
+            path.display(),
+            why_not(path, &e)
         ))
     })
+}
+
+/// Why no file can be made at `path`, `e` being what making one beside it gave: the folder,
+/// when it is missing or no folder, else the error without the temporary file's name.
+fn why_not(path: &Path, e: &std::io::Error) -> String {
+    let folder = folder_of(path);
+    match (folder.exists(), folder.is_dir()) {
+        (false, _) => format!("the folder '{}' does not exist", folder.display()),
+        (true, false) => format!("'{}' is not a folder", folder.display()),
+        // tempfile ends its message with the temporary file's path, which is no name of the user's.
+        (true, true) => (e.to_string().split(" at path ").next())
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// [`check_writable`] for each path that is given.

@@ -9,7 +9,7 @@ pub mod weights;
 
 pub use model::{
     check_model_path, last_beside, load_model, load_trainable, save_checkpoint, save_model,
-    ModelSpec, Training,
+    saved_dtype, ModelSpec, Training,
 };
 
 /// A shape as `(3, 4)`, the way numpy writes it.

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Error, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::{atomic, safetensors_bytes, shape_text};
+use crate::cli::NN;
 use crate::data::{Normalization, Reading, Samples, Schema};
 use crate::kernels::Kernels;
 use crate::nn::{
@@ -317,48 +318,6 @@ impl ModelSpec {
         }
     }
 
-    /// The settings to train on to `epochs` epochs in all, after checking that the run asks for this
-    /// model: `layers` (with the flag that asked for them, for the message), `activation` and
-    /// `loss`, where given, must be the saved ones.
-    pub fn resume(
-        &self,
-        layers: Option<(&Layers, &str)>,
-        activation: Option<Activation>,
-        loss: Option<Loss>,
-        epochs: usize,
-    ) -> Result<Training> {
-        let Some(done) = &self.training else {
-            fail!("the model records no training settings to resume with: train a new one")
-        };
-        if done.streams != crate::rng::STREAMS {
-            fail!("the model was trained by an earlier simple-nn, whose random streams (batch order, dropout masks) this one cannot replay: train a new model (this one still loads for eval and predict)")
-        }
-        let saved = self.net_config().layers;
-        if let Some((asked, flag)) = layers {
-            if *asked != saved {
-                fail!("the saved network's hidden layers are {saved}, not {flag}: drop --hidden/--layers to resume it, or train a new model")
-            }
-        }
-        if activation.is_some_and(|a| a != self.activation) || loss.is_some_and(|l| l != self.loss)
-        {
-            fail!(
-                "the saved network uses {} with {}: drop --activation/--loss to resume it, or train a new model",
-                self.activation,
-                self.loss
-            )
-        }
-        if epochs <= done.epochs {
-            fail!(
-                "the model has already trained {} epochs: pass --epochs above that to train on",
-                done.epochs
-            )
-        }
-        let mut next = done.clone();
-        next.fit.epochs = epochs;
-        next.fit.schedule = next.fit.schedule.with_epochs(epochs);
-        Ok(next)
-    }
-
     /// The names and shapes of the parameters such a model has, in `VarMap` layout, after
     /// checking that the description agrees with itself (sizes, input shape and layers).
     fn parameters(&self) -> Result<Vec<(String, Vec<usize>)>> {
@@ -485,6 +444,33 @@ pub fn load_trainable(
     Ok((spec, net, varmap, optimizer))
 }
 
+/// The dtype the parameters of the model file at `path` are stored in, read from the file's
+/// header alone; `None` where the file cannot tell (loading it then says why).
+pub fn saved_dtype(path: &Path) -> Option<DType> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut size = [0u8; 8];
+    file.read_exact(&mut size).ok()?;
+    // A safetensors header is a JSON object of at most 100 MB (the format's own limit).
+    let size = usize::try_from(u64::from_le_bytes(size))
+        .ok()?
+        .min(100_000_000);
+    let mut header = vec![0u8; size];
+    file.read_exact(&mut header).ok()?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).ok()?;
+    let dtype = (header.iter())
+        .filter(|(name, _)| *name != "__metadata__")
+        .find_map(|(_, tensor)| tensor.get("dtype")?.as_str().map(str::to_string))?;
+    match dtype.as_str() {
+        "F64" => Some(DType::F64),
+        "F32" => Some(DType::F32),
+        "BF16" => Some(DType::BF16),
+        "F16" => Some(DType::F16),
+        _ => None,
+    }
+}
+
 /// A model file's description and parameters, checked against each other, and the optimizer
 /// state saved beside them (its tensors; the step count is the description's).
 fn read_model(
@@ -493,10 +479,14 @@ fn read_model(
     dev: &Device,
 ) -> Result<(ModelSpec, HashMap<String, Tensor>, OptimizerState)> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Msg(format!(
-            "cannot read model '{shown}': {e}: run `nn train --save {shown}` first"
-        ))
+    if path.is_dir() {
+        fail!("'{shown}' is a folder: name the model file in it that `train --save` wrote (*.safetensors)")
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Msg(format!(
+            "there is no model '{shown}': train one first with `{NN} train --data … --save {shown}`"
+        )),
+        _ => Error::Msg(format!("cannot read model '{shown}': {e}")),
     })?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;

@@ -8,11 +8,11 @@
 //!
 //! - [`sigmoid`]: the tutorial's layer `σ(x·wᵀ)`, its loss `½·Σ(ŷ − y)²`, and the
 //!   hand-written deltas on the same kernels;
-//! - [`dense`]: `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
+//! - [`dense`](mod@dense): `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
 //! - [`conv`]: `act(conv2d(x, w) + b)` as im2col and gemm, forward and backward, with the
 //!   max-pool that follows it where there is one;
 //! - [`pool`]: max-pooling whose gradient goes whole to each window's maximum;
-//! - [`dropout`]: dropout that keeps its mask for the backward;
+//! - [`dropout`](mod@dropout): dropout that keeps its mask for the backward;
 //! - [`sgd`]: SGD that updates the weights in place;
 //! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
 

@@ -62,6 +62,7 @@ impl FitConfig {
     /// Checks the settings before any work is done.
     pub fn validate(&self) -> Result<()> {
         self.optimizer.validate(self.lr)?;
+        self.schedule.validate()?;
         if self.batch_size == 0 {
             fail!("batch size 0 holds no rows: use e.g. 32")
         }

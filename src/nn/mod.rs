@@ -2,7 +2,7 @@
 //! learning-rate schedules, and the minibatch training loop.
 //!
 //! A model's kernels are chosen once, in its config ([`MlpConfig::kernels`]);
-//! everything after that (`forward`, [`Mlp::loss`], [`fit`]) runs on them.
+//! everything after that (`forward`, [`Mlp::loss`], [`fit()`]) runs on them.
 
 pub mod fit;
 pub mod init;

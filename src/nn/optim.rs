@@ -447,6 +447,16 @@ impl Schedule {
         }
     }
 
+    /// Checks, before any work, that the schedule can run: a cosine needs its length, which
+    /// [`with_epochs`](Self::with_epochs) sets (parsed without one it would train at `min_lr`
+    /// from the first epoch, 0 for `cosine`).
+    pub fn validate(&self) -> Result<()> {
+        if let Schedule::Cosine { epochs: 0, .. } = self {
+            fail!("the cosine schedule has no length: set it with Schedule::with_epochs(epochs) (the command line sets it from --epochs)")
+        }
+        Ok(())
+    }
+
     /// The same schedule for a run of `epochs` epochs: sets the length of a cosine decay.
     pub fn with_epochs(self, epochs: usize) -> Self {
         match self {

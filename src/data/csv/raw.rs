@@ -252,17 +252,33 @@ impl Raw {
         }
     }
 
-    /// The index of the column named `name`; an error when it is needed and missing.
-    pub(super) fn target_column(&self, name: &str, needed: bool) -> Result<Option<usize>> {
-        match self.names.iter().position(|n| n == name) {
-            Some(c) => Ok(Some(c)),
-            None if !needed => Ok(None),
-            None => fail!(
-                "{} line 1: no column named '{name}' (columns: {}): name the target column with --target NAME",
-                self.file,
-                self.names.join(", ")
-            ),
-        }
+    /// The index of the column named `name`; an error when it is needed and missing, naming
+    /// the closest names and what to do: the name came from `--target`, or from the `model`.
+    pub(super) fn target_column(
+        &self,
+        name: &str,
+        needed: bool,
+        model: bool,
+    ) -> Result<Option<usize>> {
+        let Some(c) = self.names.iter().position(|n| n == name) else {
+            if !needed {
+                return Ok(None);
+            }
+            let near = crate::error::closest(name, &self.names);
+            let near = match near.is_empty() {
+                true => String::new(),
+                false => format!(" (closest: '{}')", near.join("', '")),
+            };
+            let (columns, fix) = (list(&self.names), match model {
+                true => "the model was trained to predict it, so this table holds other data: give the model a table like the one it was trained on",
+                false => "name the target column with --target NAME",
+            });
+            fail!(
+                "{} line 1: no column named '{name}'{near}; columns: {columns}: {fix}",
+                self.file
+            )
+        };
+        Ok(Some(c))
     }
 
     /// Where an error about column `c` of the row at `byte` starts.
@@ -273,5 +289,13 @@ impl Raw {
             self.line(byte),
             self.names[c]
         )
+    }
+}
+
+/// At most ten names of `items`, and how many there are in all past ten.
+fn list(items: &[String]) -> String {
+    match items.len() {
+        0..=10 => items.join(", "),
+        n => format!("{}, … ({n} in all)", items[..10].join(", ")),
     }
 }

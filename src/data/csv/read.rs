@@ -32,7 +32,7 @@ pub struct Table {
 /// file of float32 beside the table that batches then read ([`Samples::is_streamed`]).
 pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&options.target, true)?.unwrap_or(0);
+    let target = raw.target_column(&options.target, true, false)?.unwrap_or(0);
     if raw.names.len() == 1 {
         fail!(
             "{} line 1, column '{}': it is the only column: add at least one feature column",
@@ -116,7 +116,7 @@ pub fn read_with(
     need_target: bool,
 ) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&schema.target, need_target)?;
+    let target = raw.target_column(&schema.target, need_target, true)?;
     let mut used = Vec::with_capacity(schema.features.len() + 1);
     for column in &schema.features {
         match raw.names.iter().position(|n| *n == column.name) {
@@ -164,7 +164,7 @@ pub fn read_numeric(
     need_target: bool,
 ) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&options.target, need_target)?;
+    let target = raw.target_column(&options.target, need_target, true)?;
     let schema = Schema {
         target: options.target.clone(),
         features: (0..raw.names.len())
