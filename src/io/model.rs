@@ -354,7 +354,13 @@ impl ModelSpec {
             LayerSpec::Dense(n) => Some(*n),
             _ => None,
         });
-        let sizes: Vec<usize> = std::iter::once(config.input.iter().product())
+        let Some(features) = crate::nn::net::elements(&config.input) else {
+            fail!(
+                "its input shape {:?} holds more values than can be counted",
+                config.input
+            )
+        };
+        let sizes: Vec<usize> = std::iter::once(features)
             .chain(dense)
             .chain([config.outputs])
             .collect();
