@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use simple_nn::data::{csv, memory, Source, TableOptions};
 use simple_nn::io::{self, atomic, report, Training};
 use simple_nn::nn::{
-    self, Activation, FitConfig, Layers, Loss, NetConfig, OptimizerConfig, OptimizerKind, Schedule,
+    self, Activation, FitConfig, Layers, Loss, OptimizerConfig, OptimizerKind, Schedule,
 };
 use simple_nn::run::{model_and_test_data, Run, Shape};
 use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
@@ -41,7 +41,7 @@ enum Command {
     Bench(BenchArgs),
 }
 
-/// Where the run happens.
+/// Where the run happens, and the memory it may take.
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 struct RunOn {
@@ -54,6 +54,9 @@ struct RunOn {
     /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
+    /// Refuse data, and a model to train, that would take more memory than this (512M, 2G, …) [default: half the available memory].
+    #[arg(long, value_parser = cli::bytes)]
+    max_memory: Option<u64>,
 }
 
 /// The data, and how to read a table.
@@ -68,16 +71,11 @@ struct DataArgs {
     /// Leave out table rows with a missing value (empty, NA, NaN, …), and say how many.
     #[arg(long)]
     drop_incomplete: bool,
-    /// Refuse data that would take more memory than this (512M, 2G, …) [default: half the available memory].
-    #[arg(long, value_parser = cli::bytes)]
-    max_memory: Option<u64>,
 }
 
 impl DataArgs {
-    /// The source, a table read with these options and `target` as its target column; sets
-    /// the process's data budget to --max-memory where given.
+    /// The source, a table read with these options and `target` as its target column.
     fn source(&self, target: &str) -> Source {
-        self.max_memory.into_iter().for_each(memory::set);
         let (delimiter, drop_incomplete) = (self.delimiter, self.drop_incomplete);
         let table = TableOptions {
             target: target.to_string(),
@@ -252,13 +250,14 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let run_on = match &cli.command {
-        Command::Train(a) => &a.run_on,
-        Command::Eval(a) => &a.run_on,
-        Command::Predict(a) => &a.run_on,
-        Command::Bench(a) => &a.run_on,
+        Command::Train(a) => Some(&a.run_on),
+        Command::Eval(a) => Some(&a.run_on),
+        Command::Predict(a) => Some(&a.run_on),
+        Command::Bench(a) => Some(&a.run_on),
     };
     // SAFETY: main has not started any thread yet.
-    unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
+    unsafe { threads::init(run_on.and_then(|r| r.threads).map(|n| n as usize)) };
+    (run_on.and_then(|r| r.max_memory).into_iter()).for_each(memory::set);
     let result = match cli.command {
         Command::Train(args) => train(*args),
         Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
@@ -354,15 +353,8 @@ fn eval(args: EvalArgs) -> Result<()> {
     let s = model_and_test_data(&args.model, &data, on.device, on.dtype, true)?;
     s.notes.iter().for_each(|note| println!("{note}"));
     let scored = nn::evaluate(&s.net, &s.samples, on.dtype, &s.dev)?;
-    let accuracy = (scored.accuracy)
-        .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
-        .unwrap_or_default();
-    let (n, loss) = (scored.samples, s.spec.loss);
-    println!("{n} samples: {accuracy}{loss} loss {:.5}", scored.loss);
-    if let Some(path) = &args.metrics_json {
-        report::write_metrics(path, &scored)?;
-    }
-    Ok(())
+    println!("{}", report::evaluation_line(&scored, s.spec.loss));
+    Ok((args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &scored))?)
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
@@ -378,23 +370,14 @@ fn predict(args: PredictArgs) -> Result<()> {
 
 fn bench(args: BenchArgs) -> Result<()> {
     atomic::check_all_writable([&args.metrics_json])?;
-    let dtype = args.run_on.dtype;
+    let (dtype, steps) = (args.run_on.dtype, args.steps);
     let dev = args.run_on.device.open_for(dtype)?;
     let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
-    let config = NetConfig {
-        input: args.inputs.clone(),
-        layers,
-        outputs: args.classes,
-        bias: true,
-        loss: Loss::CrossEntropy,
-        kernels: args.kernels,
-    };
+    let config = bench::classifier(args.inputs.clone(), layers, args.classes, args.kernels);
     let (batch, lr) = (args.batch_size, args.lr);
     let workload = bench::Workload { config, batch, lr };
-    let timing = workload.time(args.steps, args.phases, dtype, &dev)?;
-    println!("{}", workload.lines(&timing, args.steps, dtype, &dev));
-    if let Some(path) = &args.metrics_json {
-        report::write_metrics(path, &workload.report(&timing, args.steps, dtype, &dev))?;
-    }
-    Ok(())
+    let timing = workload.time(steps, args.phases, dtype, &dev)?;
+    println!("{}", workload.lines(&timing, steps, dtype, &dev));
+    let metrics = workload.report(&timing, steps, dtype, &dev);
+    Ok((args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &metrics))?)
 }

@@ -14,7 +14,9 @@ use crate::data::{Fit, Loaded, Normalization, Part, Samples, Source, TargetKind}
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
-use crate::nn::{Activation, Epoch, Layers, Learner, Loss, Net, NetConfig, OptimizerState};
+use crate::nn::{
+    footprint, Activation, Epoch, Layers, Learner, Loss, Net, NetConfig, OptimizerState,
+};
 
 /// The shape a run asks for; what is left `None` takes the default (new model) or the saved choice (resumed one).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -122,6 +124,8 @@ impl Run {
             kernels,
             ..spec.net_config()
         };
+        let (optimizer, batch) = (training.fit.optimizer.kind(), training.fit.batch_size);
+        footprint::check(&config, optimizer, batch.min(train.len()), dtype)?;
         let (net, varmap) = Net::seeded(config, training.fit.seed, dtype, dev)?;
         let optimizer = OptimizerState::default();
         Ok(Self {

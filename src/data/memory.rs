@@ -10,6 +10,13 @@
 //! before a gzipped file is inflated, so a small file that inflates to gigabytes is never
 //! inflated into memory); a table's encoded inputs are counted after its first pass, before any
 //! is written.
+//!
+//! The same budget bounds a model: [`crate::nn::footprint`] counts what training a network
+//! takes (parameters, gradients, the optimizer's state, one batch's layer outputs) before any
+//! of it is allocated, and refuses a network over the budget. The model and the data are each
+//! held to the budget, not to a share of it: with the default of half the available memory, a
+//! data set and a model that each fit take at most what was available together. `--max-memory`
+//! raises or lowers both at once.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,9 +81,10 @@ pub fn check(what: &str, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// `3.1 GB`, `512.0 MB`, `900 bytes`.
+/// `7.3 TB`, `3.1 GB`, `512.0 MB`, `900 bytes`.
 pub fn size(bytes: u64) -> String {
     match bytes {
+        b if b >= 1 << 40 => format!("{:.1} TB", b as f64 / (1u64 << 40) as f64),
         b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / f64::from(1u32 << 30)),
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
         b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),

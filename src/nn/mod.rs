@@ -5,12 +5,14 @@
 //! everything after that (`forward`, [`Mlp::loss`], [`fit`]) runs on them.
 
 pub mod fit;
+pub mod footprint;
 pub mod loss;
 pub mod mlp;
 pub mod net;
 pub mod optim;
 
 pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner, Model};
+pub use footprint::Footprint;
 pub use loss::Loss;
 pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Head, Mlp, MlpConfig, TUTORIAL_SIZES,
