@@ -19,7 +19,12 @@ use simple_nn::nn::{
     self, Activation, FitConfig, Layers, Loss, OptimizerConfig, OptimizerKind, Schedule,
 };
 use simple_nn::run::{model_and_test_data, Run, Shape};
-use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
+use simple_nn::{cli, device, kernels::threads, plot, DeviceSpec, Kernels};
+
+/// The `bench` subcommand, apart, so that this file stays thin.
+#[path = "nn/bench.rs"]
+mod bench_command;
+use bench_command::{bench, BenchArgs};
 
 /// Train, evaluate and run MLPs and conv nets on CSV, MNIST or synthetic data.
 #[derive(Parser, Debug)]
@@ -41,7 +46,7 @@ enum Command {
     Bench(BenchArgs),
 }
 
-/// Where the run happens, and the memory it may take.
+/// Where the run happens.
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 struct RunOn {
@@ -54,9 +59,6 @@ struct RunOn {
     /// CPU threads for candle (default: RAYON_NUM_THREADS if set, else the cores not busy with other processes at start-up).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
-    /// Refuse data, and a model to train, that would take more memory than this (512M, 2G, …) [default: half the available memory].
-    #[arg(long, value_parser = cli::bytes)]
-    max_memory: Option<u64>,
 }
 
 /// The data, and how to read a table.
@@ -71,11 +73,16 @@ struct DataArgs {
     /// Leave out table rows with a missing value (empty, NA, NaN, …), and say how many.
     #[arg(long)]
     drop_incomplete: bool,
+    /// Refuse data that would take more memory than this (512M, 2G, …) [default: half the available memory].
+    #[arg(long, value_parser = cli::bytes)]
+    max_memory: Option<u64>,
 }
 
 impl DataArgs {
-    /// The source, a table read with these options and `target` as its target column.
+    /// The source, a table read with these options and `target` as its target column; sets
+    /// the process's data budget to --max-memory where given.
     fn source(&self, target: &str) -> Source {
+        self.max_memory.into_iter().for_each(memory::set);
         let (delimiter, drop_incomplete) = (self.delimiter, self.drop_incomplete);
         let table = TableOptions {
             target: target.to_string(),
@@ -152,6 +159,9 @@ struct TrainArgs {
     /// Standardise features with the training data's mean and spread (saved with the model).
     #[arg(long)]
     normalize: bool,
+    /// Refuse a model whose training would take more memory than this (512M, 2G, …), apart from the data's --max-memory [default: half the available memory].
+    #[arg(long, value_parser = cli::bytes)]
+    max_model_memory: Option<u64>,
     #[command(flatten)]
     run_on: RunOn,
     /// Save the trained model (.safetensors, with everything needed to rebuild it and resume), after every epoch.
@@ -204,43 +214,6 @@ struct PredictArgs {
     output: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
-#[command(allow_negative_numbers = true)]
-struct BenchArgs {
-    /// The shape of a sample: N features, or C,H,W for images.
-    #[arg(long, default_value = "784", value_delimiter = ',', value_parser = cli::size)]
-    inputs: Vec<usize>,
-    /// Hidden layer sizes, comma-separated (ReLU after each).
-    #[arg(long, default_value = "512,512", value_delimiter = ',', value_parser = cli::size)]
-    hidden: Vec<usize>,
-    /// The hidden layers in order, as `train --layers` takes them (in place of --hidden).
-    #[arg(long)]
-    layers: Option<Layers>,
-    /// Classes (outputs).
-    #[arg(long, default_value_t = 10, value_parser = cli::size)]
-    classes: usize,
-    /// Rows per batch.
-    #[arg(long, default_value_t = 256, value_parser = cli::size)]
-    batch_size: usize,
-    /// Timed steps (after 3 warm-up steps).
-    #[arg(long, default_value_t = 50, value_parser = cli::size)]
-    steps: usize,
-    /// SGD learning rate.
-    #[arg(long, default_value_t = 0.01, value_parser = cli::positive)]
-    lr: f64,
-    /// `fused` (one op per dense layer, per conv with its ReLU and max-pool, and for the loss; in-place SGD) or `stock` (candle's own ops and SGD).
-    #[arg(long, default_value = "fused")]
-    kernels: Kernels,
-    #[command(flatten)]
-    run_on: RunOn,
-    /// Also time forward and loss, backward, and update apart (synchronised between them).
-    #[arg(long)]
-    phases: bool,
-    /// Write samples_per_sec and ms_per_step as a flat JSON object.
-    #[arg(long)]
-    metrics_json: Option<PathBuf>,
-}
-
 fn main() -> ExitCode {
     // A reader that stops early (`nn predict … | head`) ends the program quietly, as `cat`.
     #[cfg(unix)]
@@ -250,14 +223,13 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let run_on = match &cli.command {
-        Command::Train(a) => Some(&a.run_on),
-        Command::Eval(a) => Some(&a.run_on),
-        Command::Predict(a) => Some(&a.run_on),
-        Command::Bench(a) => Some(&a.run_on),
+        Command::Train(a) => &a.run_on,
+        Command::Eval(a) => &a.run_on,
+        Command::Predict(a) => &a.run_on,
+        Command::Bench(a) => &a.run_on,
     };
     // SAFETY: main has not started any thread yet.
-    unsafe { threads::init(run_on.and_then(|r| r.threads).map(|n| n as usize)) };
-    (run_on.and_then(|r| r.max_memory).into_iter()).for_each(memory::set);
+    unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
     let result = match cli.command {
         Command::Train(args) => train(*args),
         Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
@@ -268,6 +240,9 @@ fn main() -> ExitCode {
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
+    args.max_model_memory
+        .into_iter()
+        .for_each(memory::set_model_budget);
     atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
@@ -353,8 +328,15 @@ fn eval(args: EvalArgs) -> Result<()> {
     let s = model_and_test_data(&args.model, &data, on.device, on.dtype, true)?;
     s.notes.iter().for_each(|note| println!("{note}"));
     let scored = nn::evaluate(&s.net, &s.samples, on.dtype, &s.dev)?;
-    println!("{}", report::evaluation_line(&scored, s.spec.loss));
-    Ok((args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &scored))?)
+    let accuracy = (scored.accuracy)
+        .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
+        .unwrap_or_default();
+    let (n, loss) = (scored.samples, s.spec.loss);
+    println!("{n} samples: {accuracy}{loss} loss {:.5}", scored.loss);
+    if let Some(path) = &args.metrics_json {
+        report::write_metrics(path, &scored)?;
+    }
+    Ok(())
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
@@ -366,18 +348,4 @@ fn predict(args: PredictArgs) -> Result<()> {
     let predictions = nn::predict(&s.net, &s.samples, on.dtype, &s.dev)?;
     let csv = report::predictions_csv(&s.spec, &predictions);
     Ok(report::write_or_print(args.output.as_deref(), &csv)?)
-}
-
-fn bench(args: BenchArgs) -> Result<()> {
-    atomic::check_all_writable([&args.metrics_json])?;
-    let (dtype, steps) = (args.run_on.dtype, args.steps);
-    let dev = args.run_on.device.open_for(dtype)?;
-    let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
-    let config = bench::classifier(args.inputs.clone(), layers, args.classes, args.kernels);
-    let (batch, lr) = (args.batch_size, args.lr);
-    let workload = bench::Workload { config, batch, lr };
-    let timing = workload.time(steps, args.phases, dtype, &dev)?;
-    println!("{}", workload.lines(&timing, steps, dtype, &dev));
-    let metrics = workload.report(&timing, steps, dtype, &dev);
-    Ok((args.metrics_json.iter()).try_for_each(|path| report::write_metrics(path, &metrics))?)
 }

@@ -114,9 +114,10 @@ impl Workload {
     /// Times `steps` steps after 3 warm-up steps; with `phases`, the same steps again with the
     /// device synchronised between the phases of each (which costs a little).
     ///
-    /// A workload over the memory budget is refused before anything is allocated.
+    /// A workload over the model's memory budget is refused before anything is allocated.
     pub fn time(&self, steps: usize, phases: bool, dtype: DType, dev: &Device) -> Result<Timing> {
-        footprint::check(&self.config, OptimizerKind::Sgd, self.batch, dtype)?;
+        let budget = crate::data::memory::model_budget();
+        footprint::check(&self.config, OptimizerKind::Sgd, self.batch, dtype, budget)?;
         let inputs: usize = self.config.input.iter().product();
         let classes = self.config.outputs.max(1);
         let (net, varmap) = Net::seeded(self.config.clone(), 0, dtype, dev)?;

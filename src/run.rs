@@ -10,7 +10,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Result};
 use candle_nn::VarMap;
 
-use crate::data::{Fit, Loaded, Normalization, Part, Samples, Source, TargetKind};
+use crate::data::{memory, Fit, Loaded, Normalization, Part, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
@@ -125,7 +125,8 @@ impl Run {
             ..spec.net_config()
         };
         let (optimizer, batch) = (training.fit.optimizer.kind(), training.fit.batch_size);
-        footprint::check(&config, optimizer, batch.min(train.len()), dtype)?;
+        let budget = memory::model_budget();
+        footprint::check(&config, optimizer, batch.min(train.len()), dtype, budget)?;
         let (net, varmap) = Net::seeded(config, training.fit.seed, dtype, dev)?;
         let optimizer = OptimizerState::default();
         Ok(Self {
@@ -176,6 +177,16 @@ impl Run {
         let samples = spec.prepare(loaded.samples, data)?;
         let samples = samples.with_sharding(training.sharded);
         let (train, valid) = samples.split(training.valid_fraction, training.fit.seed)?;
+        // Its weights and the optimizer's state are loaded; gradients and batches are to come.
+        let (optimizer_kind, batch) = (training.fit.optimizer.kind(), training.fit.batch_size);
+        let budget = memory::model_budget();
+        footprint::check(
+            net.config(),
+            optimizer_kind,
+            batch.min(train.len()),
+            dtype,
+            budget,
+        )?;
         Ok(Self {
             spec,
             training,

@@ -121,11 +121,7 @@ fn the_footprint_counts_gradients_the_optimizer_state_and_a_batch() {
 #[test]
 fn a_network_over_the_budget_is_refused_in_one_line_naming_parameters_bytes_and_budget() {
     let bytes = ((2338 * 4 + 32 * 100) * 4) as u64;
-    let check = |budget| {
-        memory::scoped(budget, || {
-            footprint::check(&mlp(), OptimizerKind::AdamW, 32, DType::F32)
-        })
-    };
+    let check = |budget| footprint::check(&mlp(), OptimizerKind::AdamW, 32, DType::F32, budget);
     assert_eq!(check(bytes).unwrap().bytes(), u128::from(bytes));
     let err = check(bytes - 1).unwrap_err().to_string();
     assert!(!err.contains('\n'), "{err}");
@@ -134,7 +130,7 @@ fn a_network_over_the_budget_is_refused_in_one_line_naming_parameters_bytes_and_
         "adamw in f32",
         &memory::size(bytes),
         &format!("budget of {}", memory::size(bytes - 1)),
-        "--max-memory",
+        "--max-model-memory",
     ] {
         assert!(err.contains(part), "{part:?} not in: {err}");
     }
@@ -187,7 +183,7 @@ fn train_refuses_a_layer_too_large_to_allocate_in_one_line() {
     assert!(err.contains("memory budget of"), "{err}");
 
     let mut capped = args.to_vec();
-    capped.extend(["--max-memory", "1G", "--optimizer", "sgd"]);
+    capped.extend(["--max-model-memory", "1G", "--optimizer", "sgd"]);
     let err = refused(&run_capped(&capped));
     assert!(
         err.contains("sgd in f32") && err.contains("budget of 1.0 GB"),
@@ -196,33 +192,76 @@ fn train_refuses_a_layer_too_large_to_allocate_in_one_line() {
 }
 
 #[test]
-fn max_memory_sets_the_model_budget_to_the_byte() {
+fn max_model_memory_sets_the_model_budget_to_the_byte_new_and_resumed() {
     // 2 → 256 → 256 → 2 with AdamW in f32: 67074 parameters, 4 copies of 4 bytes, and a batch
     // of 32 rows (90 of spirals:50's 100 train) through 2 + 256 + 256 + 2 values, 4 bytes each.
     let parameters = (2 * 256 + 256) + (256 * 256 + 256) + (256 * 2 + 2);
     let bytes = parameters * 4 * 4 + 32 * (2 + 256 + 256 + 2) * 4;
     assert_eq!(bytes, 1_139_232);
-    let train = |budget: usize| {
+    let dir = common::scratch("limits-model-budget");
+    let model = dir.join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let train = |budget: usize, epochs: &str, resume: bool| {
         let budget = budget.to_string();
-        run_capped(&[
-            "train",
-            "--data",
-            "spirals:50",
-            "--hidden",
-            "256,256",
-            "--epochs",
-            "1",
-            "--max-memory",
-            &budget,
-        ])
+        let mut args = vec!["train", "--data", "spirals:50", "--epochs", epochs];
+        args.extend(["--max-model-memory", &budget, "--save", m]);
+        args.extend(if resume {
+            ["--resume", m]
+        } else {
+            ["--hidden", "256,256"]
+        });
+        run_capped(&args)
     };
-    let err = refused(&train(bytes - 1));
+    let err = refused(&train(bytes - 1, "1", false));
     assert!(err.contains("67074 parameters"), "{err}");
-    let out = train(bytes);
+    assert!(!model.exists());
+    let out = train(bytes, "1", false);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // On --resume the flag holds too: the gradients and batches are still to be allocated.
+    let err = refused(&train(bytes - 1, "2", true));
+    assert!(err.contains("67074 parameters"), "{err}");
+    let out = train(bytes, "2", true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_data_budget_streams_the_data_and_leaves_the_model_its_own() {
+    // 96 images of 8×8 over a 2 KB data budget are read from disk; the model (6570 parameters,
+    // about 113 KB to train) is held to its own budget, not to the data's.
+    let dir = common::scratch("limits-data-budget");
+    common::write_quadrants(&dir, 96, 8, 8);
+    let data = format!("mnist:{}", dir.display());
+    let args = [
+        "train",
+        "--data",
+        &data,
+        "--epochs",
+        "1",
+        "--max-memory",
+        "2K",
+    ];
+    let out = run_capped(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("read from disk"), "{text}");
+    let mut tight = args.to_vec();
+    tight.extend(["--max-model-memory", "100K"]);
+    let err = refused(&run_capped(&tight));
+    assert!(
+        err.contains("6570 parameters") && err.contains("budget of 100.0 KB"),
+        "{err}"
     );
 }
 
@@ -260,13 +299,13 @@ fn bench_refuses_huge_layers_and_batches_in_one_line() {
         "bench", "--inputs", "1,28,28", "--layers", &pad, "--steps", "1",
     ]));
     assert!(err.contains(&format!("layer '{pad}'")), "{err}");
-    // --max-memory holds bench's model and batch too: the default workload takes about 7 MB
+    // --max-model-memory holds bench's network and batch: the default workload takes about 7 MB
     // (669706 parameters and their gradients, and a batch of 256 rows through 784 + 512 + 512 + 10).
     let err = refused(&run_capped(&[
         "bench",
         "--steps",
         "1",
-        "--max-memory",
+        "--max-model-memory",
         "4M",
     ]));
     assert!(err.contains("budget of 4.0 MB"), "{err}");

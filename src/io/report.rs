@@ -1,7 +1,7 @@
 //! What a run writes besides its model: the epoch history, predictions, and metrics, as text.
 
 use super::ModelSpec;
-use crate::nn::{Epoch, Evaluation, Loss};
+use crate::nn::{Epoch, Loss};
 
 /// One CSV row per epoch: `epoch,lr,train_loss,valid_loss,valid_accuracy,seconds` (empty cells where there is no value).
 pub fn history_csv(epochs: &[Epoch]) -> String {
@@ -34,17 +34,6 @@ pub fn epoch_line(e: &Epoch, epochs: usize) -> String {
         line += &format!("  valid accuracy {:.2}%", accuracy * 100.0);
     }
     line + &format!("  {:.3} s", e.seconds)
-}
-
-/// A model's score on one line, as `eval` prints it: `143 samples: accuracy 95.80%, cross-entropy loss 0.08411`.
-pub fn evaluation_line(scored: &Evaluation, loss: Loss) -> String {
-    let accuracy = (scored.accuracy)
-        .map(|a| format!("accuracy {:.2}%, ", a * 100.0))
-        .unwrap_or_default();
-    format!(
-        "{} samples: {accuracy}{loss} loss {:.5}",
-        scored.samples, scored.loss
-    )
 }
 
 /// A model's predictions as CSV, one row per sample (`rows` as [`crate::nn::predict`] gives them).

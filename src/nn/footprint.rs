@@ -9,9 +9,10 @@
 //! temporaries and a fused convolution's unrolled patches come on top, so a network it refuses
 //! cannot be trained, and one it admits may still be tight.
 //!
-//! [`check`] holds the count to the process's memory budget ([`crate::data::memory`], which
-//! `--max-memory` sets; the data is held to the same budget, apart). Parameters are drawn on
-//! the host before they move to a GPU, so the budget applies on every device.
+//! [`check`] holds the count to a budget: the examples pass the model's
+//! ([`memory::model_budget`], `--max-model-memory`, by default half the memory available; the
+//! data has a budget of its own). Parameters are drawn on the host before they move to a GPU,
+//! so the budget applies on every device.
 
 use candle_core::{DType, Result};
 
@@ -89,15 +90,15 @@ impl Footprint {
 }
 
 /// The footprint of training `config` (see [`Footprint::of`]), or an error in one line naming
-/// the parameters, the bytes and the budget when it is over the memory budget.
+/// the parameters, the bytes and the budget when it takes more than `budget` bytes.
 pub fn check(
     config: &NetConfig,
     optimizer: OptimizerKind,
     batch: usize,
     dtype: DType,
+    budget: u64,
 ) -> Result<Footprint> {
     let footprint = Footprint::of(config, optimizer, batch, dtype)?;
-    let budget = memory::budget();
     if footprint.bytes() > u128::from(budget) {
         let copies = match optimizer {
             OptimizerKind::Sgd => "weights and gradients",
@@ -105,7 +106,7 @@ pub fn check(
             OptimizerKind::AdamW => "weights, gradients and AdamW's two moments",
         };
         fail!(
-            "{} has {} parameters: training it with {optimizer} in {} takes at least {} ({copies}, {} bytes each, and {} for a batch of {batch}), more than the memory budget of {} (--max-memory; by default half the memory available): use fewer or smaller layers or a smaller batch, or raise --max-memory if the machine has the room",
+            "{} has {} parameters: training it with {optimizer} in {} takes at least {} ({copies}, {} bytes each, and {} for a batch of {batch}), more than the model's memory budget of {} (--max-model-memory; by default half the memory available): use fewer or smaller layers or a smaller batch, or raise --max-model-memory if the machine has the room",
             describe(config),
             footprint.parameters,
             dtype.as_str(),
