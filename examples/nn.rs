@@ -1,8 +1,8 @@
-//! Bigger models on real data: `train`, `eval`, `predict` and `bench` over the same library.
+//! Bigger models on real data: `train`, `eval`, `predict`, `bench` and `export` over the same library.
 //! `cargo run --release --example nn -- train --data spirals:500 --epochs 50 --save m.safetensors`,
 //! then `eval --model m.safetensors --data spirals:500`; `-- help` lists the rest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -44,6 +44,15 @@ enum Command {
     Predict(PredictArgs),
     /// Time training steps on one fixed random batch (the workload of torch_mlp.py or torch_cnn.py).
     Bench(BenchArgs),
+    /// Write a saved model's weights alone, without the optimizer's state, for PyTorch and other tools.
+    Export {
+        /// A model saved by `train --save`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Where to write the weights (.safetensors; examples/torch_load_export.py loads them).
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 /// Where the run happens.
@@ -222,19 +231,21 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let run_on = match &cli.command {
-        Command::Train(a) => &a.run_on,
-        Command::Eval(a) => &a.run_on,
-        Command::Predict(a) => &a.run_on,
-        Command::Bench(a) => &a.run_on,
+    let threads = match &cli.command {
+        Command::Train(a) => a.run_on.threads,
+        Command::Eval(a) => a.run_on.threads,
+        Command::Predict(a) => a.run_on.threads,
+        Command::Bench(a) => a.run_on.threads,
+        Command::Export { .. } => None,
     };
     // SAFETY: main has not started any thread yet.
-    unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
+    unsafe { threads::init(threads.map(|n| n as usize)) };
     let result = match cli.command {
         Command::Train(args) => train(*args),
         Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
         Command::Predict(args) => predict(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args).map(|()| ExitCode::SUCCESS),
+        Command::Export { model, output } => export(&model, &output),
     };
     result.unwrap_or_else(|e| simple_nn::error::exit_code(Err(e)))
 }
@@ -348,4 +359,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     let predictions = nn::predict(&s.net, &s.samples, on.dtype, &s.dev)?;
     let csv = report::predictions_csv(&s.spec, &predictions);
     Ok(report::write_or_print(args.output.as_deref(), &csv)?)
+}
+
+fn export(model: &Path, output: &Path) -> Result<ExitCode> {
+    println!("{}", io::export(model, output)?);
+    Ok(ExitCode::SUCCESS)
 }
