@@ -10,7 +10,7 @@
 //! batches so far, which batch norm saw in training mode, one per optimizer step): with it a
 //! strict load takes the file whatever the PyTorch version.
 //!
-//! The description is the metadata key [`WEIGHTS_KEY`], a JSON object ([`Description`]): the
+//! The description is the metadata key `simple-nn-weights`, a JSON object ([`Description`]): the
 //! hidden layers' spec, the input shape, the output units and head, bias, loss, classes, the
 //! table's schema and the `--normalize` statistics. It is not a checkpoint's description, so
 //! `eval`, `predict` and `train --resume` refuse such a file with one line naming the
@@ -27,7 +27,7 @@ use super::{atomic, safetensors_bytes};
 use crate::data::{Normalization, Schema};
 use crate::nn::{Head, Loss};
 
-/// What an exported file says of its network, under [`WEIGHTS_KEY`].
+/// What an exported file says of its network, under its metadata key `simple-nn-weights`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Description {
     /// The hidden layers, as `train --layers` takes them; a `dense` after an image-shaped
