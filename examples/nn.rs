@@ -1,8 +1,8 @@
-//! Bigger models on real data: `train`, `eval`, `predict` and `bench` over the same library.
+//! Bigger models on real data: `train`, `eval`, `predict`, `bench` and `export` over the same library.
 //! `cargo run --release --example nn -- train --data spirals:500 --epochs 50 --save m.safetensors`,
 //! then `eval --model m.safetensors --data spirals:500`; `-- help` lists the rest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,9 +15,14 @@ use clap::{Args, Parser, Subcommand};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use simple_nn::data::{csv, memory, Source, TableOptions};
 use simple_nn::io::{self, atomic, report};
-use simple_nn::nn::{self, Activation, Layers, Loss, NetConfig, OptimizerKind, Schedule};
+use simple_nn::nn::{self, Activation, Layers, Loss, OptimizerKind, Schedule};
 use simple_nn::run::{model_and_test_data, Asked, Run};
-use simple_nn::{bench, cli, device, kernels::threads, plot, DeviceSpec, Kernels};
+use simple_nn::{cli, device, kernels::threads, plot, DeviceSpec, Kernels};
+
+/// The `bench` subcommand, apart, so that this file stays thin.
+#[path = "nn/bench.rs"]
+mod bench_command;
+use bench_command::{bench, BenchArgs};
 
 /// Train, evaluate and run MLPs and conv nets on CSV, MNIST or synthetic data.
 #[derive(Parser, Debug)]
@@ -37,6 +42,15 @@ enum Command {
     Predict(PredictArgs),
     /// Time training steps on one fixed random batch (the workload of torch_mlp.py or torch_cnn.py).
     Bench(BenchArgs),
+    /// Write a saved model's weights alone, without the optimizer's state, for PyTorch and other tools.
+    Export {
+        /// A model saved by `train --save`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Where to write the weights (.safetensors; examples/torch_load_export.py loads them).
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 /// Where the run happens.
@@ -151,6 +165,9 @@ struct TrainArgs {
     /// Standardise features with the training data's mean and spread (saved with the model).
     #[arg(long)]
     normalize: bool,
+    /// Refuse a model whose training would take more memory than this (512M, 2G, …), apart from the data's --max-memory [default: half the available memory].
+    #[arg(long, value_parser = cli::bytes)]
+    max_model_memory: Option<u64>,
     #[command(flatten)]
     run_on: RunOn,
     /// Save the trained model (.safetensors, with everything needed to rebuild it and resume), after every epoch.
@@ -203,43 +220,6 @@ struct PredictArgs {
     output: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
-#[command(allow_negative_numbers = true)]
-struct BenchArgs {
-    /// The shape of a sample: N features, or C,H,W for images.
-    #[arg(long, default_value = "784", value_delimiter = ',', value_parser = cli::size)]
-    inputs: Vec<usize>,
-    /// Hidden layer sizes, comma-separated (ReLU after each).
-    #[arg(long, default_value = "512,512", value_delimiter = ',', value_parser = cli::size)]
-    hidden: Vec<usize>,
-    /// The hidden layers in order, as `train --layers` takes them (in place of --hidden).
-    #[arg(long)]
-    layers: Option<Layers>,
-    /// Classes (outputs).
-    #[arg(long, default_value_t = 10, value_parser = cli::size)]
-    classes: usize,
-    /// Rows per batch.
-    #[arg(long, default_value_t = 256, value_parser = cli::size)]
-    batch_size: usize,
-    /// Timed steps (after 3 warm-up steps).
-    #[arg(long, default_value_t = 50, value_parser = cli::size)]
-    steps: usize,
-    /// SGD learning rate.
-    #[arg(long, default_value_t = 0.01, value_parser = cli::positive)]
-    lr: f64,
-    /// `fused` (one op per dense layer, per conv with its ReLU and max-pool, and for the loss; in-place SGD) or `stock` (candle's own ops and SGD).
-    #[arg(long, default_value = "fused")]
-    kernels: Kernels,
-    #[command(flatten)]
-    run_on: RunOn,
-    /// Also time forward and loss, backward, and update apart (synchronised between them).
-    #[arg(long)]
-    phases: bool,
-    /// Write samples_per_sec and ms_per_step as a flat JSON object.
-    #[arg(long)]
-    metrics_json: Option<PathBuf>,
-}
-
 fn main() -> ExitCode {
     // A reader that stops early (`nn predict … | head`) ends the program quietly, as `cat`.
     #[cfg(unix)]
@@ -248,24 +228,29 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let run_on = match &cli.command {
-        Command::Train(a) => &a.run_on,
-        Command::Eval(a) => &a.run_on,
-        Command::Predict(a) => &a.run_on,
-        Command::Bench(a) => &a.run_on,
+    let threads = match &cli.command {
+        Command::Train(a) => a.run_on.threads,
+        Command::Eval(a) => a.run_on.threads,
+        Command::Predict(a) => a.run_on.threads,
+        Command::Bench(a) => a.run_on.threads,
+        Command::Export { .. } => None,
     };
     // SAFETY: main has not started any thread yet.
-    unsafe { threads::init(run_on.threads.map(|n| n as usize)) };
+    unsafe { threads::init(threads.map(|n| n as usize)) };
     let result = match cli.command {
         Command::Train(args) => train(*args),
         Command::Eval(args) => eval(args).map(|()| ExitCode::SUCCESS),
         Command::Predict(args) => predict(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args).map(|()| ExitCode::SUCCESS),
+        Command::Export { model, output } => export(&model, &output),
     };
     result.unwrap_or_else(|e| simple_nn::error::exit_code(Err(e)))
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
+    args.max_model_memory
+        .into_iter()
+        .for_each(memory::set_model_budget);
     atomic::check_all_writable([&args.history, &args.plot, &args.metrics_json])?;
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
@@ -373,25 +358,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-fn bench(args: BenchArgs) -> Result<()> {
-    atomic::check_all_writable([&args.metrics_json])?;
-    let dtype = args.run_on.dtype.unwrap_or(DType::F32);
-    let dev = args.run_on.device.open_for(dtype)?;
-    let layers = (args.layers.clone()).unwrap_or(Layers::dense(&args.hidden, Activation::Relu));
-    let config = NetConfig {
-        input: args.inputs.clone(),
-        layers,
-        outputs: args.classes,
-        bias: true,
-        loss: Loss::CrossEntropy,
-        kernels: args.kernels,
-    };
-    let (batch, lr) = (args.batch_size, args.lr);
-    let workload = bench::Workload { config, batch, lr };
-    let timing = workload.time(args.steps, args.phases, dtype, &dev)?;
-    println!("{}", workload.lines(&timing, args.steps, dtype, &dev));
-    if let Some(path) = &args.metrics_json {
-        report::write_metrics(path, &workload.report(&timing, args.steps, dtype, &dev))?;
-    }
-    Ok(())
+fn export(model: &Path, output: &Path) -> Result<ExitCode> {
+    println!("{}", io::export(model, output)?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,10 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Error, ModuleT, Result, Tensor};
 
-use crate::nn::{AnyOptimizer, Model, Net, NetConfig, OptimizerConfig};
+use crate::kernels::Kernels;
+use crate::nn::{
+    footprint, AnyOptimizer, Layers, Loss, Model, Net, NetConfig, OptimizerConfig, OptimizerKind,
+};
 
 /// SGD steps of a model in training mode on one fixed random batch with cycling class labels:
 /// the workload of `torch_mlp.py` and `torch_cnn.py`.
@@ -22,6 +25,24 @@ pub struct Workload {
     pub batch: usize,
     /// SGD's learning rate.
     pub lr: f64,
+}
+
+/// The network of `nn bench`: a classifier of `classes` over samples of `input`, with biases and
+/// softmax cross-entropy, as `torch_mlp.py` and `torch_cnn.py` build theirs.
+pub fn classifier(
+    input: Vec<usize>,
+    layers: Layers,
+    classes: usize,
+    kernels: Kernels,
+) -> NetConfig {
+    NetConfig {
+        input,
+        layers,
+        outputs: classes,
+        bias: true,
+        loss: Loss::CrossEntropy,
+        kernels,
+    }
 }
 
 /// How fast a workload ran.
@@ -92,7 +113,11 @@ impl Workload {
 
     /// Times `steps` steps after 3 warm-up steps; with `phases`, the same steps again with the
     /// device synchronised between the phases of each (which costs a little).
+    ///
+    /// A workload over the model's memory budget is refused before anything is allocated.
     pub fn time(&self, steps: usize, phases: bool, dtype: DType, dev: &Device) -> Result<Timing> {
+        let budget = crate::data::memory::model_budget();
+        footprint::check(&self.config, OptimizerKind::Sgd, self.batch, dtype, budget)?;
         let inputs: usize = self.config.input.iter().product();
         let classes = self.config.outputs.max(1);
         let (net, varmap) = Net::seeded(self.config.clone(), 0, dtype, dev)?;
@@ -141,7 +166,7 @@ impl Workload {
             .transpose()?;
         Ok(Timing {
             ms_per_step: seconds * 1e3 / steps.max(1) as f64,
-            samples_per_sec: (self.batch * steps) as f64 / seconds,
+            samples_per_sec: self.batch as f64 * steps as f64 / seconds,
             phases_ms,
         })
     }

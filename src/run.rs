@@ -15,13 +15,13 @@ use candle_core::{DType, Device, Result};
 use candle_nn::VarMap;
 
 use crate::cli::NN;
-use crate::data::{Loaded, Normalization, Part, Reading, Samples, Source, TargetKind};
+use crate::data::{memory, Loaded, Normalization, Part, Reading, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::Kernels;
 use crate::nn::{
-    Activation, Epoch, FitConfig, Layers, Learner, Loss, Net, NetConfig, OptimizerConfig,
-    OptimizerKind, OptimizerState, Schedule,
+    footprint, Activation, Epoch, FitConfig, Layers, Learner, Loss, Net, NetConfig,
+    OptimizerConfig, OptimizerKind, OptimizerState, Schedule,
 };
 
 /// The fraction of the training data a new run holds out for validation unless asked otherwise.
@@ -439,7 +439,9 @@ impl Run {
                     candle_core::Error::Msg(format!("--data {data}: {}", crate::error::message(&e)))
                 })?;
         }
-        let reading = saved.as_ref().map_or(Reading::New, |s| s.spec.reading(true));
+        let reading = saved
+            .as_ref()
+            .map_or(Reading::New, |s| s.spec.reading(true));
         let loaded = load(data, Part::Train, loss, asked.image_shape, reading)?;
         notes.extend(loaded.notes);
         let samples = match &saved {
@@ -450,8 +452,20 @@ impl Run {
             }
         };
         let (mut train, mut valid) = samples.split(training.valid_fraction, training.fit.seed)?;
+        // The model's memory, checked before its weights are drawn (a resumed model's are loaded
+        // already; its gradients, optimizer steps and batches are still to come).
+        let batch = (training.fit.batch_size)
+            .max(next_batch_size.unwrap_or(0))
+            .min(train.len());
+        let fits = |config: &NetConfig| {
+            let optimizer = training.fit.optimizer.kind();
+            footprint::check(config, optimizer, batch, dtype, memory::model_budget())
+        };
         let saved = match saved {
-            Some(saved) => saved,
+            Some(saved) => {
+                fits(saved.net.config())?;
+                saved
+            }
             None => {
                 let normalization = (asked.normalize)
                     .then(|| Normalization::measure(&train))
@@ -473,6 +487,7 @@ impl Run {
                     kernels,
                     ..spec.net_config()
                 };
+                fits(&config)?;
                 let (net, varmap) = Net::seeded(config, training.fit.seed, dtype, dev)?;
                 let optimizer = OptimizerState::default();
                 Saved {

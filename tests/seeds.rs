@@ -283,7 +283,14 @@ fn a_checkpoint_of_the_old_streams_is_refused_on_resume() {
             epochs: Some(2),
             ..Asked::default()
         };
-        Run::resume(path, &Source::Spirals(20), &asked, Kernels::Fused, DType::F32, &Device::Cpu)
+        Run::resume(
+            path,
+            &Source::Spirals(20),
+            &asked,
+            Kernels::Fused,
+            DType::F32,
+            &Device::Cpu,
+        )
     };
     assert!(resume(&saved(training.clone(), "now.safetensors")).is_ok());
     let old = saved(
@@ -295,7 +302,9 @@ fn a_checkpoint_of_the_old_streams_is_refused_on_resume() {
     );
     let err = resume(&old).err().expect("refused").to_string();
     assert!(
-        err.contains("earlier simple-nn") && err.contains("train a new model") && !err.contains('\n'),
+        err.contains("earlier simple-nn")
+            && err.contains("train a new model")
+            && !err.contains('\n'),
         "{err}"
     );
 }

@@ -10,6 +10,14 @@
 //! before a gzipped file is inflated, so a small file that inflates to gigabytes is never
 //! inflated into memory); a table's encoded inputs are counted after its first pass, before any
 //! is written.
+//!
+//! A model to train has a budget of its own ([`model_budget`], `--max-model-memory`), settled the
+//! same way: [`crate::nn::footprint`] counts what training a network takes (parameters,
+//! gradients, the optimizer's state, one batch's layer outputs) before any of it is allocated
+//! and refuses a network over it. It is apart from the data's because the data's is also the
+//! knob that sends a data set to disk (`--max-memory 12M` streams MNIST), which a model cannot
+//! follow; with both defaults at half the available memory, a data set and a model that each
+//! fit take at most what was available together.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +26,9 @@ use candle_core::Result;
 
 /// The settled budget in bytes; 0 until the first loader asks.
 static SETTLED: AtomicU64 = AtomicU64::new(0);
+
+/// The settled budget of a model to train, in bytes; 0 until first asked.
+static MODEL: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// A budget for this thread alone, set by [`scoped`].
@@ -32,21 +43,37 @@ pub fn budget() -> u64 {
     if let Some(bytes) = SCOPED.with(Cell::get) {
         return bytes;
     }
-    match SETTLED.load(Ordering::Relaxed) {
+    settled(&SETTLED)
+}
+
+/// Sets the budget for the whole process (at least one byte).
+pub fn set(bytes: u64) {
+    SETTLED.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// The budget in bytes of a model to train, apart from the data's: what [`set_model_budget`]
+/// gave (the examples' `--max-model-memory`), else half the memory available when first asked.
+pub fn model_budget() -> u64 {
+    settled(&MODEL)
+}
+
+/// Sets the budget of a model to train for the whole process (at least one byte).
+pub fn set_model_budget(bytes: u64) {
+    MODEL.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// The budget `slot` holds, settled to half the available memory the first time it is asked.
+fn settled(slot: &AtomicU64) -> u64 {
+    match slot.load(Ordering::Relaxed) {
         0 => {
             let bytes = available().map_or(FALLBACK, |a| (a / 2).max(1));
-            match SETTLED.compare_exchange(0, bytes, Ordering::Relaxed, Ordering::Relaxed) {
+            match slot.compare_exchange(0, bytes, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => bytes,
                 Err(first) => first,
             }
         }
         bytes => bytes,
     }
-}
-
-/// Sets the budget for the whole process (at least one byte).
-pub fn set(bytes: u64) {
-    SETTLED.store(bytes.max(1), Ordering::Relaxed);
 }
 
 /// Runs `f` with a budget of `bytes` on the calling thread, then restores the one before.
@@ -74,9 +101,10 @@ pub fn check(what: &str, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// `3.1 GB`, `512.0 MB`, `900 bytes`.
+/// `7.3 TB`, `3.1 GB`, `512.0 MB`, `900 bytes`.
 pub fn size(bytes: u64) -> String {
     match bytes {
+        b if b >= 1 << 40 => format!("{:.1} TB", b as f64 / (1u64 << 40) as f64),
         b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / f64::from(1u32 << 30)),
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
         b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),

@@ -1,12 +1,15 @@
 //! Files in and out: atomic writes, `.npz` checks, the tutorial's weight files, model files
-//! (weights with the description that rebuilds them), and the reports a run writes.
+//! (weights with the description that rebuilds them), their weights exported for other tools,
+//! and the reports a run writes.
 
 pub mod atomic;
+pub mod export;
 pub mod model;
 pub mod npz;
 pub mod report;
 pub mod weights;
 
+pub use export::{export, Exported};
 pub use model::{
     check_model_path, last_beside, load_model, load_trainable, save_checkpoint, save_model,
     saved_dtype, ModelSpec, Training,

@@ -23,7 +23,11 @@ use crate::nn::{
 };
 
 /// The metadata key under which a model checkpoint describes its model.
-const MODEL_KEY: &str = "simple-nn";
+pub(crate) const MODEL_KEY: &str = "simple-nn";
+
+/// The metadata key under which weights exported for other tools (`nn export`) describe their
+/// network: such a file is not a checkpoint.
+pub(crate) const WEIGHTS_KEY: &str = "simple-nn-weights";
 
 /// The prefix of the optimizer's tensors in a checkpoint.
 const OPTIMIZER: &str = "optimizer.";
@@ -326,7 +330,13 @@ impl ModelSpec {
             LayerSpec::Dense(n) => Some(*n),
             _ => None,
         });
-        let sizes: Vec<usize> = std::iter::once(config.input.iter().product())
+        let Some(features) = crate::nn::net::elements(&config.input) else {
+            fail!(
+                "its input shape {:?} holds more values than can be counted",
+                config.input
+            )
+        };
+        let sizes: Vec<usize> = std::iter::once(features)
             .chain(dense)
             .chain([config.outputs])
             .collect();
@@ -473,7 +483,7 @@ pub fn saved_dtype(path: &Path) -> Option<DType> {
 
 /// A model file's description and parameters, checked against each other, and the optimizer
 /// state saved beside them (its tensors; the step count is the description's).
-fn read_model(
+pub(crate) fn read_model(
     path: &Path,
     dtype: DType,
     dev: &Device,
@@ -490,7 +500,11 @@ fn read_model(
     })?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::Msg(format!("model '{shown}' is not a safetensors file ({e})")))?;
-    let Some(description) = metadata.metadata().as_ref().and_then(|m| m.get(MODEL_KEY)) else {
+    let metadata = metadata.metadata().as_ref();
+    if metadata.is_some_and(|m| m.contains_key(WEIGHTS_KEY)) {
+        fail!("'{shown}' holds weights exported by `nn export` for other tools, without the training state: give the checkpoint they were exported from (the file `nn train --save` wrote)")
+    }
+    let Some(description) = metadata.and_then(|m| m.get(MODEL_KEY)) else {
         fail!("'{shown}' has no model description: it was not saved by `nn train` (weights of the tutorial's network load with `xor --init`)")
     };
     let spec: ModelSpec = serde_json::from_str(description)

@@ -104,6 +104,13 @@ impl Dims {
     fn of(x: &Shape, w: &Shape, b: Option<&Shape>, op: &Conv) -> Result<Self> {
         let (n, c, h, wd) = x.dims4()?;
         let (o, wc, k, k2) = w.dims4()?;
+        let padded = |side: usize| op.pad.checked_mul(2).and_then(|p| p.checked_add(side));
+        let (Some(hp), Some(wp)) = (padded(h), padded(wd)) else {
+            candle_core::bail!(
+                "conv2d: a padding of {} around a {h}×{wd} input is more than can be counted: use a smaller padding",
+                op.pad
+            )
+        };
         let fits = wc == c
             && k == k2
             && k > 0
@@ -111,8 +118,8 @@ impl Dims {
             && c > 0
             && op.stride > 0
             && op.pool > 0
-            && h + 2 * op.pad >= k
-            && wd + 2 * op.pad >= k
+            && hp >= k
+            && wp >= k
             && b.is_none_or(|b| b.dims() == [o]);
         if !fits {
             candle_core::bail!(
@@ -121,19 +128,30 @@ impl Dims {
                 op.pad
             )
         }
-        let (ho, wo) = (
-            (h + 2 * op.pad - k) / op.stride + 1,
-            (wd + 2 * op.pad - k) / op.stride + 1,
-        );
+        let (ho, wo) = ((hp - k) / op.stride + 1, (wp - k) / op.stride + 1);
         if ho < op.pool || wo < op.pool {
             candle_core::bail!(
                 "conv2d: a {ho}×{wo} output cannot be max-pooled in {0}×{0} windows: use a smaller window",
                 op.pool
             )
         }
-        if ho * wo > u32::MAX as usize {
+        if ho.checked_mul(wo).is_none_or(|p| p > u32::MAX as usize) {
             candle_core::bail!(
                 "conv2d: a {ho}×{wo} output has more positions than the pooling's u32 indices hold: use smaller images"
+            )
+        }
+        // The buffers the passes allocate and index: a batch's inputs and outputs, one image's
+        // unrolled patches (C·K·K rows of Ho·Wo), and the kernels.
+        let product = |dims: &[usize]| dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let sizes = [
+            product(&[n, c, h, wd]),
+            product(&[n, o, ho, wo]),
+            product(&[c, k, k, ho, wo]),
+            product(&[o, c, k, k]),
+        ];
+        if sizes.contains(&None) {
+            candle_core::bail!(
+                "conv2d: input {x:?} with kernels {w:?} needs buffers larger than can be counted: use smaller images, fewer channels or a smaller batch"
             )
         }
         Ok(Self {

@@ -37,11 +37,18 @@ impl<'a, T> View<'a, T> {
         }
     }
 
-    /// Whether every element the view addresses lies inside `data`.
+    /// Whether every element the view addresses lies inside `data` (counted without wrapping,
+    /// with strides gemm can take as `isize`).
     fn fits(&self) -> bool {
-        self.rows == 0
-            || self.cols == 0
-            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.rs)
+            .zip((self.cols - 1).checked_mul(self.cs))
+            .and_then(|(down, across)| down.checked_add(across));
+        let strides = isize::try_from(self.rs).is_ok() && isize::try_from(self.cs).is_ok();
+        strides && last.is_some_and(|last| last < self.data.len())
     }
 }
 
@@ -77,7 +84,7 @@ pub(crate) fn matmul_by_rows<T: Real>(
     task: impl Fn(usize, &mut [T], View<T>) -> Result<()> + Sync,
 ) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+    if b.rows != k || m.checked_mul(n) != Some(dst.len()) || !a.fits() || !b.fits() {
         candle_core::bail!(
             "matmul: operands do not fit ({m}×{k} by {}×{n} into {})",
             b.rows,
@@ -86,7 +93,7 @@ pub(crate) fn matmul_by_rows<T: Real>(
     }
     let threads = threads::current();
     let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
-    if threads == 1 || m <= block || m * n * k < 1 << 18 || n == 0 {
+    if threads == 1 || m <= block || m.saturating_mul(n).saturating_mul(k) < 1 << 18 || n == 0 {
         return task(0, dst, a);
     }
     threads::for_each_chunk_mut(dst, block * n, |i, chunk| {
@@ -107,7 +114,7 @@ pub(crate) fn gemm_serial<T: Real>(
     accumulate: bool,
 ) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if b.rows != k || dst.len() != m * n || !a.fits() || !b.fits() {
+    if b.rows != k || m.checked_mul(n) != Some(dst.len()) || !a.fits() || !b.fits() {
         candle_core::bail!(
             "gemm: operands do not fit ({m}×{k} by {}×{n} into {})",
             b.rows,
@@ -140,4 +147,40 @@ pub(crate) fn gemm_serial<T: Real>(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::View;
+
+    /// A view whose last row starts past `usize::MAX` is refused: the product `(rows−1)·rs`
+    /// wrapped to 0 before it was checked, and gemm would have read outside the slice.
+    #[test]
+    fn a_view_whose_extent_overflows_does_not_fit() {
+        let data = [0f32; 4];
+        let wrapping = View {
+            data: &data,
+            rows: 3,
+            cols: 1,
+            rs: 1 << (usize::BITS - 1),
+            cs: 1,
+        };
+        assert!(!wrapping.fits());
+        let across = View {
+            rows: 1,
+            cols: 2,
+            rs: 1,
+            cs: usize::MAX,
+            ..wrapping
+        };
+        assert!(!across.fits());
+        // The views inside the slice still fit, up to its last element.
+        assert!(View::new(&data, 2, 2).fits());
+        assert!(View::new(&data, 2, 2).t().fits());
+        let past_the_end = View {
+            rs: 3,
+            ..View::new(&data, 2, 2)
+        };
+        assert!(!past_the_end.fits());
+    }
 }

@@ -5,6 +5,7 @@
 //! everything after that (`forward`, [`Mlp::loss`], [`fit()`]) runs on them.
 
 pub mod fit;
+pub mod footprint;
 pub mod init;
 pub mod loss;
 pub mod mlp;
@@ -13,6 +14,7 @@ pub mod net;
 pub mod optim;
 
 pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
+pub use footprint::Footprint;
 pub use loss::{Head, Loss};
 pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Mlp, MlpConfig, TUTORIAL_SIZES,

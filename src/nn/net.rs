@@ -80,6 +80,16 @@ pub enum LayerSpec {
     Act(Activation),
 }
 
+impl LayerSpec {
+    /// Whether the layer has parameters: dense, conv and batch norm.
+    pub fn has_parameters(&self) -> bool {
+        matches!(
+            self,
+            LayerSpec::Dense(_) | LayerSpec::Conv { .. } | LayerSpec::BatchNorm
+        )
+    }
+}
+
 const FORMS: &str = "dense:N, conv:OUT:K[:STRIDE:PAD], maxpool:K, avgpool:K, dropout:P, flatten, batchnorm, relu, tanh, sigmoid or gelu";
 
 impl FromStr for LayerSpec {
@@ -175,11 +185,28 @@ impl Layers {
 
     /// The shape after each layer for an input of `input` (`[features]` or `[C, H, W]`), the
     /// first entry `input` itself; an error names the first token that cannot take its input.
+    ///
+    /// Every size is counted with checked arithmetic: a shape whose values per sample cannot be
+    /// counted in a `usize` is an error naming the layer, never a wrapped number.
     pub fn shapes(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
+        if elements(input).is_none() {
+            fail!(
+                "an input of {} per sample holds more values than can be counted: give a smaller input shape",
+                dims_text(input)
+            )
+        }
         let mut shapes = vec![input.to_vec()];
         for layer in &self.0 {
             let shape = shapes.last().cloned().unwrap_or_default();
-            shapes.push(output_shape(layer, &shape)?);
+            let out = output_shape(layer, &shape)?;
+            if elements(&out).is_none() {
+                fail!(
+                    "layer '{layer}' on an input of {} gives {} per sample, more values than can be counted: use fewer channels or units, a smaller padding or a larger stride",
+                    dims_text(&shape),
+                    dims_text(&out)
+                )
+            }
+            shapes.push(out);
         }
         Ok(shapes)
     }
@@ -220,6 +247,20 @@ impl From<Layers> for String {
     }
 }
 
+/// The number of values in a tensor of `dims`, or `None` where the product overflows a `usize`.
+pub(crate) fn elements(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// `3×28×28`, or `784 values` for a flat row, as the messages write a shape.
+fn dims_text(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    match &dims[..] {
+        [n] => format!("{n} values"),
+        _ => dims.join("×"),
+    }
+}
+
 /// The shape out of `layer` for an input of `shape`, or an error naming the layer.
 fn output_shape(layer: &LayerSpec, shape: &[usize]) -> Result<Vec<usize>> {
     let image = |what: &str| -> Result<(usize, usize, usize)> {
@@ -239,14 +280,14 @@ fn output_shape(layer: &LayerSpec, shape: &[usize]) -> Result<Vec<usize>> {
             pad,
         } => {
             let (_, h, w) = image("needs")?;
-            if h + 2 * pad < kernel || w + 2 * pad < kernel {
+            let padded = |side: usize| pad.checked_mul(2).and_then(|p| p.checked_add(side));
+            let (Some(hp), Some(wp)) = (padded(h), padded(w)) else {
+                fail!("layer '{layer}': a padding of {pad} around its {h}×{w} input is more than can be counted: use a padding below the kernel size")
+            };
+            if hp < kernel || wp < kernel {
                 fail!("layer '{layer}': its {kernel}×{kernel} kernel is larger than its {h}×{w} input (with padding {pad}): use a smaller kernel or fewer poolings before it")
             }
-            vec![
-                out,
-                (h + 2 * pad - kernel) / stride + 1,
-                (w + 2 * pad - kernel) / stride + 1,
-            ]
+            vec![out, (hp - kernel) / stride + 1, (wp - kernel) / stride + 1]
         }
         LayerSpec::MaxPool(k) | LayerSpec::AvgPool(k) => {
             let (c, h, w) = image("pools")?;
@@ -324,16 +365,46 @@ impl NetConfig {
             .collect())
     }
 
-    /// Each layer that has parameters, numbered in order, with what it needs to build them.
+    /// How many numbers the parameters hold (batch norm's running statistics included), counted
+    /// from the shapes alone, before anything is allocated; an error names a layer whose count
+    /// overflows.
+    pub fn parameter_count(&self) -> Result<u64> {
+        let mut total = 0u64;
+        for (_, p) in self.parametrized()? {
+            match p.elements(self.bias).and_then(|n| total.checked_add(n)) {
+                Some(sum) => total = sum,
+                None => fail!("the network's parameters are more than can be counted: use fewer or smaller layers"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Each layer that has parameters, numbered in order, with what it needs to build them; an
+    /// error names a layer whose parameters hold more numbers than can be counted.
     fn parametrized(&self) -> Result<Vec<(usize, Parametrized)>> {
         let shapes = self.shapes()?;
         let output = LayerSpec::Dense(self.outputs);
+        let last = self.layers.0.len();
         let all = self.layers.0.iter().chain([&output]);
-        Ok(all
-            .zip(&shapes)
-            .filter_map(|(layer, input)| Parametrized::of(layer, input))
-            .enumerate()
-            .collect())
+        let mut numbered = Vec::new();
+        for (k, (layer, input)) in all.zip(&shapes).enumerate() {
+            let Some(p) = Parametrized::of(layer, input) else {
+                continue;
+            };
+            if p.elements(self.bias).is_none() {
+                let which = if k == last {
+                    "the output layer"
+                } else {
+                    "layer"
+                };
+                fail!(
+                    "{which} '{layer}' on an input of {} has more parameters than can be counted: use fewer units or channels, or a smaller kernel",
+                    dims_text(input)
+                )
+            }
+            numbered.push((numbered.len(), p));
+        }
+        Ok(numbered)
     }
 }
 
@@ -357,6 +428,7 @@ enum Parametrized {
 impl Parametrized {
     fn of(layer: &LayerSpec, input: &[usize]) -> Option<Self> {
         match *layer {
+            // `Layers::shapes` checked that every shape's product can be counted.
             LayerSpec::Dense(n_out) => Some(Parametrized::Dense {
                 n_in: input.iter().product(),
                 n_out,
@@ -379,6 +451,15 @@ impl Parametrized {
             Parametrized::BatchNorm { .. } => 1,
         };
         1.0 / (fan_in as f64).sqrt()
+    }
+
+    /// The numbers its parameters hold, or `None` where they cannot be counted in a `u64`.
+    fn elements(self, bias: bool) -> Option<u64> {
+        self.names_and_shapes(0, bias)
+            .iter()
+            .try_fold(0u64, |sum, (_, shape)| {
+                sum.checked_add(u64::try_from(elements(shape)?).ok()?)
+            })
     }
 
     fn names_and_shapes(self, i: usize, bias: bool) -> Vec<(String, Vec<usize>)> {

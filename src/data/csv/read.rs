@@ -32,7 +32,9 @@ pub struct Table {
 /// file of float32 beside the table that batches then read ([`Samples::is_streamed`]).
 pub fn read(path: &Path, kind: TargetKind, options: &TableOptions) -> Result<Table> {
     let raw = Raw::open(path, options)?;
-    let target = raw.target_column(&options.target, true, false)?.unwrap_or(0);
+    let target = raw
+        .target_column(&options.target, true, false)?
+        .unwrap_or(0);
     if raw.names.len() == 1 {
         fail!(
             "{} line 1, column '{}': it is the only column: add at least one feature column",
