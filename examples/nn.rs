@@ -156,7 +156,7 @@ struct TrainArgs {
     /// `fused`: one op per dense layer, per conv (with its ReLU and max-pool) and for the loss, in-place SGD; `stock`: candle's own ops.
     #[arg(long, default_value = "fused")]
     kernels: Kernels,
-    /// Seed of the initial weights, the validation split and the batch order [default: 0].
+    /// The run's seed: the initial weights, the split, each epoch's order and each dropout mask draw from streams of their own of it [default: 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Fraction of the training data held out for validation [default: 0.1].
