@@ -1,6 +1,6 @@
 //! The one trait a model implements to be trained: its forward (from `ModuleT`), its loss and its kernels.
 //!
-//! [`Mlp`](super::Mlp) and [`Net`](super::Net) implement it; the training loop ([`super::fit`])
+//! [`Mlp`](super::Mlp) and [`Net`](super::Net) implement it; the training loop ([`mod@super::fit`])
 //! trains anything that does.
 
 use candle_core::{ModuleT, Result, Tensor};
