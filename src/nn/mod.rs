@@ -6,12 +6,14 @@
 
 pub mod attention;
 pub mod block;
+pub mod clip;
 pub mod dropout;
 pub mod embedding;
 pub mod feed_forward;
 pub mod fit;
 pub mod gpt;
 pub mod gpt_config;
+pub mod grouped_adamw;
 pub mod init;
 pub mod layer_norm;
 pub mod loss;
@@ -19,6 +21,7 @@ pub mod mlp;
 pub mod net;
 pub mod optim;
 pub mod projection;
+pub mod warmup_cosine;
 
 pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner, Model};
 pub use gpt::Gpt;
