@@ -101,14 +101,22 @@ fn range(layout: &Layout) -> Result<std::ops::Range<usize>> {
     }
 }
 
-/// `dst[i] = f(dst[i], src[i])` over the kernels' threads.
-fn zip_map<T: Real>(dst: &mut [T], src: &[T], f: impl Fn(T, T) -> T + Sync) {
+/// `m ← m + (g − m)·(1 − β₁)` (`SECOND` false) or `v ← v·β₂ + g·g·(1 − β₂)` (true), over the kernels' threads.
+fn update_moment<T: Real, const SECOND: bool>(dst: &mut [T], g: &[T], s: &AdamWStep) {
+    let (b1, b2, c2) = (
+        T::from_f64(1.0 - s.beta1),
+        T::from_f64(s.beta2),
+        T::from_f64(1.0 - s.beta2),
+    );
     let _ = threads::for_each_chunk_mut(dst, TASK, |i, dst| {
         vectorized(
             #[inline(always)]
             || {
-                for (d, &s) in dst.iter_mut().zip(&src[i * TASK..]) {
-                    *d = f(*d, s);
+                for (d, &g) in dst.iter_mut().zip(&g[i * TASK..]) {
+                    *d = match SECOND {
+                        false => *d + (g - *d) * b1,
+                        true => *d * b2 + g * g * c2,
+                    };
                 }
             },
         );
@@ -136,28 +144,21 @@ fn apply<T: Float>(theta: &mut [T], m: &[T], v: &[T], s: &AdamWStep) {
     });
 }
 
-/// A moment's update `f(moment, g)` in place, in the destination's dtype.
-fn moment(
+/// A moment's update in place, in the destination's dtype.
+fn moment<const SECOND: bool>(
     dst: &mut CpuStorage,
     dl: &Layout,
     g: &CpuStorage,
     gl: &Layout,
-    (a, b): (f64, f64),
-    f64_op: fn(f64, f64, (f64, f64)) -> f64,
-    f32_op: fn(f32, f32, (f32, f32)) -> f32,
+    s: &AdamWStep,
 ) -> Result<()> {
     let at = range(dl)?;
     match (dst, g) {
         (CpuStorage::F64(d), CpuStorage::F64(_)) => {
-            zip_map(&mut d[at], values::<f64>(g, gl)?, |m, g| {
-                f64_op(m, g, (a, b))
-            })
+            update_moment::<f64, SECOND>(&mut d[at], values(g, gl)?, s)
         }
         (CpuStorage::F32(d), CpuStorage::F32(_)) => {
-            let (a, b) = (a as f32, b as f32);
-            zip_map(&mut d[at], values::<f32>(g, gl)?, |m, g| {
-                f32_op(m, g, (a, b))
-            })
+            update_moment::<f32, SECOND>(&mut d[at], values(g, gl)?, s)
         }
         _ => candle_core::bail!("adamw: the moments and gradient need one dtype, f32 or f64"),
     }
@@ -170,16 +171,7 @@ impl InplaceOp2 for FirstMoment {
     }
 
     fn cpu_fwd(&self, m: &mut CpuStorage, ml: &Layout, g: &CpuStorage, gl: &Layout) -> Result<()> {
-        let b1 = 1.0 - self.0.beta1;
-        moment(
-            m,
-            ml,
-            g,
-            gl,
-            (b1, 0.0),
-            |m, g, (b1, _)| m + (g - m) * b1,
-            |m, g, (b1, _)| m + (g - m) * b1,
-        )
+        moment::<false>(m, ml, g, gl, &self.0)
     }
 }
 
@@ -189,16 +181,7 @@ impl InplaceOp2 for SecondMoment {
     }
 
     fn cpu_fwd(&self, v: &mut CpuStorage, vl: &Layout, g: &CpuStorage, gl: &Layout) -> Result<()> {
-        let (b2, c2) = (self.0.beta2, 1.0 - self.0.beta2);
-        moment(
-            v,
-            vl,
-            g,
-            gl,
-            (b2, c2),
-            |v, g, (b2, c2)| v * b2 + g * g * c2,
-            |v, g, (b2, c2)| v * b2 + g * g * c2,
-        )
+        moment::<true>(v, vl, g, gl, &self.0)
     }
 }
 
