@@ -150,6 +150,49 @@ fn fused_gelu_equals_the_stock_ops() {
 }
 
 #[test]
+fn fused_dense_gelu_equals_the_stock_ops() {
+    // (rows, in, out): one row, odd sizes, and nanoGPT's c_fc at a batch of 12 × 64 positions.
+    for (i, (rows, n_in, n_out)) in [(1, 3, 5), (37, 11, 19), (768, 128, 512)]
+        .into_iter()
+        .enumerate()
+    {
+        for bias in [false, true] {
+            let seed = 20 * i as u64;
+            let inputs = |dtype| {
+                let mut t = vec![
+                    random(&[rows, n_in], seed, 1.0, dtype),
+                    random(&[n_out, n_in], seed + 1, 3.0 / (n_in as f64).sqrt(), dtype),
+                ];
+                if bias {
+                    t.push(random(&[n_out], seed + 2, 1.0, dtype));
+                }
+                t
+            };
+            let stock = |t: &[&Tensor]| {
+                let z = t[0].matmul(&t[1].t().unwrap()).unwrap();
+                let z = match t.get(2) {
+                    Some(b) => z.broadcast_add(b).unwrap(),
+                    None => z,
+                };
+                gelu::gelu_stock(&z).unwrap()
+            };
+            assert_fused_equals_stock(
+                &format!("dense-gelu {rows}×{n_in}→{n_out} bias {bias}"),
+                &inputs,
+                &|t| kernels::dense_gelu::dense_gelu(t[0], t[1], t.get(2).copied()).unwrap(),
+                &stock,
+            );
+        }
+    }
+    // Data needs no gradient: none is computed for it.
+    let x = random(&[4, 3], 1, 1.0, DType::F32);
+    let w = Var::from_tensor(&random(&[2, 3], 2, 1.0, DType::F32)).unwrap();
+    let y = kernels::dense_gelu::dense_gelu(&x, &w, None).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none() && grads.get(&w).is_some());
+}
+
+#[test]
 fn fused_attention_equals_the_stock_ops() {
     // (sequences, positions, features, heads): one position, one head, 3-feature heads, more
     // positions than features, and nanoGPT's CPU shape at a smaller batch.

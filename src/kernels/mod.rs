@@ -20,6 +20,7 @@ pub mod adamw;
 pub mod attention;
 pub mod conv;
 pub mod dense;
+pub mod dense_gelu;
 pub mod dropout;
 pub mod gelu;
 pub mod layer_norm;

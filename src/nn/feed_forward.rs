@@ -9,14 +9,12 @@ use candle_nn::VarBuilder;
 use super::dropout::Dropout;
 use super::gpt_config::GptConfig;
 use super::projection::Projection;
-use crate::kernels::{gelu, Kernels};
 
 /// `c_proj(gelu(c_fc(x)))`: `(b, t, c) -> (b, t, c)`.
 #[derive(Debug, Clone)]
 pub struct FeedForward {
     c_fc: Projection,
     c_proj: Projection,
-    kernels: Kernels,
 }
 
 impl FeedForward {
@@ -26,17 +24,12 @@ impl FeedForward {
         Ok(Self {
             c_fc: Projection::new(c, 4 * c, bias, kernels, vb.pp("c_fc"))?,
             c_proj: Projection::new(4 * c, c, bias, kernels, vb.pp("c_proj"))?,
-            kernels,
         })
     }
 
     /// `(b, t, c) -> (b, t, c)`; `dropout` applies to the output in training.
     pub fn forward_t(&self, xs: &Tensor, train: bool, dropout: &Dropout) -> Result<Tensor> {
-        let hidden = self.c_fc.forward(xs)?;
-        let hidden = match self.kernels {
-            Kernels::Fused => gelu::gelu(&hidden)?,
-            Kernels::Stock => gelu::gelu_stock(&hidden)?,
-        };
+        let hidden = self.c_fc.forward_gelu(xs)?;
         dropout.apply(&self.c_proj.forward(&hidden)?, train)
     }
 }

@@ -49,6 +49,16 @@ impl Projection {
 
     /// `(…, in) -> (…, out)`: one fused dense node on the fused kernels, a matmul and a broadcast add on the stock ones.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.apply(xs, false)
+    }
+
+    /// The projection and the exact GELU after it, `(…, in) -> (…, out)`: one fused node on the
+    /// fused kernels ([`kernels::dense_gelu`]), the stock GELU after the stock projection otherwise.
+    pub fn forward_gelu(&self, xs: &Tensor) -> Result<Tensor> {
+        self.apply(xs, true)
+    }
+
+    fn apply(&self, xs: &Tensor, gelu: bool) -> Result<Tensor> {
         let (n_out, n_in) = self.weight.dims2()?;
         let mut dims = xs.dims().to_vec();
         if dims.last() != Some(&n_in) {
@@ -56,18 +66,19 @@ impl Projection {
         }
         let rows = dims[..dims.len() - 1].iter().product::<usize>();
         let flat = xs.reshape((rows, n_in))?;
-        let out = match self.kernels {
-            Kernels::Fused => kernels::dense(
-                &flat,
-                &self.weight,
-                self.bias.as_ref(),
-                DenseActivation::Identity,
-            )?,
-            Kernels::Stock => {
-                let z = flat.matmul(&self.weight.t()?)?;
-                match &self.bias {
+        let (w, b) = (&self.weight, self.bias.as_ref());
+        let out = match (self.kernels, gelu) {
+            (Kernels::Fused, false) => kernels::dense(&flat, w, b, DenseActivation::Identity)?,
+            (Kernels::Fused, true) => kernels::dense_gelu::dense_gelu(&flat, w, b)?,
+            (Kernels::Stock, _) => {
+                let z = flat.matmul(&w.t()?)?;
+                let z = match b {
                     Some(b) => z.broadcast_add(b)?,
                     None => z,
+                };
+                match gelu {
+                    true => kernels::gelu::gelu_stock(&z)?,
+                    false => z,
                 }
             }
         };
