@@ -12,7 +12,7 @@ mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use common::{max_abs_diff, values};
-use simple_nn::kernels::{self, adamw, attention, gelu, layer_norm, threads};
+use simple_nn::kernels::{self, adamw, attention, gelu, layer_norm, linear, threads};
 use simple_nn::nn::{Gpt, GptConfig, Model};
 use simple_nn::rng::SplitMix64;
 use simple_nn::Kernels;
@@ -150,17 +150,23 @@ fn fused_gelu_equals_the_stock_ops() {
 }
 
 #[test]
-fn fused_dense_gelu_equals_the_stock_ops() {
-    // (rows, in, out): one row, odd sizes, and nanoGPT's c_fc at a batch of 12 × 64 positions.
-    for (i, (rows, n_in, n_out)) in [(1, 3, 5), (37, 11, 19), (768, 128, 512)]
-        .into_iter()
-        .enumerate()
-    {
-        for bias in [false, true] {
+fn fused_linear_equals_the_stock_ops() {
+    // (leading dimensions, in, out): one row, odd sizes, a (b, t, c) input, and nanoGPT's c_fc
+    // at a batch of 12 × 64 positions.
+    let cases: [(&[usize], usize, usize); 4] = [
+        (&[1], 3, 5),
+        (&[37], 11, 19),
+        (&[3, 5], 7, 9),
+        (&[768], 128, 512),
+    ];
+    for (i, (lead, n_in, n_out)) in cases.into_iter().enumerate() {
+        for (bias, gelu) in [(false, false), (true, false), (false, true), (true, true)] {
             let seed = 20 * i as u64;
             let inputs = |dtype| {
+                let mut shape = lead.to_vec();
+                shape.push(n_in);
                 let mut t = vec![
-                    random(&[rows, n_in], seed, 1.0, dtype),
+                    random(&shape, seed, 1.0, dtype),
                     random(&[n_out, n_in], seed + 1, 3.0 / (n_in as f64).sqrt(), dtype),
                 ];
                 if bias {
@@ -169,17 +175,20 @@ fn fused_dense_gelu_equals_the_stock_ops() {
                 t
             };
             let stock = |t: &[&Tensor]| {
-                let z = t[0].matmul(&t[1].t().unwrap()).unwrap();
+                let z = t[0].broadcast_matmul(&t[1].t().unwrap()).unwrap();
                 let z = match t.get(2) {
                     Some(b) => z.broadcast_add(b).unwrap(),
                     None => z,
                 };
-                gelu::gelu_stock(&z).unwrap()
+                match gelu {
+                    true => gelu::gelu_stock(&z).unwrap(),
+                    false => z,
+                }
             };
             assert_fused_equals_stock(
-                &format!("dense-gelu {rows}×{n_in}→{n_out} bias {bias}"),
+                &format!("linear {lead:?}×{n_in}→{n_out} bias {bias} gelu {gelu}"),
                 &inputs,
-                &|t| kernels::dense_gelu::dense_gelu(t[0], t[1], t.get(2).copied()).unwrap(),
+                &|t| linear::linear(t[0], t[1], t.get(2).copied(), gelu).unwrap(),
                 &stock,
             );
         }
@@ -187,7 +196,7 @@ fn fused_dense_gelu_equals_the_stock_ops() {
     // Data needs no gradient: none is computed for it.
     let x = random(&[4, 3], 1, 1.0, DType::F32);
     let w = Var::from_tensor(&random(&[2, 3], 2, 1.0, DType::F32)).unwrap();
-    let y = kernels::dense_gelu::dense_gelu(&x, &w, None).unwrap();
+    let y = linear::linear(&x, &w, None, true).unwrap();
     let grads = y.sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none() && grads.get(&w).is_some());
 }

@@ -5,7 +5,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::kernels::{self, DenseActivation, Kernels};
+use crate::kernels::{self, Kernels};
 
 /// `x·wᵀ + b` over the last dimension: `(…, in) -> (…, out)`.
 #[derive(Debug, Clone)]
@@ -47,42 +47,38 @@ impl Projection {
         &self.weight
     }
 
-    /// `(…, in) -> (…, out)`: one fused dense node on the fused kernels, a matmul and a broadcast add on the stock ones.
+    /// `(…, in) -> (…, out)`: one fused node on the fused kernels ([`kernels::linear`]), a matmul and a broadcast add on the stock ones.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         self.apply(xs, false)
     }
 
     /// The projection and the exact GELU after it, `(…, in) -> (…, out)`: one fused node on the
-    /// fused kernels ([`kernels::dense_gelu`]), the stock GELU after the stock projection otherwise.
+    /// fused kernels, the stock GELU after the stock projection otherwise.
     pub fn forward_gelu(&self, xs: &Tensor) -> Result<Tensor> {
         self.apply(xs, true)
     }
 
     fn apply(&self, xs: &Tensor, gelu: bool) -> Result<Tensor> {
-        let (n_out, n_in) = self.weight.dims2()?;
+        let (w, b) = (&self.weight, self.bias.as_ref());
+        if self.kernels == Kernels::Fused {
+            return kernels::linear::linear(xs, w, b, gelu);
+        }
+        let (n_out, n_in) = w.dims2()?;
         let mut dims = xs.dims().to_vec();
         if dims.last() != Some(&n_in) {
             fail!("projection: input {dims:?} does not end in the weight's {n_in} inputs")
         }
         let rows = dims[..dims.len() - 1].iter().product::<usize>();
-        let flat = xs.reshape((rows, n_in))?;
-        let (w, b) = (&self.weight, self.bias.as_ref());
-        let out = match (self.kernels, gelu) {
-            (Kernels::Fused, false) => kernels::dense(&flat, w, b, DenseActivation::Identity)?,
-            (Kernels::Fused, true) => kernels::dense_gelu::dense_gelu(&flat, w, b)?,
-            (Kernels::Stock, _) => {
-                let z = flat.matmul(&w.t()?)?;
-                let z = match b {
-                    Some(b) => z.broadcast_add(b)?,
-                    None => z,
-                };
-                match gelu {
-                    true => kernels::gelu::gelu_stock(&z)?,
-                    false => z,
-                }
-            }
+        let z = xs.reshape((rows, n_in))?.matmul(&w.t()?)?;
+        let z = match b {
+            Some(b) => z.broadcast_add(b)?,
+            None => z,
         };
         *dims.last_mut().unwrap_or(&mut 0) = n_out;
-        out.reshape(dims)
+        let z = z.reshape(dims)?;
+        match gelu {
+            true => kernels::gelu::gelu_stock(&z),
+            false => Ok(z),
+        }
     }
 }
