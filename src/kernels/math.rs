@@ -210,10 +210,14 @@ mod tests {
             let (cdf, pdf) = x.normal_cdf_pdf();
             let (cdf64, pdf64) = (x as f64).normal_cdf_pdf();
             worst_cdf = worst_cdf.max((cdf as f64 - cdf64).abs());
-            worst_pdf = worst_pdf.max((pdf as f64 - pdf64).abs() / pdf64.max(1e-30));
+            // e^(−x²/2) from an f32 argument carries its rounding, ~6e-8·x²/2, relatively.
+            let scale = pdf64.max(1e-30) * (1.0 + 0.5 * (x as f64).powi(2));
+            worst_pdf = worst_pdf.max((pdf as f64 - pdf64).abs() / scale);
         }
         assert!(worst_exp < 3e-7, "exp: {worst_exp:e}");
-        assert!(worst_cdf < 2e-7, "Φ: {worst_cdf:e}");
+        // A&S's 1.5e-7 on erf is 0.75e-7 on Φ; f32's rounding of the polynomial and of 1 − tail
+        // (half an ulp of 1 is 6e-8) adds the rest.
+        assert!(worst_cdf < 3e-7, "Φ: {worst_cdf:e}");
         assert!(worst_pdf < 5e-7, "φ: {worst_pdf:e}");
         assert_eq!(exp_f32(-100.0), 0.0);
         assert!(exp_f32(f32::NAN).is_nan());
