@@ -30,6 +30,15 @@ use simple_nn::Kernels;
 
 const BOTH: [Kernels; 2] = [Kernels::Stock, Kernels::Fused];
 
+/// An op on a tensor, by name: the stock and the fused form of one function.
+type Op = fn(&Tensor) -> candle_core::Result<Tensor>;
+
+/// The attention op with its head count.
+type AttentionOp = fn(&Tensor, usize) -> candle_core::Result<Tensor>;
+
+/// Several tensors' values.
+type Values = Vec<Vec<f64>>;
+
 /// Values uniform in [-scale, scale) from `seed`.
 fn uniform(n: usize, seed: u64, scale: f64) -> Vec<f64> {
     let mut rng = SplitMix64::new(seed);
@@ -313,7 +322,7 @@ fn attention_equals_loops_and_the_mask_gives_later_positions_zero_weight_and_no_
         assert!(w[i + 1..].iter().all(|&p| p == 0.0));
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-14);
     }
-    let ops: [(&str, fn(&Tensor, usize) -> candle_core::Result<Tensor>); 2] = [
+    let ops: [(&str, AttentionOp); 2] = [
         ("stock", attention::causal_attention_stock),
         ("fused", attention::causal_attention),
     ];
@@ -423,7 +432,7 @@ fn gelu_equals_pytorch_in_values_and_gradients() {
         1.0220275336443208,
         1.000007146946002,
     ];
-    let ops: [(&str, fn(&Tensor) -> candle_core::Result<Tensor>); 2] = [
+    let ops: [(&str, Op); 2] = [
         ("stock", simple_nn::kernels::gelu::gelu_stock),
         ("fused", simple_nn::kernels::gelu::gelu),
     ];
@@ -1228,9 +1237,7 @@ fn grouped_adamw_decays_the_matrices_and_resumes_from_its_state() {
     };
     // Six steps; at step `k`, the state is saved and, with `resume`, a new optimizer restored
     // from it takes the rest. Returns the weights and the saved state, read at the end.
-    let run = |save_at: Option<usize>,
-               resume: bool|
-     -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let run = |save_at: Option<usize>, resume: bool| -> (Values, Values, Values) {
         let (gpt, varmap) = Gpt::seeded(config.clone(), 8, DType::F64, &Device::Cpu).unwrap();
         let mut adamw = GroupedAdamW::new(named_vars(&varmap).unwrap(), params.clone()).unwrap();
         let (xs, ys) = batch();

@@ -106,6 +106,9 @@ fn forward<T: Float>(
     Ok((z, Some(y)))
 }
 
+/// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)`.
+type Gradients<T> = (Option<Vec<T>>, Vec<T>, Vec<T>);
+
 /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from `x`, `w`, `∂L/∂y` and, with the GELU, the kept `z`.
 fn backward<T: Float>(
     x: &[T],
@@ -114,7 +117,7 @@ fn backward<T: Float>(
     dy: &[T],
     (rows, n_in, n_out): (usize, usize, usize),
     need_dx: bool,
-) -> Result<(Option<Vec<T>>, Vec<T>, Vec<T>)> {
+) -> Result<Gradients<T>> {
     let through_gelu;
     let dz: &[T] = match z {
         None => dy,

@@ -83,7 +83,7 @@ impl GptConfig {
         if let Some((name, _)) = sizes.iter().find(|(_, n)| *n == 0) {
             fail!("a GPT needs at least one of everything: its {name} is 0")
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             fail!(
                 "{} heads do not divide {} features: choose an embedding size that is a multiple of the heads",
                 self.n_head,
