@@ -1424,3 +1424,79 @@ fn training_loss_falls_on_a_tiny_corpus() {
         "the loss fell from {first} to only {last}"
     );
 }
+
+/// Dropout draws one mask per use (the embeddings, and each block's attention and MLP outputs),
+/// each from the run's seed and its count, so a model set back to a count replays the same
+/// masks; outside training there is none.
+#[test]
+fn dropout_masks_replay_from_their_count() {
+    let config = GptConfig {
+        dropout: 0.3,
+        ..tiny(Kernels::Fused, false)
+    };
+    let (gpt, varmap) = Gpt::seeded(config.clone(), 9, DType::F64, &Device::Cpu).unwrap();
+    let (xs, _) = batch();
+    let first = values(&gpt.forward_t(&xs, true).unwrap());
+    assert_eq!(gpt.masks_drawn(), 1 + 2 * 2);
+    let second = values(&gpt.forward_t(&xs, true).unwrap());
+    assert_ne!(first, second, "a new mask each step");
+    gpt.set_masks_drawn(0);
+    assert_eq!(values(&gpt.forward_t(&xs, true).unwrap()), first);
+    // Evaluation: no dropout, the model without it.
+    let plain = Gpt::build(
+        GptConfig {
+            dropout: 0.0,
+            ..config
+        },
+        VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu),
+        9,
+    )
+    .unwrap();
+    let eval = values(&gpt.forward_t(&xs, false).unwrap());
+    assert_eq!(eval, values(&plain.forward_t(&xs, true).unwrap()));
+    assert_eq!(gpt.masks_drawn(), 1 + 2 * 2, "evaluation draws no mask");
+}
+
+/// The accuracy of next-token logits `(b, t, vocab)` counts every position: 3 of the 8 here.
+#[test]
+fn accuracy_counts_every_position_of_a_sequence_batch() {
+    let mut logits = vec![0f64; 2 * 4 * 7];
+    let (_, ys) = batch();
+    let targets: Vec<u32> = ys.flatten_all().unwrap().to_vec1().unwrap();
+    for (p, &y) in targets.iter().enumerate() {
+        // Positions 0, 3 and 6 predict their target; the others predict target + 1.
+        let guess = if p % 3 == 0 { y } else { (y + 1) % 7 } as usize;
+        logits[p * 7 + guess] = 5.0;
+    }
+    let logits = tensor(logits, &[2, 4, 7]);
+    let accuracy = simple_nn::nn::Loss::CrossEntropy
+        .accuracy(&logits, &ys)
+        .unwrap()
+        .unwrap();
+    assert_eq!(accuracy, 3.0 / 8.0);
+}
+
+/// Why the crate's GELU is built from `erf`: candle's own `gelu_erf` computes the right values
+/// but a gradient off by ~1e-7 of itself (its backward writes 1/√(2π) as 0.398942), against
+/// PyTorch's 1.0833154705876864 at x = 1 (printed by the script of the GELU test above).
+#[test]
+fn candles_gelu_erf_gradient_is_off_in_the_seventh_digit() {
+    let x = Var::from_tensor(&tensor(vec![1.0], &[1])).unwrap();
+    let grad = values(
+        x.as_tensor()
+            .gelu_erf()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(&x)
+            .unwrap(),
+    )[0];
+    let torch = 1.0833154705876864;
+    assert!(
+        (grad - torch).abs() > 1e-8,
+        "candle's gelu_erf gradient is exact now: {grad}"
+    );
+    assert!((grad - torch).abs() < 1e-6);
+}
