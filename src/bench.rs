@@ -243,9 +243,9 @@ pub struct GptWorkload {
     pub lr: f64,
     /// The per-step schedule (nanoGPT's: 100 steps of warm-up, a floor of 1e-4).
     pub schedule: crate::nn::warmup_cosine::WarmupCosine,
-    /// AdamW's β₂ and weight decay of the tensors of two or more dimensions.
+    /// AdamW's β₂.
     pub beta2: f64,
-    /// The decoupled weight decay.
+    /// The decoupled weight decay of the tensors of two or more dimensions.
     pub weight_decay: f64,
     /// The global norm the gradients are clipped to.
     pub grad_clip: f64,
