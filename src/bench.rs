@@ -254,3 +254,143 @@ pub fn load_average() -> String {
         .filter(|fields| !fields.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }
+
+/// Full training steps of a GPT, the workload of `torch_gpt.py --bench`: forward, loss,
+/// backward, gradient clipping and nanoGPT's AdamW at the warm-up's learning rate, on windows of
+/// random tokens (the tokens do not change the work).
+#[derive(Debug, Clone)]
+pub struct GptWorkload {
+    /// The model; its seed is 0.
+    pub config: crate::nn::GptConfig,
+    /// Windows per batch.
+    pub batch: usize,
+    /// The base learning rate, warmed up and decayed by `schedule`.
+    pub lr: f64,
+    /// The per-step schedule (nanoGPT's: 100 steps of warm-up, a floor of 1e-4).
+    pub schedule: crate::nn::warmup_cosine::WarmupCosine,
+    /// AdamW's β₂.
+    pub beta2: f64,
+    /// The decoupled weight decay of the tensors of two or more dimensions.
+    pub weight_decay: f64,
+    /// The global norm the gradients are clipped to.
+    pub grad_clip: f64,
+}
+
+impl Default for GptWorkload {
+    /// nanoGPT's `shakespeare_char` run on the CPU: 4 layers, 4 heads, 128 features, a block of
+    /// 64, batches of 12, lr 1e-3 warmed up over 100 steps, β₂ 0.99, weight decay 0.1, clipping at 1.
+    fn default() -> Self {
+        Self {
+            config: crate::nn::GptConfig::default(),
+            batch: 12,
+            lr: 1e-3,
+            schedule: crate::nn::warmup_cosine::WarmupCosine {
+                warmup: 100,
+                min_lr: 1e-4,
+                steps: 2000,
+            },
+            beta2: 0.99,
+            weight_decay: 0.1,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+/// How fast a GPT workload ran.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GptTiming {
+    /// Milliseconds per step.
+    pub ms_per_step: f64,
+    /// Tokens trained per second (windows × block size per step).
+    pub tokens_per_sec: f64,
+    /// Milliseconds per step in forward and loss, backward, clipping, and the update, when asked for.
+    pub phases_ms: Option<[f64; 4]>,
+}
+
+impl GptWorkload {
+    /// Times `steps` steps after 3 warm-up steps (as `torch_gpt.py --bench`); with `phases`, the
+    /// same steps again with the device synchronised between the phases of each.
+    pub fn time(
+        &self,
+        steps: usize,
+        phases: bool,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<GptTiming> {
+        use crate::nn::{clip::clip_grad_norm, grouped_adamw::GroupedAdamW, Gpt};
+        use candle_nn::Optimizer;
+        let c = &self.config;
+        if self.batch == 0 {
+            fail!("a batch of 0 windows holds no tokens: use e.g. 12")
+        }
+        let (gpt, varmap) = Gpt::seeded(c.clone(), 0, dtype, dev)?;
+        let named = crate::nn::optim::named_vars(&varmap)?;
+        let vars: Vec<_> = named.iter().map(|(_, v)| v.clone()).collect();
+        let mut optimizer = GroupedAdamW::new(
+            named,
+            candle_nn::ParamsAdamW {
+                lr: self.lr,
+                beta2: self.beta2,
+                weight_decay: self.weight_decay,
+                ..Default::default()
+            },
+        )?;
+        let (b, t) = (self.batch, c.block_size);
+        let windows = |step: usize| -> Result<(Tensor, Tensor)> {
+            let mut rng = crate::rng::stream(0, crate::rng::Purpose::Windows, step as u64);
+            let ids: Vec<u32> = (0..b * (t + 1))
+                .map(|_| (rng.next_u64() % c.vocab as u64) as u32)
+                .collect();
+            let ids = Tensor::from_vec(ids, (b, t + 1), dev)?;
+            Ok((ids.narrow(1, 0, t)?, ids.narrow(1, 1, t)?.contiguous()?))
+        };
+        let mut it = 0;
+        let mut train_step = |laps: Option<&mut [f64; 4]>| -> Result<()> {
+            optimizer.set_learning_rate(self.schedule.lr(self.lr, it));
+            let (xs, ys) = windows(it)?;
+            it += 1;
+            let mut start = Instant::now();
+            let mut laps = laps;
+            let mut lap = |slot: usize| -> Result<()> {
+                if let Some(laps) = laps.as_deref_mut() {
+                    dev.synchronize()?;
+                    laps[slot] += start.elapsed().as_secs_f64();
+                    start = Instant::now();
+                }
+                Ok(())
+            };
+            let loss = gpt.loss(&gpt.forward_t(&xs.contiguous()?, true)?, &ys)?;
+            lap(0)?;
+            let mut grads = loss.backward()?;
+            lap(1)?;
+            clip_grad_norm(&mut grads, &vars, self.grad_clip)?;
+            lap(2)?;
+            optimizer.step(&grads)?;
+            lap(3)
+        };
+        for _ in 0..3 {
+            train_step(None)?;
+        }
+        dev.synchronize()?;
+        let start = Instant::now();
+        for _ in 0..steps {
+            train_step(None)?;
+        }
+        dev.synchronize()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let phases_ms = phases
+            .then(|| -> Result<[f64; 4]> {
+                let mut laps = [0f64; 4];
+                for _ in 0..steps {
+                    train_step(Some(&mut laps))?;
+                }
+                Ok(laps.map(|s| s * 1e3 / steps.max(1) as f64))
+            })
+            .transpose()?;
+        Ok(GptTiming {
+            ms_per_step: seconds * 1e3 / steps.max(1) as f64,
+            tokens_per_sec: (b * t) as f64 * steps as f64 / seconds,
+            phases_ms,
+        })
+    }
+}

@@ -100,7 +100,8 @@ impl Asked {
                 nesterov,
                 weight_decay,
             } => (momentum, nesterov, weight_decay),
-            OptimizerConfig::AdamW { weight_decay } => (0.9, false, weight_decay),
+            OptimizerConfig::AdamW { weight_decay }
+            | OptimizerConfig::AdamWGroups { weight_decay, .. } => (0.9, false, weight_decay),
             OptimizerConfig::Sgd => (0.9, false, 0.0),
         };
         if kind != OptimizerKind::Momentum && (self.momentum.is_some() || self.nesterov) {

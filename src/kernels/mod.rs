@@ -16,15 +16,23 @@
 //! - [`sgd`]: SGD that updates the weights in place;
 //! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
 
+pub mod adamw;
+pub mod attention;
 pub mod conv;
 pub mod dense;
 pub mod dropout;
+pub mod gelu;
+pub mod layer_norm;
 mod layer_op;
+pub mod linear;
+mod math;
 mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod sgd;
 pub mod sigmoid;
 pub mod threads;
+mod tiles;
 
 pub use conv::{conv2d, conv2d_max_pool};
 pub use dense::{dense, softmax_cross_entropy, DenseActivation};

@@ -92,7 +92,8 @@ impl Loss {
             Loss::Bce => output.flatten_all()?.gt(0.0)?.to_dtype(DType::U32)?,
             Loss::Mse | Loss::HalfSse => return Ok(None),
         };
-        let rows = labels.dim(0)?;
+        // Every label counts: one per row, or one per position for a sequence model's `(b, t)`.
+        let rows = labels.elem_count();
         let correct = predicted
             .eq(labels)?
             .to_dtype(DType::F64)?

@@ -4,17 +4,31 @@
 //! A model's kernels are chosen once, in its config ([`MlpConfig::kernels`]);
 //! everything after that (`forward`, [`Mlp::loss`], [`fit()`]) runs on them.
 
+pub mod attention;
+pub mod block;
+pub mod clip;
+pub mod dropout;
+pub mod embedding;
+pub mod feed_forward;
 pub mod fit;
 pub mod footprint;
+pub mod gpt;
+pub mod gpt_config;
+pub mod grouped_adamw;
 pub mod init;
+pub mod layer_norm;
 pub mod loss;
 pub mod mlp;
 pub mod model;
 pub mod net;
 pub mod optim;
+pub mod projection;
+pub mod warmup_cosine;
 
 pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
 pub use footprint::Footprint;
+pub use gpt::Gpt;
+pub use gpt_config::GptConfig;
 pub use loss::{Head, Loss};
 pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Mlp, MlpConfig, TUTORIAL_SIZES,

@@ -12,6 +12,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarMap, SGD};
 
+use super::grouped_adamw::{self, GroupedAdamW};
 use crate::kernels::{FusedSgd, Kernels};
 
 named_enum! {
@@ -48,6 +49,15 @@ pub enum OptimizerConfig {
         /// Decoupled weight decay.
         weight_decay: f64,
     },
+    /// nanoGPT's AdamW ([`GroupedAdamW`]): weight decay only on tensors of two or more
+    /// dimensions, β₂ settable, updated in place on the CPU.
+    #[serde(rename = "adamw-groups")]
+    AdamWGroups {
+        /// Decoupled weight decay of the tensors of two or more dimensions.
+        weight_decay: f64,
+        /// The second moment's decay (nanoGPT's `shakespeare_char`: 0.99).
+        beta2: f64,
+    },
 }
 
 impl Default for OptimizerConfig {
@@ -76,7 +86,9 @@ impl OptimizerConfig {
         match self {
             OptimizerConfig::Sgd => OptimizerKind::Sgd,
             OptimizerConfig::Momentum { .. } => OptimizerKind::Momentum,
-            OptimizerConfig::AdamW { .. } => OptimizerKind::AdamW,
+            OptimizerConfig::AdamW { .. } | OptimizerConfig::AdamWGroups { .. } => {
+                OptimizerKind::AdamW
+            }
         }
     }
 
@@ -99,6 +111,15 @@ impl OptimizerConfig {
             }
             .validate(),
             OptimizerConfig::AdamW { weight_decay } => check_weight_decay(weight_decay),
+            OptimizerConfig::AdamWGroups {
+                weight_decay,
+                beta2,
+            } => grouped_adamw::validate(&ParamsAdamW {
+                lr,
+                weight_decay,
+                beta2,
+                ..Default::default()
+            }),
         }
     }
 }
@@ -144,6 +165,8 @@ pub enum AnyOptimizer {
     Momentum(SgdMomentum),
     /// candle-nn's AdamW.
     AdamW(AdamW),
+    /// nanoGPT's AdamW.
+    GroupedAdamW(GroupedAdamW),
 }
 
 impl AnyOptimizer {
@@ -185,6 +208,18 @@ impl AnyOptimizer {
                     ..Default::default()
                 },
             )?),
+            OptimizerConfig::AdamWGroups {
+                weight_decay,
+                beta2,
+            } => AnyOptimizer::GroupedAdamW(GroupedAdamW::new(
+                names.into_iter().zip(vars).collect(),
+                ParamsAdamW {
+                    lr,
+                    weight_decay,
+                    beta2,
+                    ..Default::default()
+                },
+            )?),
         })
     }
 
@@ -194,6 +229,10 @@ impl AnyOptimizer {
             AnyOptimizer::Sgd(_) | AnyOptimizer::FusedSgd(_) => OptimizerState::default(),
             AnyOptimizer::Momentum(o) => o.state(),
             AnyOptimizer::AdamW(o) => o.state(),
+            AnyOptimizer::GroupedAdamW(o) => {
+                let (steps, tensors) = o.state();
+                OptimizerState { steps, tensors }
+            }
         }
     }
 
@@ -203,6 +242,7 @@ impl AnyOptimizer {
             AnyOptimizer::Sgd(_) | AnyOptimizer::FusedSgd(_) => Ok(()),
             AnyOptimizer::Momentum(o) => o.restore(state),
             AnyOptimizer::AdamW(o) => o.restore(state),
+            AnyOptimizer::GroupedAdamW(o) => o.restore(state.steps, &state.tensors),
         }
     }
 
@@ -213,6 +253,7 @@ impl AnyOptimizer {
             AnyOptimizer::FusedSgd(o) => o.step(grads),
             AnyOptimizer::Momentum(o) => o.step(grads),
             AnyOptimizer::AdamW(o) => o.step(grads),
+            AnyOptimizer::GroupedAdamW(o) => o.step(grads),
         }
     }
 
@@ -228,6 +269,7 @@ impl AnyOptimizer {
             AnyOptimizer::FusedSgd(o) => o.learning_rate(),
             AnyOptimizer::Momentum(o) => o.learning_rate(),
             AnyOptimizer::AdamW(o) => o.learning_rate(),
+            AnyOptimizer::GroupedAdamW(o) => o.learning_rate(),
         }
     }
 
@@ -238,6 +280,7 @@ impl AnyOptimizer {
             AnyOptimizer::FusedSgd(o) => o.set_learning_rate(lr),
             AnyOptimizer::Momentum(o) => o.set_learning_rate(lr),
             AnyOptimizer::AdamW(o) => o.set_learning_rate(lr),
+            AnyOptimizer::GroupedAdamW(o) => o.set_learning_rate(lr),
         }
     }
 }

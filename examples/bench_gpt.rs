@@ -1,0 +1,210 @@
+//! Side-by-side benchmark of GPT training steps against PyTorch's `torch_gpt.py --bench`.
+//!
+//! ```sh
+//! ../shared/data/fetch-shakespeare.sh                    # the text torch_gpt.py reads
+//! cargo run --release --example bench_gpt                # nanoGPT's CPU config × 1 and 2 threads
+//! cargo run --release --example bench_gpt -- --layers gpt:6:6:384 --block-size 256 --batch-size 8 --threads 2
+//! ```
+//!
+//! Both sides time full training steps (forward, loss, backward, clipping at 1.0, AdamW with
+//! nanoGPT's groups at the warm-up's learning rate) of the same model in f32 after 3 warm-up
+//! steps: `torch_gpt.py --bench` on windows of the text, this crate's
+//! [`GptWorkload`](simple_nn::bench::GptWorkload) on windows of random tokens of the text's
+//! vocabulary (the tokens do not change the work). For every thread count, each round runs
+//! PyTorch and then this example again as a child process (`--worker`, which settles its
+//! threads first thing, as `nn` does), so that the ratios pair runs made moments apart. The
+//! table shows median tokens/s and the median of the per-round ratios.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of, GptWorkload};
+use simple_nn::candle::{DType, Device};
+use simple_nn::nn::GptConfig;
+
+/// Compare GPT training steps with PyTorch's (nanoGPT's model and optimizer).
+#[derive(Parser, Debug)]
+struct Args {
+    /// The model, `gpt:N_LAYER:N_HEAD:N_EMBD`.
+    #[arg(long, default_value = "gpt:4:4:128", value_parser = parse_layers)]
+    layers: (usize, usize, usize),
+    /// Context length of each window.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    block_size: u64,
+    /// Windows per batch.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    batch_size: u64,
+    /// Timed steps per run.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    steps: u64,
+    /// Rounds; the table shows medians.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    rounds: u32,
+    /// Thread counts.
+    #[arg(long, default_value = "1,2", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Vec<u32>,
+    /// The text torch_gpt.py trains on [default: shakespeare/shakespeare.txt in the temporary folder, as ../shared/data/fetch-shakespeare.sh writes it].
+    #[arg(long)]
+    text: Option<PathBuf>,
+    /// Folder of the peer scripts.
+    #[arg(long, default_value = "../shared/peers")]
+    peers: PathBuf,
+    /// Python with PyTorch [default: the one `<peers>/setup.sh` prints].
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Also print where this crate's steps go (forward and loss, backward, clipping, update).
+    #[arg(long)]
+    phases: bool,
+    /// Run this crate's side once with this vocabulary and print its tokens/s (what each round runs).
+    #[arg(long, hide = true)]
+    worker: Option<usize>,
+}
+
+/// `gpt:N_LAYER:N_HEAD:N_EMBD` → the three sizes.
+fn parse_layers(text: &str) -> std::result::Result<(usize, usize, usize), String> {
+    let bad =
+        || format!("'{text}': write the model as gpt:N_LAYER:N_HEAD:N_EMBD, e.g. gpt:4:4:128");
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts[..] {
+        ["gpt", l, h, c] => {
+            let size = |s: &str| s.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(bad);
+            Ok((size(l)?, size(h)?, size(c)?))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn main() -> ExitCode {
+    simple_nn::error::exit_code(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<()> {
+    if let Some(vocab) = args.worker {
+        return worker(&args, vocab);
+    }
+    let text = match &args.text {
+        Some(p) => p.clone(),
+        None => std::env::temp_dir()
+            .join("shakespeare")
+            .join("shakespeare.txt"),
+    };
+    if !text.exists() {
+        bail!(
+            "{} is missing: run ../shared/data/fetch-shakespeare.sh, or pass --text FILE",
+            text.display()
+        )
+    }
+    let python = match &args.python {
+        Some(p) => p.clone(),
+        None => peers_python(&args.peers, false)?,
+    };
+    let script = args.peers.join("torch_gpt.py");
+    let (l, h, c) = args.layers;
+    let sizes = [
+        ("--n-layer", l.to_string()),
+        ("--n-head", h.to_string()),
+        ("--n-embd", c.to_string()),
+        ("--block-size", args.block_size.to_string()),
+        ("--batch-size", args.batch_size.to_string()),
+    ];
+    println!(
+        "GPT {l} layers × {h} heads × {c}, block {}, batch {}, f32, {} timed steps, {} rounds; tokens/s (median); machine load (1/5/15 min) {}",
+        args.block_size, args.batch_size, args.steps, args.rounds, load_average()
+    );
+    println!("\n| threads | PyTorch | simple-nn | ratio |\n|---|---|---|---|");
+    let me = std::env::current_exe()?;
+    for &threads in &args.threads {
+        let (mut torch, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..args.rounds {
+            let mut peer = Command::new(&python);
+            peer.arg(&script).arg("--data").arg(&text);
+            for (flag, value) in &sizes {
+                peer.arg(flag).arg(value);
+            }
+            peer.args([
+                "--bench",
+                &args.steps.to_string(),
+                "--threads",
+                &threads.to_string(),
+            ]);
+            let out = stdout_of(&mut peer)?;
+            let json: serde_json::Value = serde_json::from_str(out.trim())
+                .with_context(|| format!("torch_gpt.py printed no JSON line: {out}"))?;
+            let (Some(rate), Some(vocab)) =
+                (json["tokens_per_sec"].as_f64(), json["vocab"].as_u64())
+            else {
+                bail!("torch_gpt.py printed no tokens_per_sec and vocab: {out}")
+            };
+            torch.push(rate);
+            let mut child = Command::new(&me);
+            child.arg("--layers").arg(format!("gpt:{l}:{h}:{c}"));
+            for (flag, value) in &sizes[3..] {
+                child.arg(flag).arg(value);
+            }
+            child.args([
+                "--steps",
+                &args.steps.to_string(),
+                "--threads",
+                &threads.to_string(),
+            ]);
+            child.args(["--worker", &vocab.to_string()]);
+            if args.phases {
+                child.arg("--phases");
+            }
+            let out = stdout_of(&mut child)?;
+            if args.phases {
+                print!(
+                    "{}",
+                    out.lines()
+                        .filter(|l| l.starts_with("phases"))
+                        .map(|l| format!("{l}\n"))
+                        .collect::<String>()
+                );
+            }
+            match number_before(&out, " tokens/s") {
+                Some(rate) => ours.push(rate),
+                None => bail!("the worker printed no tokens/s: {out}"),
+            }
+        }
+        let ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
+        println!(
+            "| {threads} | {:.0} | {:.0} | {:.2}× |",
+            median(&torch),
+            median(&ours),
+            median(&ratios)
+        );
+    }
+    println!("\nmachine load at the end (1/5/15 min): {}", load_average());
+    Ok(())
+}
+
+/// One run of this crate's side: settles the threads, times the steps, prints tokens/s.
+fn worker(args: &Args, vocab: usize) -> Result<()> {
+    let threads = args.threads.first().map(|&n| n as usize);
+    // SAFETY: first thing in the worker, before any other thread exists.
+    let threads = unsafe { simple_nn::kernels::threads::init(threads) };
+    let (n_layer, n_head, n_embd) = args.layers;
+    let workload = GptWorkload {
+        config: GptConfig {
+            vocab,
+            block_size: args.block_size as usize,
+            n_layer,
+            n_head,
+            n_embd,
+            ..Default::default()
+        },
+        batch: args.batch_size as usize,
+        ..Default::default()
+    };
+    let timing = workload.time(args.steps as usize, args.phases, DType::F32, &Device::Cpu)?;
+    println!(
+        "bench_gpt worker: {threads} threads, {:.2} ms/step, {:.0} tokens/s",
+        timing.ms_per_step, timing.tokens_per_sec
+    );
+    if let Some([forward, backward, clip, update]) = timing.phases_ms {
+        println!("phases ({threads} threads): forward+loss {forward:.2} ms, backward {backward:.2} ms, clip {clip:.2} ms, update {update:.2} ms");
+    }
+    Ok(())
+}
