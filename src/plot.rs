@@ -437,15 +437,19 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// The training and validation loss of each epoch, drawn to `path` (SVG) under `title`.
-pub fn loss_curves(path: &Path, title: &str, epochs: &[crate::nn::Epoch]) -> Result<()> {
-    let train: Vec<(f64, f64)> = epochs
-        .iter()
-        .map(|e| (e.epoch as f64, e.train_loss))
-        .collect();
+/// The training and validation loss of each epoch (or evaluation, in a run by steps), drawn to
+/// `path` (SVG) under `title`.
+pub fn loss_curves(
+    path: &Path,
+    title: &str,
+    epochs: &[crate::nn::Epoch],
+    unit: crate::nn::Unit,
+) -> Result<()> {
+    let at = |e: &crate::nn::Epoch| unit.of(e) as f64;
+    let train: Vec<(f64, f64)> = epochs.iter().map(|e| (at(e), e.train_loss)).collect();
     let valid: Vec<(f64, f64)> = epochs
         .iter()
-        .filter_map(|e| e.valid_loss.map(|l| (e.epoch as f64, l)))
+        .filter_map(|e| e.valid_loss.map(|l| (at(e), l)))
         .collect();
     let mut series = vec![Series {
         name: "train",
@@ -457,5 +461,5 @@ pub fn loss_curves(path: &Path, title: &str, epochs: &[crate::nn::Epoch]) -> Res
             points: &valid,
         });
     }
-    write(path, title, "epoch", "loss per sample", &series)
+    write(path, title, unit.name(), "loss per sample", &series)
 }

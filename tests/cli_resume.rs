@@ -283,7 +283,7 @@ fn a_cosine_schedule_asked_on_resume_follows_the_runs_length_and_one_without_a_l
         &varmap,
         &train,
         &valid,
-        settings(cosine.with_epochs(2)),
+        settings(cosine.with_length(2, 0)),
         |_| Ok(()),
     )
     .unwrap();

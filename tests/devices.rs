@@ -129,6 +129,7 @@ fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
         seed: 0,
         patience: None,
         progress: false,
+        ..Default::default()
     };
     let curve = fit::fit(&mlp, &varmap, &train, &test.select(&[]), settings, |_| {
         Ok(())
@@ -137,7 +138,7 @@ fn spirals_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
     .iter()
     .map(|e| e.train_loss)
     .collect();
-    let accuracy = fit::evaluate(&mlp, &test, dtype, dev)
+    let accuracy = simple_nn::nn::evaluate(&mlp, &test, dtype, dev)
         .unwrap()
         .accuracy
         .unwrap();
@@ -197,7 +198,7 @@ fn conv_run(dev: &Device, dtype: DType, epochs: usize) -> (Vec<f64>, f64) {
     .iter()
     .map(|e| e.train_loss)
     .collect();
-    let accuracy = fit::evaluate(&net, &test, dtype, dev)
+    let accuracy = simple_nn::nn::evaluate(&net, &test, dtype, dev)
         .unwrap()
         .accuracy
         .unwrap();

@@ -25,6 +25,7 @@ fn config(optimizer: OptimizerKind, lr: f64, epochs: usize, seed: u64) -> FitCon
         seed,
         patience: None,
         progress: false,
+        ..Default::default()
     }
 }
 
@@ -122,7 +123,7 @@ fn mlp_learns_parity_4_for_several_seeds() {
         )
         .unwrap();
         assert!(epochs.last().unwrap().train_loss < epochs[0].train_loss);
-        let scored = fit::evaluate(&mlp, &samples, DType::F32, &Device::Cpu).unwrap();
+        let scored = simple_nn::nn::evaluate(&mlp, &samples, DType::F32, &Device::Cpu).unwrap();
         assert_eq!(
             scored.accuracy,
             Some(1.0),
@@ -155,7 +156,7 @@ fn mlp_separates_held_out_spirals_for_several_seeds() {
         )
         .unwrap();
         assert!(epochs.iter().all(|e| e.valid_accuracy.is_some()));
-        let scored = fit::evaluate(&mlp, &test, DType::F32, &Device::Cpu).unwrap();
+        let scored = simple_nn::nn::evaluate(&mlp, &test, DType::F32, &Device::Cpu).unwrap();
         // Bar: 95% of 600 unseen points (a linear model gets about half).
         assert!(
             scored.accuracy.unwrap() >= 0.95,
@@ -260,6 +261,7 @@ fn a_saved_model_rebuilds_from_its_file_alone_with_identical_predictions() {
             table: None,
             normalization: Some(normalization.clone()),
             training: None,
+            gpt: None,
         };
         let config = MlpConfig {
             sizes: spec.sizes.clone(),
@@ -359,6 +361,7 @@ fn training_settings_round_trip_typed_and_old_text_records_still_load() {
             seed: 4,
             patience: None,
             progress: false,
+            ..Default::default()
         },
         valid_fraction: 0.2,
         steps: 0,

@@ -29,7 +29,8 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{Optimizer, SGD};
-use simple_nn::nn::optim::{MomentumConfig, Schedule, SgdMomentum};
+use simple_nn::nn::optim::{MomentumConfig, SgdMomentum};
+use simple_nn::nn::Schedule;
 
 const XS: [[f64; 3]; 4] = [
     [0.5, -1.0, 2.0],
@@ -236,8 +237,8 @@ fn training_settings_and_the_optimizer_agree_on_the_momentum_range() {
 
 #[test]
 fn constant_and_step_schedules() {
-    assert_eq!(Schedule::Constant.lr(0.1, 0), 0.1);
-    assert_eq!(Schedule::Constant.lr(0.1, 1000), 0.1);
+    assert_eq!(Schedule::Constant.lr(0.1, 0, 0), 0.1);
+    assert_eq!(Schedule::Constant.lr(0.1, 1000, 0), 0.1);
     let step = Schedule::Step {
         every: 10,
         gamma: 0.5,
@@ -251,14 +252,14 @@ fn constant_and_step_schedules() {
         (20, 0.2),
         (35, 0.1),
     ] {
-        assert_eq!(step.lr(0.8, epoch), lr, "epoch {epoch}");
+        assert_eq!(step.lr(0.8, epoch, 0), lr, "epoch {epoch}");
     }
     // every 0 cannot divide; it means never.
     let never = Schedule::Step {
         every: 0,
         gamma: 0.5,
     };
-    assert_eq!(never.lr(0.8, 100), 0.8);
+    assert_eq!(never.lr(0.8, 100, 0), 0.8);
 }
 
 #[test]
@@ -278,13 +279,13 @@ fn cosine_schedule() {
         0.1,
     ];
     for (epoch, lr) in expected.into_iter().enumerate() {
-        let got = cosine.lr(1.1, epoch);
+        let got = cosine.lr(1.1, epoch, 0);
         assert!((got - lr).abs() < 1e-15, "epoch {epoch}: {got} ≠ {lr}");
     }
-    // Parsed without a length, a cosine is past its end: with_epochs sets it.
+    // Parsed without a length, a cosine is past its end: with_length sets it.
     let parsed: Schedule = "cosine".parse().unwrap();
-    assert_eq!(parsed.lr(1.0, 0), 0.0);
-    let run = parsed.with_epochs(10);
+    assert_eq!(parsed.lr(1.0, 0, 0), 0.0);
+    let run = parsed.with_length(10, 0);
     assert_eq!(
         run,
         Schedule::Cosine {
@@ -292,9 +293,9 @@ fn cosine_schedule() {
             min_lr: 0.0
         }
     );
-    assert_eq!(run.lr(1.0, 0), 1.0);
-    assert!((run.lr(1.0, 5) - 0.5).abs() < 1e-15);
-    assert_eq!(Schedule::Constant.with_epochs(10), Schedule::Constant);
+    assert_eq!(run.lr(1.0, 0, 0), 1.0);
+    assert!((run.lr(1.0, 5, 0) - 0.5).abs() < 1e-15);
+    assert_eq!(Schedule::Constant.with_length(10, 0), Schedule::Constant);
 }
 
 #[test]
@@ -347,7 +348,16 @@ fn bad_schedules_are_refused_with_the_fix() {
         ("step:10", "unknown schedule 'step:10'"),
         ("step:10:0.5:1", "unknown schedule"),
         ("constant:1", "unknown schedule"),
-        ("step:0:0.5", "EVERY must be a whole number of epochs ≥ 1"),
+        (
+            "step:0:0.5",
+            "EVERY must be a whole number of epochs (or steps) ≥ 1",
+        ),
+        ("warmup-cosine:100", "write it warmup-cosine:WARMUP:MIN_LR"),
+        (
+            "warmup-cosine:x:1e-4",
+            "WARMUP must be a whole number of steps",
+        ),
+        ("warmup-cosine:100:-1", "MIN_LR must be a finite number ≥ 0"),
         ("step:-1:0.5", "EVERY must be"),
         ("step:x:0.5", "EVERY must be"),
         ("step:10:0", "GAMMA must be a finite number > 0"),

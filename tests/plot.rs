@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use simple_nn::nn::Epoch;
+use simple_nn::nn::{Epoch, Unit};
 use simple_nn::plot::{self, Series, PALETTE};
 
 /// Two made-up loss curves over 50 epochs, the second with a NaN and an infinity in it.
@@ -287,23 +287,33 @@ fn loss_curves_draw_training_and_validation_per_epoch() {
     let dir = folder("curves");
     let epoch = |n: usize, valid: Option<f64>| Epoch {
         epoch: n,
+        step: 250 * n,
         lr: 0.1,
         train_loss: 1.0 / n as f64,
         valid_loss: valid,
         valid_accuracy: None,
         seconds: 0.0,
+        rows: 0,
     };
     let with_valid: Vec<Epoch> = (1..=4).map(|n| epoch(n, Some(2.0 / n as f64))).collect();
     let path = dir.join("both.svg");
-    plot::loss_curves(&path, "both", &with_valid).unwrap();
+    plot::loss_curves(&path, "both", &with_valid, Unit::Epochs(4)).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     assert_eq!(paths(&svg).len(), 2);
     assert!(svg.contains(">train<") && svg.contains(">validation<"));
+    assert!(svg.contains(">epoch<") && !svg.contains(">step<"));
     let without: Vec<Epoch> = (1..=4).map(|n| epoch(n, None)).collect();
     let path = dir.join("train.svg");
-    plot::loss_curves(&path, "train only", &without).unwrap();
+    plot::loss_curves(&path, "train only", &without, Unit::Epochs(4)).unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     assert_eq!(paths(&svg).len(), 1);
     assert!(!svg.contains(">validation<"));
+    // A run by steps draws its points at the steps, under a step axis: the last point's x is
+    // that of step 1000, the right end of an axis from 250 to 1000.
+    let path = dir.join("steps.svg");
+    plot::loss_curves(&path, "by steps", &without, Unit::Steps(1000)).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains(">step<") && !svg.contains(">epoch<"));
+    assert!(svg.contains(">1000<"), "the step axis reaches 1000");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -272,6 +272,7 @@ fn a_checkpoint_of_the_old_streams_is_refused_on_resume() {
             table: None,
             normalization: None,
             training: Some(training),
+            gpt: None,
         };
         let (_, varmap) = Net::seeded(spec.net_config(), 0, DType::F32, &Device::Cpu).unwrap();
         let path = dir.join(name);

@@ -1,11 +1,13 @@
 //! Model files: a `.safetensors` file whose metadata describes the model ([`ModelSpec`]).
 //!
 //! The description holds everything needed to rebuild the model and its input
-//! pipeline (layer sizes, activation, loss, classes, standardisation) and how
-//! it was trained ([`Training`], typed), so `eval` and `predict` need only the
-//! file and `train --resume` goes on with the saved settings. Files written
-//! before the training settings were typed (they stored the optimizer and the
-//! schedule as text) still load.
+//! pipeline (layer sizes, activation, loss, classes, standardisation; for a GPT its
+//! shape and vocabulary) and how it was trained ([`Training`], typed), so `eval`,
+//! `predict` and `generate` need only the file and `train --resume` goes on with the
+//! saved settings. A GPT's tensors are stored under nanoGPT's state-dict names
+//! (`transformer.wte.weight`, …), the tied output layer once. Files written before
+//! the training settings were typed (they stored the optimizer and the schedule as
+//! text) still load.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,11 +17,12 @@ use candle_nn::{VarBuilder, VarMap};
 
 use super::{atomic, safetensors_bytes, shape_text};
 use crate::cli::NN;
+use crate::data::text::Vocabulary;
 use crate::data::{Normalization, Reading, Samples, Schema};
 use crate::kernels::Kernels;
 use crate::nn::{
-    check_sizes, Activation, FitConfig, LayerSpec, Layers, Loss, Net, NetConfig, OptimizerConfig,
-    OptimizerKind, OptimizerState, Schedule,
+    check_sizes, Activation, FitConfig, Gpt, GptConfig, LayerSpec, Layers, Loss, Net, NetConfig,
+    Network, OptimizerConfig, OptimizerKind, OptimizerState, Schedule,
 };
 
 /// The metadata key under which a model checkpoint describes its model.
@@ -61,6 +64,18 @@ pub struct ModelSpec {
     /// How it was trained, so that `train --resume` can go on where it stopped.
     #[serde(default)]
     pub training: Option<Training>,
+    /// For a GPT (trained on text), its shape and vocabulary; `None` for networks of layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpt: Option<TextModel>,
+}
+
+/// What a GPT's description adds: the model's shape and the characters it reads and writes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TextModel {
+    /// nanoGPT's `GPTConfig` (the kernels are chosen when the model is loaded).
+    pub config: GptConfig,
+    /// The characters, in the order of their ids.
+    pub vocabulary: Vocabulary,
 }
 
 /// The settings and progress of a model's training, saved with it.
@@ -82,7 +97,8 @@ pub struct Training {
     /// Batches done of epoch `epochs + 1` when the run was stopped in the middle of it.
     #[serde(default)]
     pub batch: usize,
-    /// The epoch (counted from 1) with the lowest validation loss so far, and that loss.
+    /// The epoch (counted from 1; in a step run, the step) with the lowest validation loss so
+    /// far, and that loss.
     #[serde(default)]
     pub best: Option<(usize, f64)>,
     /// Whether the epochs go shard by shard (the data was larger than the memory budget), so
@@ -111,10 +127,15 @@ impl Training {
         }
     }
 
-    /// Whether `patience` epochs have passed without a better validation loss.
+    /// Whether `patience` epochs (in a step run, evaluations) have passed without a better
+    /// validation loss.
     pub fn out_of_patience(&self) -> bool {
-        match (self.fit.patience, self.best) {
-            (Some(patience), Some((best, _))) => self.epochs >= best + patience,
+        match (self.fit.patience, self.best, self.fit.steps) {
+            (Some(patience), Some((best, _)), None) => self.epochs >= best + patience,
+            (Some(patience), Some((best, _)), Some(_)) => {
+                let every = self.fit.eval_every();
+                self.steps as usize >= best.saturating_add(patience.saturating_mul(every))
+            }
             _ => false,
         }
     }
@@ -206,8 +227,7 @@ impl TryFrom<TrainingRecord> for Training {
                     batch_size,
                     epochs,
                     seed,
-                    patience: None,
-                    progress: false,
+                    ..FitConfig::default()
                 },
                 valid_fraction,
                 steps: 0,
@@ -258,9 +278,35 @@ impl ModelSpec {
             table,
             normalization,
             training: None,
+            gpt: None,
         };
         spec.net_config().shapes()?;
         Ok(spec)
+    }
+
+    /// A new GPT of `config` over `vocabulary` (its size is the model's `vocab`).
+    pub fn gpt(config: GptConfig, vocabulary: Vocabulary) -> Result<Self> {
+        let vocab = vocabulary.len();
+        let config = GptConfig { vocab, ..config };
+        config.validate()?;
+        let layers = LayerSpec::Gpt {
+            n_layer: config.n_layer,
+            n_head: config.n_head,
+            n_embd: config.n_embd,
+        };
+        Ok(Self {
+            sizes: vec![vocab, vocab],
+            activation: Activation::Gelu,
+            layers: Some(Layers(vec![layers])),
+            input_shape: None,
+            bias: config.bias,
+            loss: Loss::CrossEntropy,
+            classes: Some(vocab),
+            table: None,
+            normalization: None,
+            training: None,
+            gpt: Some(TextModel { config, vocabulary }),
+        })
     }
 
     /// The name of class `id`: the table's class name, or the id itself.
@@ -322,15 +368,51 @@ impl ModelSpec {
         }
     }
 
+    /// The model its description builds from `vb`'s variables, on `kernels`; its dropout masks
+    /// are drawn from `seed`.
+    pub fn build(&self, vb: VarBuilder, seed: u64, kernels: Kernels) -> Result<Network> {
+        Ok(match &self.gpt {
+            Some(text) => {
+                let config = GptConfig {
+                    kernels,
+                    ..text.config.clone()
+                };
+                Network::Gpt(Gpt::build(config, vb, seed)?)
+            }
+            None => {
+                let config = NetConfig {
+                    kernels,
+                    ..self.net_config()
+                };
+                Network::Net(Net::build(config, vb, seed)?)
+            }
+        })
+    }
+
     /// The names and shapes of the parameters such a model has, in `VarMap` layout, after
     /// checking that the description agrees with itself (sizes, input shape and layers).
-    fn parameters(&self) -> Result<Vec<(String, Vec<usize>)>> {
+    pub fn parameters(&self) -> Result<Vec<(String, Vec<usize>)>> {
+        if let Some(text) = &self.gpt {
+            let (vocab, config) = (text.vocabulary.len(), &text.config);
+            if config.vocab != vocab || self.sizes != [vocab, vocab] {
+                fail!(
+                    "its GPT has {} tokens but its vocabulary {vocab} characters",
+                    config.vocab
+                )
+            }
+            config.validate()?;
+            return Ok(config
+                .parameters()
+                .into_iter()
+                .map(|(name, shape, _)| (name, shape))
+                .collect());
+        }
         let config = self.net_config();
         let dense = config.layers.0.iter().filter_map(|l| match l {
             LayerSpec::Dense(n) => Some(*n),
             _ => None,
         });
-        let Some(features) = crate::nn::net::elements(&config.input) else {
+        let Some(features) = crate::nn::spec::elements(&config.input) else {
             fail!(
                 "its input shape {:?} holds more values than can be counted",
                 config.input
@@ -410,24 +492,24 @@ pub fn save_checkpoint(
     atomic::write(path, &safetensors_bytes(&tensors, Some(metadata))?)
 }
 
-/// Loads a model saved by [`save_model`]: its description and the network, in `dtype` on `dev`.
+/// Loads a model saved by [`save_model`]: its description and the model, in `dtype` on `dev`.
 ///
 /// The model runs on the default kernels; `load_trainable` chooses them.
-pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Net)> {
+pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Network)> {
     let (spec, parameters, _) = read_model(path, dtype, dev)?;
     let vb = VarBuilder::from_tensors(parameters, dtype, dev);
-    let net = Net::build(spec.net_config(), vb, 0)?;
-    Ok((spec, net))
+    let model = spec.build(vb, 0, Kernels::default())?;
+    Ok((spec, model))
 }
 
 /// Loads a model saved by [`save_checkpoint`] with trainable parameters, on `kernels`: its
-/// description, the network (its dropout where it stopped), its variables, and the optimizer's state.
+/// description, the model (its dropout where it stopped), its variables, and the optimizer's state.
 pub fn load_trainable(
     path: &Path,
     kernels: Kernels,
     dtype: DType,
     dev: &Device,
-) -> Result<(ModelSpec, Net, VarMap, OptimizerState)> {
+) -> Result<(ModelSpec, Network, VarMap, OptimizerState)> {
     let (spec, parameters, mut optimizer) = read_model(path, dtype, dev)?;
     let varmap = VarMap::new();
     {
@@ -440,18 +522,14 @@ pub fn load_trainable(
         }
     }
     let vb = VarBuilder::from_varmap(&varmap, dtype, dev);
-    let config = NetConfig {
-        kernels,
-        ..spec.net_config()
-    };
     let (seed, masks, steps) = spec
         .training
         .as_ref()
         .map_or((0, 0, 0), |t| (t.fit.seed, t.masks, t.steps));
-    let net = Net::build(config, vb, seed)?;
-    net.set_masks_drawn(masks);
+    let model = spec.build(vb, seed, kernels)?;
+    model.set_masks_drawn(masks);
     optimizer.steps = steps;
-    Ok((spec, net, varmap, optimizer))
+    Ok((spec, model, varmap, optimizer))
 }
 
 /// The dtype the parameters of the model file at `path` are stored in, read from the file's

@@ -1,16 +1,20 @@
 //! What a run writes besides its model: the epoch history, predictions, and metrics, as text.
 
 use super::ModelSpec;
-use crate::nn::{Epoch, Loss};
+use crate::nn::{Epoch, Loss, Unit};
 
-/// One CSV row per epoch: `epoch,lr,train_loss,valid_loss,valid_accuracy,seconds` (empty cells where there is no value).
-pub fn history_csv(epochs: &[Epoch]) -> String {
+/// One CSV row per epoch (or evaluation of a run by steps): `epoch,lr,train_loss,valid_loss,valid_accuracy,seconds`
+/// (`step,…` for a run by steps; empty cells where there is no value).
+pub fn history_csv(epochs: &[Epoch], unit: Unit) -> String {
     let cell = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
-    let mut csv = String::from("epoch,lr,train_loss,valid_loss,valid_accuracy,seconds\n");
+    let mut csv = format!(
+        "{},lr,train_loss,valid_loss,valid_accuracy,seconds\n",
+        unit.name()
+    );
     for e in epochs {
         csv += &format!(
             "{},{:e},{:e},{},{},{:e}\n",
-            e.epoch,
+            unit.of(e),
             e.lr,
             e.train_loss,
             cell(e.valid_loss),
@@ -21,11 +25,16 @@ pub fn history_csv(epochs: &[Epoch]) -> String {
     csv
 }
 
-/// One epoch's numbers on one line, as `train` prints them: `epoch   3/20  lr 1.000e-3  train loss 0.41…`.
-pub fn epoch_line(e: &Epoch, epochs: usize) -> String {
+/// One epoch's numbers on one line, as `train` prints them: `epoch   3/20  lr 1.000e-3  train loss 0.41…`
+/// (`step  250/2000  …` in a run by steps).
+pub fn epoch_line(e: &Epoch, unit: Unit) -> String {
     let mut line = format!(
-        "epoch {:>3}/{epochs}  lr {:.3e}  train loss {:.5}",
-        e.epoch, e.lr, e.train_loss
+        "{} {:>3}/{}  lr {:.3e}  train loss {:.5}",
+        unit.name(),
+        unit.of(e),
+        unit.total(),
+        e.lr,
+        e.train_loss
     );
     if let Some(loss) = e.valid_loss {
         line += &format!("  valid loss {loss:.5}");

@@ -1,23 +1,32 @@
-//! Training bigger models: epochs of shuffled minibatches, a validation pass after each.
+//! Training bigger models: epochs of shuffled minibatches with a validation pass after each, or
+//! a number of steps scored every so many.
 //!
 //! The tutorial trains on its whole data set at every step; real data sets
 //! are cut into minibatches, reshuffled every epoch (seeded, so a run can be
-//! repeated), and scored on held-out rows the model never trains on.
-//! Training stops with an error, before the update, as soon as a batch's
-//! loss is not a finite number: the weights are left as they were.
+//! repeated), and scored on held-out rows the model never trains on. A run by
+//! steps (`--steps`) takes its batches from the same epochs of samples, or from a
+//! text's windows, each step's drawn from the run's seed. Every step is the same:
+//! forward, loss, backward, the gradients clipped to a global norm where asked,
+//! the optimizer's update at the schedule's rate. Training stops with an error,
+//! before the update, as soon as a batch's loss is not a finite number: the
+//! weights are left as they were.
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 
-use super::loss::Loss;
+use super::clip::clip_grad_norm;
+use super::evaluate::{evaluate, per_sample};
 use super::model::Model;
-use super::optim::{AnyOptimizer, OptimizerConfig, Schedule};
+use super::optim::{AnyOptimizer, OptimizerConfig};
+use super::schedule::Schedule;
+use crate::data::text::Corpus;
 use crate::data::Samples;
 
-/// How to train: the optimizer and its learning rate, the schedule, the batches and the epochs.
+/// How to train: the optimizer and its learning rate, the schedule, the batches, the epochs (or
+/// steps) and the clipping.
 ///
 /// `FitConfig { epochs: 40, ..Default::default() }` is AdamW at 0.001, constant, batches of 32.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -27,7 +36,7 @@ pub struct FitConfig {
     pub optimizer: OptimizerConfig,
     /// The base learning rate.
     pub lr: f64,
-    /// How the learning rate changes over epochs.
+    /// How the learning rate changes over the run.
     pub schedule: Schedule,
     /// Rows per minibatch.
     pub batch_size: usize,
@@ -35,13 +44,29 @@ pub struct FitConfig {
     pub epochs: usize,
     /// Seed of the minibatch order.
     pub seed: u64,
-    /// Stop when the validation loss has not improved for this many epochs.
+    /// Stop when the validation loss has not improved for this many epochs (or evaluations,
+    /// in a step run).
     #[serde(default)]
     pub patience: Option<usize>,
+    /// Scale the gradients down to this global L2 norm before each update (PyTorch's
+    /// `clip_grad_norm_`).
+    #[serde(default)]
+    pub grad_clip: Option<f64>,
+    /// Train by steps: this many in all (a resumed run counts those already done), in place of
+    /// `epochs`.
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// In a step run, score the validation data (and save) every this many steps, and after
+    /// the last [default: [`EVAL_EVERY`]].
+    #[serde(default)]
+    pub eval_every: Option<usize>,
     /// Show a progress bar when standard error is a terminal.
     #[serde(skip)]
     pub progress: bool,
 }
+
+/// How often a step run scores its validation data unless told (nanoGPT's `eval_interval`).
+pub const EVAL_EVERY: usize = 250;
 
 impl Default for FitConfig {
     fn default() -> Self {
@@ -53,6 +78,9 @@ impl Default for FitConfig {
             epochs: 20,
             seed: 0,
             patience: None,
+            grad_clip: None,
+            steps: None,
+            eval_every: None,
             progress: false,
         }
     }
@@ -66,46 +94,111 @@ impl FitConfig {
         if self.batch_size == 0 {
             fail!("batch size 0 holds no rows: use e.g. 32")
         }
+        if let Some(max) = self.grad_clip.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            fail!("gradient clipping to a norm of {max}: use a positive finite norm, e.g. 1.0")
+        }
+        if self.steps == Some(0) || self.eval_every == Some(0) {
+            fail!("a step run needs at least one step, and scores every 1 step or more: use e.g. --steps 2000 --eval-every 250")
+        }
         Ok(())
+    }
+
+    /// How many steps pass between two validation scores of a step run.
+    pub fn eval_every(&self) -> usize {
+        self.eval_every.unwrap_or(EVAL_EVERY)
     }
 }
 
-/// What one epoch of training measured.
+/// What one epoch of training measured, or in a step run one stretch of steps between two
+/// validation scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Epoch {
-    /// 1 for the first epoch.
+    /// 1 for the first epoch (in a step run, the epochs begun, for samples; 0 for a text).
     pub epoch: usize,
-    /// The learning rate used in this epoch.
+    /// The steps done after it, in all.
+    pub step: usize,
+    /// The learning rate of its first step.
     pub lr: f64,
-    /// The mean training loss per sample over the epoch's batches.
+    /// The mean training loss per sample (per character, for a text) over its batches.
     pub train_loss: f64,
     /// The validation loss per sample after the epoch (none without validation rows).
     pub valid_loss: Option<f64>,
     /// The validation accuracy after the epoch (classification only).
     pub valid_accuracy: Option<f64>,
-    /// Wall time of the epoch's training steps.
+    /// Wall time of its training steps.
     pub seconds: f64,
+    /// The samples it trained on (windows, for a text).
+    pub rows: usize,
 }
 
-/// A model's score on a data set.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Evaluation {
-    /// The loss per sample.
-    pub loss: f64,
-    /// The fraction classified correctly (classification only).
-    pub accuracy: Option<f64>,
-    /// How many samples were scored.
-    pub samples: usize,
+/// What a run's reports count, and how many in all: epochs, or steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A run by epochs, of this many in all.
+    Epochs(usize),
+    /// A run by steps, of this many in all.
+    Steps(usize),
 }
 
-/// A model in training: its optimizer, settings, and the epochs done so far.
+impl Unit {
+    /// The unit's name, as a report's first column calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Epochs(_) => "epoch",
+            Unit::Steps(_) => "step",
+        }
+    }
+
+    /// Where `report` stands in this unit: its epoch, or the steps done after it.
+    pub fn of(self, report: &Epoch) -> usize {
+        match self {
+            Unit::Epochs(_) => report.epoch,
+            Unit::Steps(_) => report.step,
+        }
+    }
+
+    /// The run's length in this unit.
+    pub fn total(self) -> usize {
+        match self {
+            Unit::Epochs(n) | Unit::Steps(n) => n,
+        }
+    }
+}
+
+impl FitConfig {
+    /// The unit the run's reports count, and its length in it.
+    pub fn unit(&self) -> Unit {
+        match self.steps {
+            Some(steps) => Unit::Steps(steps),
+            None => Unit::Epochs(self.epochs),
+        }
+    }
+}
+
+/// Where a step run's batches come from.
+#[derive(Clone, Copy)]
+pub enum StepData<'a> {
+    /// Minibatches of samples, epoch after epoch, each epoch's order from the run's seed (the
+    /// same batches as an epoch run's).
+    Samples(&'a Samples),
+    /// Windows of a text: step s's from the run's seed and s alone ([`Corpus::train_batch`]).
+    Text(&'a Corpus),
+}
+
+/// A model in training: its optimizer, settings, and the epochs and steps done so far.
 pub struct Learner<'a> {
     model: &'a dyn Model,
     optimizer: AnyOptimizer,
+    /// The variables, for clipping their gradients.
+    vars: Vec<Var>,
     config: FitConfig,
     epochs_done: usize,
     /// Batches done of the epoch under way (a run stopped mid-epoch goes on from there).
     batches_done: usize,
+    /// Updates taken so far, in all.
+    steps_done: usize,
+    /// The batches of the epoch under way of a step run on samples, cut once per epoch.
+    order: Option<(usize, Vec<Vec<usize>>)>,
     dtype: DType,
     dev: Device,
 }
@@ -115,18 +208,18 @@ impl<'a> Learner<'a> {
     pub fn new(model: &'a dyn Model, varmap: &VarMap, config: FitConfig) -> Result<Self> {
         config.validate()?;
         let (dtype, dev) = parameters_dtype_device(varmap)?;
-        let optimizer = AnyOptimizer::new(
-            super::optim::named_vars(varmap)?,
-            &config.optimizer,
-            config.lr,
-            model.kernels(),
-        )?;
+        let named = super::optim::named_vars(varmap)?;
+        let vars = named.iter().map(|(_, v)| v.clone()).collect();
+        let optimizer = AnyOptimizer::new(named, &config.optimizer, config.lr, model.kernels())?;
         Ok(Self {
             model,
             optimizer,
+            vars,
             config,
             epochs_done: 0,
             batches_done: 0,
+            steps_done: 0,
+            order: None,
             dtype,
             dev,
         })
@@ -144,6 +237,13 @@ impl<'a> Learner<'a> {
         self
     }
 
+    /// Goes on after `steps_done` updates, as a resumed run does (a per-step schedule, and a
+    /// text's windows, follow the step).
+    pub fn at_step(mut self, steps_done: usize) -> Self {
+        self.steps_done = steps_done;
+        self
+    }
+
     /// Batches done of the epoch under way (0 between epochs).
     pub fn batches_done(&self) -> usize {
         self.batches_done
@@ -154,16 +254,58 @@ impl<'a> Learner<'a> {
         self.epochs_done
     }
 
+    /// The updates taken so far, in all.
+    pub fn steps_done(&self) -> usize {
+        self.steps_done
+    }
+
     /// The settings.
     pub fn config(&self) -> &FitConfig {
         &self.config
     }
 
-    /// The model's loss on `(xs, ys)` and the gradient step it gives, without reading the loss back.
+    /// The model's loss on `(xs, ys)` and the gradient step it gives (clipped where the settings
+    /// say), at the learning rate the optimizer has, without reading the loss back.
     pub fn step(&mut self, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
         let loss = self.model.loss(&self.model.forward_t(xs, true)?, ys)?;
-        self.optimizer.backward_step(&loss)?;
+        self.update(&loss)?;
         Ok(loss)
+    }
+
+    /// Back-propagates `loss`, clips the gradients where the settings say, and applies them.
+    fn update(&mut self, loss: &Tensor) -> Result<()> {
+        match self.config.grad_clip {
+            None => self.optimizer.backward_step(loss)?,
+            Some(max) => {
+                let mut grads = loss.backward()?;
+                clip_grad_norm(&mut grads, &self.vars, max)?;
+                self.optimizer.step(&grads)?;
+            }
+        }
+        self.steps_done += 1;
+        Ok(())
+    }
+
+    /// One update on `(xs, ys)` at learning rate `lr`, after checking that the loss is finite
+    /// (`at` says where, for the error); the loss as a number.
+    fn train_step(
+        &mut self,
+        xs: &Tensor,
+        ys: &Tensor,
+        lr: f64,
+        at: impl Fn() -> String,
+    ) -> Result<f64> {
+        self.optimizer.set_learning_rate(lr);
+        let loss = self.model.loss(&self.model.forward_t(xs, true)?, ys)?;
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        if !value.is_finite() {
+            fail!(
+                "training diverged at {}: the loss is {value}; lower the learning rate (now {lr})",
+                at()
+            )
+        }
+        self.update(&loss)?;
+        Ok(value)
     }
 
     /// The optimizer: its state to save, or to restore on resume.
@@ -211,8 +353,8 @@ impl<'a> Learner<'a> {
             fail!("no training rows: the data set is empty or --valid-fraction took them all")
         }
         let (epoch, config) = (self.epochs_done, &self.config);
-        let lr = config.schedule.lr(config.lr, epoch);
-        self.optimizer.set_learning_rate(lr);
+        let (schedule, base_lr) = (config.schedule, config.lr);
+        let first_lr = schedule.lr(base_lr, epoch, self.steps_done);
         let loss_kind = self.model.loss_kind();
         let batches = train.epoch_batches(config.batch_size, config.seed, epoch)?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
@@ -254,16 +396,9 @@ impl<'a> Learner<'a> {
                     false => train.rows(indices),
                 };
                 let (xs, ys) = batch?.tensors(self.dtype, &self.dev)?;
-                let loss = self.model.loss(&self.model.forward_t(&xs, true)?, &ys)?;
-                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                if !value.is_finite() {
-                    fail!(
-                        "training diverged at epoch {}, batch {}: the loss is {value}; lower the learning rate (now {lr})",
-                        epoch + 1,
-                        step + 1
-                    )
-                }
-                self.optimizer.backward_step(&loss)?;
+                let lr = schedule.lr(base_lr, epoch, self.steps_done);
+                let at = || format!("epoch {}, batch {}", epoch + 1, step + 1);
+                let value = self.train_step(&xs, &ys, lr, at)?;
                 loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
                 rows += indices.len();
                 if let Some(bar) = &bar {
@@ -291,12 +426,95 @@ impl<'a> Learner<'a> {
             .transpose()?;
         Ok(Some(Epoch {
             epoch: epoch + 1,
-            lr,
+            step: self.steps_done,
+            lr: first_lr,
             train_loss: loss_sum / rows.max(1) as f64,
             valid_loss: scored.map(|e| e.loss),
             valid_accuracy: scored.and_then(|e| e.accuracy),
             seconds,
+            rows,
         }))
+    }
+
+    /// Steps from [`steps_done`](Self::steps_done) up to step `until`, on `data`'s batches; `stop`
+    /// is asked after each, and when it says so the stretch ends there (`None`), its position
+    /// kept for a later call. The stretch's numbers are not scored on validation data (the
+    /// caller does, as often as it likes); its train loss averages the steps this call ran.
+    ///
+    /// In a step run every schedule counts steps (a cosine decays over the run's steps). On
+    /// samples, step s is batch s mod b of epoch ⌊s / b⌋ for the b batches of an epoch, the
+    /// batches an epoch run takes; on a text, step s's windows come from the seed and s.
+    pub fn steps_until(
+        &mut self,
+        data: StepData,
+        until: usize,
+        stop: impl Fn() -> bool,
+    ) -> Result<Option<Epoch>> {
+        let (schedule, base_lr) = (self.config.schedule, self.config.lr);
+        let (batch_size, seed) = (self.config.batch_size, self.config.seed);
+        let loss_kind = self.model.loss_kind();
+        let first_lr = schedule.lr(base_lr, self.steps_done, self.steps_done);
+        let start = Instant::now();
+        let (mut loss_sum, mut rows) = (0.0, 0);
+        while self.steps_done < until {
+            let step = self.steps_done;
+            let lr = schedule.lr(base_lr, step, step);
+            let (xs, ys, n) = match data {
+                StepData::Text(corpus) => {
+                    let batch = corpus.train_batch(seed, step as u64, batch_size)?;
+                    let (xs, ys) = batch.tensors(&self.dev)?;
+                    (xs, ys, batch.rows())
+                }
+                StepData::Samples(train) => {
+                    let indices = self.next_batch(train)?;
+                    let (xs, ys) = train.batch(&indices, self.dtype, &self.dev)?;
+                    (xs, ys, indices.len())
+                }
+            };
+            let value = self.train_step(&xs, &ys, lr, || format!("step {}", step + 1))?;
+            loss_sum += per_sample(loss_kind, value, n) * n as f64;
+            rows += n;
+            if self.steps_done < until && stop() {
+                return Ok(None);
+            }
+        }
+        self.dev.synchronize()?;
+        Ok(Some(Epoch {
+            epoch: match data {
+                StepData::Samples(_) => self.epochs_done + usize::from(self.batches_done > 0),
+                StepData::Text(_) => 0,
+            },
+            step: self.steps_done,
+            lr: first_lr,
+            train_loss: loss_sum / rows.max(1) as f64,
+            valid_loss: None,
+            valid_accuracy: None,
+            seconds: start.elapsed().as_secs_f64(),
+            rows,
+        }))
+    }
+
+    /// The next batch of a step run on samples: batch [`batches_done`](Self::batches_done) of
+    /// the epoch under way, whose order is cut once; the position moves on by one.
+    fn next_batch(&mut self, train: &Samples) -> Result<Vec<usize>> {
+        if train.is_empty() {
+            fail!("no training rows: the data set is empty or --valid-fraction took them all")
+        }
+        let epoch = self.epochs_done;
+        if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let batches = train.epoch_batches(self.config.batch_size, self.config.seed, epoch)?;
+            self.order = Some((epoch, batches));
+        }
+        let Some((_, batches)) = &self.order else {
+            fail!("the epoch's batches were not cut")
+        };
+        let indices = batches[self.batches_done].clone();
+        self.batches_done += 1;
+        if self.batches_done == batches.len() {
+            self.epochs_done += 1;
+            self.batches_done = 0;
+        }
+        Ok(indices)
     }
 }
 
@@ -330,63 +548,6 @@ pub fn fit(
     on_epoch: impl FnMut(&Epoch) -> Result<()>,
 ) -> Result<Vec<Epoch>> {
     Learner::new(model, varmap, config)?.fit(train, valid, on_epoch)
-}
-
-/// Scores `model` on `samples` in batches of 1024 rows, with its loss and (for classification) accuracy.
-pub fn evaluate(
-    model: &dyn Model,
-    samples: &Samples,
-    dtype: DType,
-    dev: &Device,
-) -> Result<Evaluation> {
-    if matches!(samples.targets(), crate::data::Targets::Unknown) {
-        fail!("the samples have no targets to score against: give the data its target column")
-    }
-    let loss = model.loss_kind();
-    let (mut loss_sum, mut correct) = (0.0, 0.0);
-    let indices: Vec<usize> = (0..samples.len()).collect();
-    for chunk in indices.chunks(1024) {
-        let (xs, ys) = samples.batch(chunk, dtype, dev)?;
-        let output = model.forward_t(&xs, false)?;
-        let value = model
-            .loss(&output, &ys)?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
-        loss_sum += per_sample(loss, value, chunk.len()) * chunk.len() as f64;
-        correct += loss.accuracy(&output, &ys)?.unwrap_or(0.0) * chunk.len() as f64;
-    }
-    let n = samples.len().max(1) as f64;
-    Ok(Evaluation {
-        loss: loss_sum / n,
-        accuracy: loss.is_classification().then_some(correct / n),
-        samples: samples.len(),
-    })
-}
-
-/// `model`'s predictions for every sample, in batches of 1024 rows: class probabilities, or the regression outputs.
-pub fn predict(
-    model: &dyn Model,
-    samples: &Samples,
-    dtype: DType,
-    dev: &Device,
-) -> Result<Vec<Vec<f64>>> {
-    let loss = model.loss_kind();
-    let indices: Vec<usize> = (0..samples.len()).collect();
-    let mut rows = Vec::with_capacity(samples.len());
-    for chunk in indices.chunks(1024) {
-        let (xs, _) = samples.batch(chunk, dtype, dev)?;
-        let predictions = loss.predictions(&model.forward_t(&xs, false)?)?;
-        rows.extend(predictions.to_dtype(DType::F64)?.to_vec2::<f64>()?);
-    }
-    Ok(rows)
-}
-
-/// A batch's loss per sample: the summed half-SSE is divided by the rows, the means are already per sample.
-fn per_sample(loss: Loss, value: f64, rows: usize) -> f64 {
-    match loss {
-        Loss::HalfSse => value / rows.max(1) as f64,
-        Loss::CrossEntropy | Loss::Mse | Loss::Bce => value,
-    }
 }
 
 /// The dtype and device of the model's parameters.

@@ -16,8 +16,10 @@
 
 use candle_core::{DType, Result};
 
-use super::net::{elements, NetConfig};
+use super::gpt_config::GptConfig;
+use super::net::NetConfig;
 use super::optim::OptimizerKind;
+use super::spec::elements;
 use crate::data::memory;
 
 /// The memory that training a network takes, at least, in numbers of its dtype.
@@ -73,6 +75,33 @@ impl Footprint {
         })
     }
 
+    /// The footprint of training the GPT `config` with AdamW on batches of `batch` windows in
+    /// `dtype`: its parameters four times (weights, gradients, two moments), and per position of
+    /// a window what the backward keeps of each block (the inputs of its two layer norms and four
+    /// projections and the GELU's: 16 numbers per feature) and the logits with their gradient.
+    pub fn of_gpt(config: &GptConfig, batch: usize, dtype: DType) -> Result<Self> {
+        let Some(parameters) = config.parameter_count() else {
+            fail!("the GPT's parameters are more than can be counted: choose a smaller one")
+        };
+        let c = config.n_embd as u64;
+        let per_position = (config.n_layer as u64)
+            .checked_mul(16)
+            .and_then(|n| n.checked_mul(c))
+            .and_then(|n| n.checked_add(2 * config.vocab as u64));
+        let Some(activations) = per_position
+            .and_then(|n| n.checked_mul(config.block_size as u64))
+            .and_then(|n| n.checked_mul(batch as u64))
+        else {
+            fail!("a batch of {batch} windows of {} through the GPT holds more numbers than can be counted: use a smaller batch size", config.block_size)
+        };
+        Ok(Self {
+            parameters: parameters as u64,
+            copies: 4,
+            activations,
+            dtype_bytes: dtype.size_in_bytes() as u64,
+        })
+    }
+
     /// The bytes the parameters' copies take.
     pub fn parameter_bytes(&self) -> u128 {
         u128::from(self.parameters) * u128::from(self.copies) * u128::from(self.dtype_bytes)
@@ -99,6 +128,36 @@ pub fn check(
     budget: u64,
 ) -> Result<Footprint> {
     let footprint = Footprint::of(config, optimizer, batch, dtype)?;
+    within(
+        footprint,
+        &describe(config),
+        optimizer,
+        batch,
+        dtype,
+        budget,
+    )
+}
+
+/// The footprint of training the GPT `config` (see [`Footprint::of_gpt`]), or the error of
+/// [`check`] when it takes more than `budget` bytes.
+pub fn check_gpt(config: &GptConfig, batch: usize, dtype: DType, budget: u64) -> Result<Footprint> {
+    let footprint = Footprint::of_gpt(config, batch, dtype)?;
+    let what = format!(
+        "the GPT gpt:{}:{}:{} of block {} over {} characters",
+        config.n_layer, config.n_head, config.n_embd, config.block_size, config.vocab
+    );
+    within(footprint, &what, OptimizerKind::AdamW, batch, dtype, budget)
+}
+
+/// `footprint`, or the one-line refusal of `what` when it takes more than `budget` bytes.
+fn within(
+    footprint: Footprint,
+    what: &str,
+    optimizer: OptimizerKind,
+    batch: usize,
+    dtype: DType,
+    budget: u64,
+) -> Result<Footprint> {
     if footprint.bytes() > u128::from(budget) {
         let copies = match optimizer {
             OptimizerKind::Sgd => "weights and gradients",
@@ -106,8 +165,7 @@ pub fn check(
             OptimizerKind::AdamW => "weights, gradients and AdamW's two moments",
         };
         fail!(
-            "{} has {} parameters: training it with {optimizer} in {} takes at least {} ({copies}, {} bytes each, and {} for a batch of {batch}), more than the model's memory budget of {} (--max-model-memory; by default half the memory available): use fewer or smaller layers or a smaller batch, or raise --max-model-memory if the machine has the room",
-            describe(config),
+            "{what} has {} parameters: training it with {optimizer} in {} takes at least {} ({copies}, {} bytes each, and {} for a batch of {batch}), more than the model's memory budget of {} (--max-model-memory; by default half the memory available): use fewer or smaller layers or a smaller batch, or raise --max-model-memory if the machine has the room",
             footprint.parameters,
             dtype.as_str(),
             size(footprint.bytes()),

@@ -9,9 +9,11 @@ pub mod block;
 pub mod clip;
 pub mod dropout;
 pub mod embedding;
+pub mod evaluate;
 pub mod feed_forward;
 pub mod fit;
 pub mod footprint;
+pub mod generate;
 pub mod gpt;
 pub mod gpt_config;
 pub mod grouped_adamw;
@@ -21,12 +23,17 @@ pub mod loss;
 pub mod mlp;
 pub mod model;
 pub mod net;
+pub mod network;
 pub mod optim;
 pub mod projection;
+pub mod schedule;
+pub mod spec;
 pub mod warmup_cosine;
 
-pub use fit::{evaluate, fit, predict, Epoch, Evaluation, FitConfig, Learner};
+pub use evaluate::{evaluate, evaluate_text, predict, Evaluation};
+pub use fit::{fit, Epoch, FitConfig, Learner, StepData, Unit};
 pub use footprint::Footprint;
+pub use generate::{generate, Sampling};
 pub use gpt::Gpt;
 pub use gpt_config::GptConfig;
 pub use loss::{Head, Loss};
@@ -34,8 +41,11 @@ pub use mlp::{
     check_sizes, sizes_of, weight_name, Activation, Dense, Mlp, MlpConfig, TUTORIAL_SIZES,
 };
 pub use model::Model;
-pub use net::{avg_pool, max_pool, LayerSpec, Layers, Net, NetConfig};
+pub use net::{avg_pool, max_pool, Net, NetConfig};
+pub use network::Network;
 pub use optim::{
-    named_vars, AdamW, AnyOptimizer, OptimizerConfig, OptimizerKind, OptimizerState, Schedule,
-    SgdMomentum,
+    named_vars, AdamW, AnyOptimizer, OptimizerConfig, OptimizerKind, OptimizerState, SgdMomentum,
 };
+pub use schedule::Schedule;
+pub use spec::{LayerSpec, Layers};
+pub use warmup_cosine::WarmupCosine;

@@ -1,12 +1,12 @@
-//! Optimizers and learning-rate schedules.
+//! Optimizers.
 //!
 //! [`OptimizerConfig`] names an optimizer with its own settings (saved with a
 //! model, so that training resumes with them); [`AnyOptimizer`] is the running
 //! one. [`SgdMomentum`] takes the steps of `torch.optim.SGD(params, lr, momentum,
 //! nesterov=…, weight_decay=…)` with dampening 0, which candle-nn lacks; the
 //! tests check it against numbers printed by PyTorch. With momentum 0 it takes
-//! candle-nn's `SGD` steps bit for bit. [`Schedule`] gives the learning rate of
-//! each epoch.
+//! candle-nn's `SGD` steps bit for bit. The learning rate of each step comes from
+//! a [`super::Schedule`].
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
@@ -445,120 +445,6 @@ impl Optimizer for SgdMomentum {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.config.lr = lr
-    }
-}
-
-/// How the learning rate changes over epochs.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case")]
-pub enum Schedule {
-    /// The base rate throughout (`constant`).
-    #[default]
-    Constant,
-    /// The base rate times `gamma` after each `every` epochs (`step:EVERY:GAMMA`); `every` 0 never decays.
-    Step {
-        /// Epochs between two decays.
-        every: usize,
-        /// The factor applied at each decay.
-        gamma: f64,
-    },
-    /// Half a cosine from the base rate down to `min_lr` over `epochs` epochs, then `min_lr` (`cosine[:MIN_LR]`).
-    Cosine {
-        /// Epochs the decay lasts; [`Schedule::with_epochs`] fills it in (0: `min_lr` from the start).
-        epochs: usize,
-        /// The rate at the end of the decay and after it.
-        min_lr: f64,
-    },
-}
-
-impl Schedule {
-    /// The learning rate of `epoch` (counted from 0) for a base rate `base_lr`.
-    pub fn lr(&self, base_lr: f64, epoch: usize) -> f64 {
-        match *self {
-            Schedule::Constant => base_lr,
-            Schedule::Step { every, gamma } => {
-                let decays = epoch.checked_div(every).unwrap_or(0);
-                base_lr * gamma.powi(i32::try_from(decays).unwrap_or(i32::MAX))
-            }
-            Schedule::Cosine { epochs, min_lr } => {
-                if epoch >= epochs {
-                    return min_lr;
-                }
-                let progress = epoch as f64 / epochs as f64;
-                min_lr + (base_lr - min_lr) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
-            }
-        }
-    }
-
-    /// Checks, before any work, that the schedule can run: a cosine needs its length, which
-    /// [`with_epochs`](Self::with_epochs) sets (parsed without one it would train at `min_lr`
-    /// from the first epoch, 0 for `cosine`).
-    pub fn validate(&self) -> Result<()> {
-        if let Schedule::Cosine { epochs: 0, .. } = self {
-            fail!("the cosine schedule has no length: set it with Schedule::with_epochs(epochs) (the command line sets it from --epochs)")
-        }
-        Ok(())
-    }
-
-    /// The same schedule for a run of `epochs` epochs: sets the length of a cosine decay.
-    pub fn with_epochs(self, epochs: usize) -> Self {
-        match self {
-            Schedule::Cosine { min_lr, .. } => Schedule::Cosine { epochs, min_lr },
-            other => other,
-        }
-    }
-}
-
-const SCHEDULES: &str = "constant, step:EVERY:GAMMA (e.g. step:10:0.5), cosine or cosine:MIN_LR";
-
-impl std::str::FromStr for Schedule {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split(':').collect();
-        match parts[..] {
-            ["constant"] => Ok(Schedule::Constant),
-            ["step", every, gamma] => {
-                let bad = |what: &str| format!("bad schedule '{s}': {what}, as in step:10:0.5");
-                let every = every
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad("EVERY must be a whole number of epochs ≥ 1"))?;
-                let gamma = gamma
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|g| g.is_finite() && *g > 0.0)
-                    .ok_or_else(|| bad("GAMMA must be a finite number > 0"))?;
-                Ok(Schedule::Step { every, gamma })
-            }
-            ["cosine"] => Ok(Schedule::Cosine {
-                epochs: 0,
-                min_lr: 0.0,
-            }),
-            ["cosine", min_lr] => match min_lr.parse::<f64>() {
-                Ok(m) if m.is_finite() && m >= 0.0 => Ok(Schedule::Cosine {
-                    epochs: 0,
-                    min_lr: m,
-                }),
-                _ => Err(format!(
-                    "bad schedule '{s}': MIN_LR must be a finite number ≥ 0, as in cosine:0.001"
-                )),
-            },
-            _ => Err(format!("unknown schedule '{s}': use {SCHEDULES}")),
-        }
-    }
-}
-
-/// Prints the form [`FromStr`](std::str::FromStr) reads; a cosine's `epochs` is not part of it.
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Schedule::Constant => f.write_str("constant"),
-            Schedule::Step { every, gamma } => write!(f, "step:{every}:{gamma}"),
-            Schedule::Cosine { min_lr, .. } if *min_lr == 0.0 => f.write_str("cosine"),
-            Schedule::Cosine { min_lr, .. } => write!(f, "cosine:{min_lr}"),
-        }
     }
 }
 
