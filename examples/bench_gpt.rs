@@ -7,22 +7,18 @@
 //! ```
 //!
 //! Both sides time full training steps (forward, loss, backward, clipping at 1.0, AdamW with
-//! nanoGPT's groups at the warm-up's learning rate) of the same model in f32 after 3 warm-up
-//! steps: `torch_gpt.py --bench` on windows of the text, this crate's
-//! [`GptWorkload`](simple_nn::bench::GptWorkload) on windows of random tokens of the text's
-//! vocabulary (the tokens do not change the work). For every thread count, each round runs
-//! PyTorch and then this example again as a child process (`--worker`, which settles its
-//! threads first thing, as `nn` does), so that the ratios pair runs made moments apart. The
-//! table shows median tokens/s and the median of the per-round ratios.
+//! nanoGPT's groups at the warm-up's learning rate) of the same model in f32 on windows of the
+//! same text after 3 warm-up steps: `torch_gpt.py --bench N` and `nn bench --data text:FILE
+//! --steps N` (the `nn` example, built beside this one). For every thread count, each round
+//! runs PyTorch and then `nn bench`, so that the ratios pair runs made moments apart. The table
+//! shows median tokens/s and the median of the per-round ratios.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of, GptWorkload};
-use simple_nn::candle::{DType, Device};
-use simple_nn::nn::GptConfig;
+use simple_nn::bench::{load_average, median, number_before, peers_python, stdout_of};
 
 /// Compare GPT training steps with PyTorch's (nanoGPT's model and optimizer).
 #[derive(Parser, Debug)]
@@ -57,23 +53,14 @@ struct Args {
     /// Also print where this crate's steps go (forward and loss, backward, clipping, update).
     #[arg(long)]
     phases: bool,
-    /// Run this crate's side once with this vocabulary and print its tokens/s (what each round runs).
-    #[arg(long, hide = true)]
-    worker: Option<usize>,
 }
 
-/// `gpt:N_LAYER:N_HEAD:N_EMBD` → the three sizes.
+/// `gpt:N_LAYER:N_HEAD:N_EMBD` → the three sizes, as `nn train --layers` reads them.
 fn parse_layers(text: &str) -> std::result::Result<(usize, usize, usize), String> {
-    let bad =
-        || format!("'{text}': write the model as gpt:N_LAYER:N_HEAD:N_EMBD, e.g. gpt:4:4:128");
-    let parts: Vec<&str> = text.split(':').collect();
-    match parts[..] {
-        ["gpt", l, h, c] => {
-            let size = |s: &str| s.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(bad);
-            Ok((size(l)?, size(h)?, size(c)?))
-        }
-        _ => Err(bad()),
-    }
+    let layers: simple_nn::nn::Layers = text.parse()?;
+    layers.gpt().ok_or_else(|| {
+        format!("'{text}': write the model as gpt:N_LAYER:N_HEAD:N_EMBD, e.g. gpt:4:4:128")
+    })
 }
 
 fn main() -> ExitCode {
@@ -81,9 +68,6 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    if let Some(vocab) = args.worker {
-        return worker(&args, vocab);
-    }
     let text = match &args.text {
         Some(p) => p.clone(),
         None => std::env::temp_dir()
@@ -114,7 +98,13 @@ fn run(args: Args) -> Result<()> {
         args.block_size, args.batch_size, args.steps, args.rounds, load_average()
     );
     println!("\n| threads | PyTorch | simple-nn | ratio |\n|---|---|---|---|");
-    let me = std::env::current_exe()?;
+    let nn = std::env::current_exe()?.with_file_name(format!("nn{}", std::env::consts::EXE_SUFFIX));
+    if !nn.exists() {
+        bail!(
+            "{} is missing: build it with cargo build --release --examples",
+            nn.display()
+        )
+    }
     for &threads in &args.threads {
         let (mut torch, mut ours) = (Vec::new(), Vec::new());
         for _ in 0..args.rounds {
@@ -132,14 +122,13 @@ fn run(args: Args) -> Result<()> {
             let out = stdout_of(&mut peer)?;
             let json: serde_json::Value = serde_json::from_str(out.trim())
                 .with_context(|| format!("torch_gpt.py printed no JSON line: {out}"))?;
-            let (Some(rate), Some(vocab)) =
-                (json["tokens_per_sec"].as_f64(), json["vocab"].as_u64())
-            else {
-                bail!("torch_gpt.py printed no tokens_per_sec and vocab: {out}")
+            let Some(rate) = json["tokens_per_sec"].as_f64() else {
+                bail!("torch_gpt.py printed no tokens_per_sec: {out}")
             };
             torch.push(rate);
-            let mut child = Command::new(&me);
-            child.arg("--layers").arg(format!("gpt:{l}:{h}:{c}"));
+            let mut child = Command::new(&nn);
+            child.args(["bench", "--layers", &format!("gpt:{l}:{h}:{c}")]);
+            child.arg("--data").arg(format!("text:{}", text.display()));
             for (flag, value) in &sizes[3..] {
                 child.arg(flag).arg(value);
             }
@@ -149,7 +138,6 @@ fn run(args: Args) -> Result<()> {
                 "--threads",
                 &threads.to_string(),
             ]);
-            child.args(["--worker", &vocab.to_string()]);
             if args.phases {
                 child.arg("--phases");
             }
@@ -165,7 +153,7 @@ fn run(args: Args) -> Result<()> {
             }
             match number_before(&out, " tokens/s") {
                 Some(rate) => ours.push(rate),
-                None => bail!("the worker printed no tokens/s: {out}"),
+                None => bail!("nn bench printed no tokens/s: {out}"),
             }
         }
         let ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
@@ -177,34 +165,5 @@ fn run(args: Args) -> Result<()> {
         );
     }
     println!("\nmachine load at the end (1/5/15 min): {}", load_average());
-    Ok(())
-}
-
-/// One run of this crate's side: settles the threads, times the steps, prints tokens/s.
-fn worker(args: &Args, vocab: usize) -> Result<()> {
-    let threads = args.threads.first().map(|&n| n as usize);
-    // SAFETY: first thing in the worker, before any other thread exists.
-    let threads = unsafe { simple_nn::kernels::threads::init(threads) };
-    let (n_layer, n_head, n_embd) = args.layers;
-    let workload = GptWorkload {
-        config: GptConfig {
-            vocab,
-            block_size: args.block_size as usize,
-            n_layer,
-            n_head,
-            n_embd,
-            ..Default::default()
-        },
-        batch: args.batch_size as usize,
-        ..Default::default()
-    };
-    let timing = workload.time(args.steps as usize, args.phases, DType::F32, &Device::Cpu)?;
-    println!(
-        "bench_gpt worker: {threads} threads, {:.2} ms/step, {:.0} tokens/s",
-        timing.ms_per_step, timing.tokens_per_sec
-    );
-    if let Some([forward, backward, clip, update]) = timing.phases_ms {
-        println!("phases ({threads} threads): forward+loss {forward:.2} ms, backward {backward:.2} ms, clip {clip:.2} ms, update {update:.2} ms");
-    }
     Ok(())
 }

@@ -274,24 +274,33 @@ pub struct GptWorkload {
     pub weight_decay: f64,
     /// The global norm the gradients are clipped to.
     pub grad_clip: f64,
+    /// The text whose training windows the steps take (as `torch_gpt.py --bench`'s); without
+    /// one, windows of random ids of the vocabulary (the ids do not change the work).
+    pub text: Option<crate::data::text::Corpus>,
 }
 
 impl Default for GptWorkload {
-    /// nanoGPT's `shakespeare_char` run on the CPU: 4 layers, 4 heads, 128 features, a block of
-    /// 64, batches of 12, lr 1e-3 warmed up over 100 steps, β₂ 0.99, weight decay 0.1, clipping at 1.
+    /// nanoGPT's `shakespeare_char` run on the CPU, as `nn train` trains a GPT by default
+    /// ([`crate::run::TEXT_DEFAULTS`]): 4 layers, 4 heads, 128 features, a block of 64,
+    /// batches of 12, lr 1e-3 warmed up over 100 steps, β₂ 0.99, weight decay 0.1, clipping at 1.
     fn default() -> Self {
+        let t = crate::run::TEXT_DEFAULTS;
+        let (n_layer, n_head, n_embd) = t.shape;
         Self {
-            config: crate::nn::GptConfig::default(),
-            batch: 12,
-            lr: 1e-3,
-            schedule: crate::nn::warmup_cosine::WarmupCosine {
-                warmup: 100,
-                min_lr: 1e-4,
-                steps: 2000,
+            config: crate::nn::GptConfig {
+                block_size: t.block_size,
+                n_layer,
+                n_head,
+                n_embd,
+                ..Default::default()
             },
-            beta2: 0.99,
-            weight_decay: 0.1,
-            grad_clip: 1.0,
+            batch: t.batch_size,
+            lr: t.lr,
+            schedule: t.schedule.with_steps(t.steps),
+            beta2: t.beta2,
+            weight_decay: t.weight_decay,
+            grad_clip: t.grad_clip,
+            text: None,
         }
     }
 }
@@ -336,7 +345,16 @@ impl GptWorkload {
             },
         )?;
         let (b, t) = (self.batch, c.block_size);
+        if let Some(text) = &self.text {
+            let (vocab, block) = (text.vocabulary().len(), text.options().block_size);
+            if (vocab, block) != (c.vocab, t) {
+                fail!("the workload's GPT takes {} characters in blocks of {t}, its text has {vocab} in blocks of {block}", c.vocab)
+            }
+        }
         let windows = |step: usize| -> Result<(Tensor, Tensor)> {
+            if let Some(text) = &self.text {
+                return text.train_batch(0, step as u64, b)?.tensors(dev);
+            }
             let mut rng = crate::rng::stream(0, crate::rng::Purpose::Windows, step as u64);
             let ids: Vec<u32> = (0..b * (t + 1))
                 .map(|_| (rng.next_u64() % c.vocab as u64) as u32)
@@ -392,5 +410,73 @@ impl GptWorkload {
             tokens_per_sec: (b * t) as f64 * steps as f64 / seconds,
             phases_ms,
         })
+    }
+}
+
+/// What `nn bench --data text:PATH` writes with `--metrics-json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GptReport {
+    /// Characters (tokens) trained per second: windows × block size per step.
+    pub tokens_per_sec: f64,
+    /// Milliseconds per step.
+    pub ms_per_step: f64,
+    /// Timed steps.
+    pub steps: usize,
+    /// Windows per batch.
+    pub batch_size: usize,
+    /// Characters per window.
+    pub block_size: usize,
+    /// The model, `gpt:N_LAYER:N_HEAD:N_EMBD`.
+    pub layers: String,
+    /// Threads the kernels ran on.
+    pub threads: usize,
+    /// Where it ran.
+    pub device: String,
+    /// In what precision.
+    pub dtype: &'static str,
+}
+
+impl GptWorkload {
+    /// The report of `timing`, `steps` steps of this workload in `dtype` on `dev`.
+    pub fn report(
+        &self,
+        timing: &GptTiming,
+        steps: usize,
+        dtype: DType,
+        dev: &Device,
+    ) -> GptReport {
+        let c = &self.config;
+        GptReport {
+            tokens_per_sec: timing.tokens_per_sec,
+            ms_per_step: timing.ms_per_step,
+            steps,
+            batch_size: self.batch,
+            block_size: c.block_size,
+            layers: format!("gpt:{}:{}:{}", c.n_layer, c.n_head, c.n_embd),
+            threads: crate::kernels::threads::current(),
+            device: crate::device::name(dev),
+            dtype: dtype.as_str(),
+        }
+    }
+
+    /// What `nn bench --data text:PATH` prints of `timing`: one line, and the phases where timed.
+    pub fn lines(&self, timing: &GptTiming, steps: usize, dtype: DType, dev: &Device) -> String {
+        let r = self.report(timing, steps, dtype, dev);
+        let mut text = format!(
+            "nn bench: {} over {} characters, block {}, batch {}, {steps} steps, {} on {}, {} threads: {:.3} ms/step, {:.0} tokens/s",
+            r.layers,
+            self.config.vocab,
+            r.block_size,
+            r.batch_size,
+            r.dtype,
+            r.device,
+            r.threads,
+            r.ms_per_step,
+            r.tokens_per_sec
+        );
+        if let Some([forward, backward, clip, update]) = timing.phases_ms {
+            text += &format!("\nphases: forward+loss {forward:.2} ms, backward {backward:.2} ms, clip {clip:.2} ms, update {update:.2} ms");
+        }
+        text
     }
 }

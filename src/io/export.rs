@@ -17,12 +17,11 @@
 //! checkpoint to use. `examples/torch_load_export.py` is the PyTorch module that loads it.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::model::{read_model, MODEL_KEY, WEIGHTS_KEY};
+use super::model::{header, read_model, saved_dtype, TextModel, MODEL_KEY, WEIGHTS_KEY};
 use super::{atomic, safetensors_bytes};
 use crate::data::{Normalization, Schema};
 use crate::nn::{Head, Loss};
@@ -50,6 +49,11 @@ pub struct Description {
     pub table: Option<Schema>,
     /// The standardisation applied to every input, `(x − mean) / std`, before the network.
     pub normalization: Option<Normalization>,
+    /// For a GPT, its shape and vocabulary: the tensors are nanoGPT's state dict (the output
+    /// layer tied to `transformer.wte.weight`), which nanoGPT's `GPT` and `torch_gpt.py --load`
+    /// take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpt: Option<TextModel>,
 }
 
 /// What [`export`] wrote.
@@ -101,13 +105,13 @@ pub fn check_output(output: &Path) -> Result<()> {
 /// checking `output` first, and says what it wrote.
 pub fn export(model: &Path, output: &Path) -> Result<Exported> {
     check_output(output)?;
-    let dtype = stored_dtype(model).unwrap_or(DType::F32);
+    let dtype = saved_dtype(model).unwrap_or(DType::F32);
     let (spec, mut parameters, optimizer) = read_model(model, dtype, &Device::Cpu)?;
     let config = spec.net_config();
     let steps = spec.training.as_ref().map_or(0, |t| t.steps);
     let mut tensors = Vec::new();
     let mut count = 0;
-    for (name, _) in config.parameters()? {
+    for (name, _) in spec.parameters()? {
         let Some(t) = parameters.remove(&name) else {
             fail!("model '{}' lacks '{name}'", model.display())
         };
@@ -120,13 +124,17 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
         tensors.push((name, t));
     }
     let head = match (spec.loss, config.loss.head()) {
+        _ if spec.gpt.is_some() => "logits",
         (Loss::CrossEntropy, _) => "softmax",
         (Loss::Bce, _) | (_, Head::Sigmoid) => "sigmoid",
         _ => "identity",
     };
     let description = Description {
         layers: config.layers.to_string(),
-        input_shape: config.input.clone(),
+        input_shape: match &spec.gpt {
+            Some(text) => vec![text.config.block_size],
+            None => config.input.clone(),
+        },
         outputs: config.outputs,
         head: head.to_string(),
         bias: config.bias,
@@ -134,6 +142,7 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
         classes: spec.classes,
         table: spec.table.clone(),
         normalization: spec.normalization.clone(),
+        gpt: spec.gpt.clone(),
     };
     let json = serde_json::to_string(&description)
         .map_err(|e| candle_core::Error::Msg(format!("cannot describe the weights: {e}")))?;
@@ -148,40 +157,10 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
     })
 }
 
-/// The header of a `.safetensors` file, read without its tensors: `None` where `path` cannot be
-/// read as one.
-fn header(path: &Path) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).ok()?;
-    // safetensors' own limit on a header.
-    let len = usize::try_from(u64::from_le_bytes(len))
-        .ok()?
-        .min(100_000_000);
-    let mut text = Vec::new();
-    file.take(len as u64).read_to_end(&mut text).ok()?;
-    serde_json::from_slice(&text).ok()
-}
-
 /// The metadata of a `.safetensors` file, where it has any.
 fn metadata_of(path: &Path) -> Option<serde_json::Map<String, serde_json::Value>> {
     match header(path)?.remove("__metadata__")? {
         serde_json::Value::Object(metadata) => Some(metadata),
-        _ => None,
-    }
-}
-
-/// The dtype a model file's parameters were saved in (those of its first layer).
-fn stored_dtype(path: &Path) -> Option<DType> {
-    let header = header(path)?;
-    let (_, first) = header
-        .iter()
-        .find(|(name, _)| name.starts_with("layers."))?;
-    match first.get("dtype")?.as_str()? {
-        "F64" => Some(DType::F64),
-        "F32" => Some(DType::F32),
-        "BF16" => Some(DType::BF16),
-        "F16" => Some(DType::F16),
         _ => None,
     }
 }

@@ -535,20 +535,9 @@ pub fn load_trainable(
 /// The dtype the parameters of the model file at `path` are stored in, read from the file's
 /// header alone; `None` where the file cannot tell (loading it then says why).
 pub fn saved_dtype(path: &Path) -> Option<DType> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut size = [0u8; 8];
-    file.read_exact(&mut size).ok()?;
-    // A safetensors header is a JSON object of at most 100 MB (the format's own limit).
-    let size = usize::try_from(u64::from_le_bytes(size))
-        .ok()?
-        .min(100_000_000);
-    let mut header = vec![0u8; size];
-    file.read_exact(&mut header).ok()?;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&header).ok()?;
+    let header = header(path)?;
     let dtype = (header.iter())
-        .filter(|(name, _)| *name != "__metadata__")
+        .filter(|(name, _)| *name != "__metadata__" && !name.starts_with(OPTIMIZER))
         .find_map(|(_, tensor)| tensor.get("dtype")?.as_str().map(str::to_string))?;
     match dtype.as_str() {
         "F64" => Some(DType::F64),
@@ -557,6 +546,22 @@ pub fn saved_dtype(path: &Path) -> Option<DType> {
         "F16" => Some(DType::F16),
         _ => None,
     }
+}
+
+/// The header of a `.safetensors` file, read without its tensors: `None` where `path` cannot be
+/// read as one.
+pub(crate) fn header(path: &Path) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut size = [0u8; 8];
+    file.read_exact(&mut size).ok()?;
+    // A safetensors header is a JSON object of at most 100 MB (the format's own limit).
+    let size = usize::try_from(u64::from_le_bytes(size))
+        .ok()?
+        .min(100_000_000);
+    let mut text = Vec::new();
+    file.take(size as u64).read_to_end(&mut text).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 /// A model file's description and parameters, checked against each other, and the optimizer

@@ -117,7 +117,7 @@ pub struct Epoch {
     pub epoch: usize,
     /// The steps done after it, in all.
     pub step: usize,
-    /// The learning rate of its first step.
+    /// The learning rate of its last step.
     pub lr: f64,
     /// The mean training loss per sample (per character, for a text) over its batches.
     pub train_loss: f64,
@@ -354,7 +354,7 @@ impl<'a> Learner<'a> {
         }
         let (epoch, config) = (self.epochs_done, &self.config);
         let (schedule, base_lr) = (config.schedule, config.lr);
-        let first_lr = schedule.lr(base_lr, epoch, self.steps_done);
+        let mut last_lr = schedule.lr(base_lr, epoch, self.steps_done);
         let loss_kind = self.model.loss_kind();
         let batches = train.epoch_batches(config.batch_size, config.seed, epoch)?;
         let bar = progress_bar(config.progress, batches.len(), epoch + 1, config.epochs);
@@ -399,6 +399,7 @@ impl<'a> Learner<'a> {
                 let lr = schedule.lr(base_lr, epoch, self.steps_done);
                 let at = || format!("epoch {}, batch {}", epoch + 1, step + 1);
                 let value = self.train_step(&xs, &ys, lr, at)?;
+                last_lr = lr;
                 loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
                 rows += indices.len();
                 if let Some(bar) = &bar {
@@ -427,7 +428,7 @@ impl<'a> Learner<'a> {
         Ok(Some(Epoch {
             epoch: epoch + 1,
             step: self.steps_done,
-            lr: first_lr,
+            lr: last_lr,
             train_loss: loss_sum / rows.max(1) as f64,
             valid_loss: scored.map(|e| e.loss),
             valid_accuracy: scored.and_then(|e| e.accuracy),
@@ -453,7 +454,7 @@ impl<'a> Learner<'a> {
         let (schedule, base_lr) = (self.config.schedule, self.config.lr);
         let (batch_size, seed) = (self.config.batch_size, self.config.seed);
         let loss_kind = self.model.loss_kind();
-        let first_lr = schedule.lr(base_lr, self.steps_done, self.steps_done);
+        let mut last_lr = schedule.lr(base_lr, self.steps_done, self.steps_done);
         let start = Instant::now();
         let (mut loss_sum, mut rows) = (0.0, 0);
         while self.steps_done < until {
@@ -472,6 +473,7 @@ impl<'a> Learner<'a> {
                 }
             };
             let value = self.train_step(&xs, &ys, lr, || format!("step {}", step + 1))?;
+            last_lr = lr;
             loss_sum += per_sample(loss_kind, value, n) * n as f64;
             rows += n;
             if self.steps_done < until && stop() {
@@ -485,7 +487,7 @@ impl<'a> Learner<'a> {
                 StepData::Text(_) => 0,
             },
             step: self.steps_done,
-            lr: first_lr,
+            lr: last_lr,
             train_loss: loss_sum / rows.max(1) as f64,
             valid_loss: None,
             valid_accuracy: None,
