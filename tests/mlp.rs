@@ -431,3 +431,51 @@ fn configs_have_documented_defaults() {
     .is_err());
     assert!(FitConfig { lr: -1.0, ..fit }.validate().is_err());
 }
+
+/// A run by steps on samples takes the batches of a run by epochs: step s is batch s mod b of
+/// epoch ⌊s/b⌋ (b batches an epoch). 3 epochs of 90 rows in batches of 16 (6 batches, the last
+/// of 10 rows) and 18 steps end with the same bits, at a constant rate.
+#[test]
+fn steps_on_samples_take_the_batches_of_epochs() {
+    use simple_nn::nn::{Learner, StepData};
+    let data = Source::Spirals(50)
+        .load(Part::Train, TargetKind::Classes)
+        .unwrap();
+    let (train, valid) = data.split(0.1, 3).unwrap();
+    assert_eq!(train.len(), 90);
+    let config = MlpConfig {
+        sizes: vec![2, 16, 2],
+        ..Default::default()
+    };
+    let settings = FitConfig {
+        lr: 0.01,
+        batch_size: 16,
+        epochs: 3,
+        seed: 5,
+        ..Default::default()
+    };
+    let trained = |by_steps: bool| {
+        let (mlp, varmap) = Mlp::seeded(config.clone(), 1, DType::F64, &Device::Cpu).unwrap();
+        let mut learner = Learner::new(&mlp, &varmap, settings.clone()).unwrap();
+        match by_steps {
+            true => {
+                learner
+                    .steps_until(StepData::Samples(&train), 7, || false)
+                    .unwrap();
+                learner
+                    .steps_until(StepData::Samples(&train), 18, || false)
+                    .unwrap();
+                assert_eq!((learner.epochs_done(), learner.batches_done()), (3, 0));
+            }
+            false => {
+                learner.fit(&train, &valid, |_| Ok(())).unwrap();
+            }
+        }
+        assert_eq!(learner.steps_done(), 18);
+        values(
+            &mlp.forward(&train.tensors(DType::F64, &Device::Cpu).unwrap().0)
+                .unwrap(),
+        )
+    };
+    assert_eq!(trained(true), trained(false));
+}
