@@ -114,7 +114,7 @@ def load(path):
     description = json.loads(metadata["simple-nn-weights"])
     if description.get("gpt"):
         sys.exit(f"{path} holds a GPT under nanoGPT's names: load it with nanoGPT's GPT, e.g. "
-                 "../shared/peers/torch_gpt.py --load {path} (with its --n-layer, --n-head, --n-embd, --block-size)")
+                 f"../shared/peers/torch_gpt.py --load {path} (with its --n-layer, --n-head, --n-embd, --block-size)")
     state = load_file(path)
     net = Net(description).to(state["layers.0.weight"].dtype)
     net.load_state_dict(state, strict=True)
