@@ -10,37 +10,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::nn::{ok, refused, run};
 use common::scratch;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::example("nn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// The standard output of a run that must succeed.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The one line of standard error of a run that must fail (no panic, no backtrace).
-fn refused(args: &[&str]) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{args:?} was accepted");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
 
 /// A text of `n` characters over an alphabet of 11 (a to h, space, full stop, newline), that a model can learn: the sentence
 /// "abcd efgh." over and over with every third sentence's first word changed, so that the next

@@ -4,36 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::nn::{ok, refused};
 use common::scratch;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::example("nn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// The standard output of a run that must succeed.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The one line of standard error of a run that must fail.
-fn refused(args: &[&str]) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{args:?} was accepted");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    stderr
-}
 
 /// A table of `rows` rows under `header`, each value drawn from the row number.
 fn table(path: &Path, header: &[&str], rows: usize) {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod nn;
+
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor};
 use simple_nn::tutorial::Dataset;
