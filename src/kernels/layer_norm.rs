@@ -11,10 +11,9 @@
 //! `∂L/∂x = (g − mean(g) − x̂·mean(g·x̂))/√(σ² + ε)`, `∂L/∂w = Σ_rows ∂L/∂y·x̂`, `∂L/∂b = Σ_rows ∂L/∂y`.
 //! The statistics are recomputed in the backward (two passes over a row) rather than kept.
 
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, D,
-};
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Shape, Tensor, D};
 
+use super::layer_op::{self, LayerOp};
 use super::math::{dot, sum, vectorized, Float};
 use super::{is_fusable, on_cpu, threads, values};
 
@@ -27,11 +26,7 @@ pub fn layer_norm(xs: &Tensor, weight: &Tensor, bias: Option<&Tensor>, eps: f64)
     if !is_fusable(&all) {
         return layer_norm_stock(xs, weight, bias, eps);
     }
-    let (xs, weight) = (xs.contiguous()?, weight.contiguous()?);
-    match bias {
-        Some(b) => xs.apply_op3(&weight, &b.contiguous()?, LayerNorm { eps }),
-        None => xs.apply_op2(&weight, LayerNorm { eps }),
-    }
+    layer_op::apply(xs, weight, bias, LayerNorm { eps })
 }
 
 /// The same layer norm in candle's stock ops, every one of which has a backward.
@@ -188,7 +183,9 @@ fn backward<T: Float>(x: &[T], w: &[T], dy: &[T], eps: f64) -> (Vec<T>, Vec<T>, 
     (dx, total(&dw_parts), total(&db_parts))
 }
 
-impl LayerNorm {
+impl LayerOp for LayerNorm {
+    const NAME: &'static str = "layer-norm";
+
     fn cpu_forward(
         &self,
         x: (&CpuStorage, &Layout),
@@ -214,11 +211,11 @@ impl LayerNorm {
         Ok((storage, shape))
     }
 
-    /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)`.
     fn backward(
         &self,
         x: &Tensor,
         w: &Tensor,
+        _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let grad = grad.contiguous()?;
@@ -243,62 +240,5 @@ impl LayerNorm {
             }
         })?;
         Ok((x.track_op().then_some(dx), dw, db))
-    }
-}
-
-impl CustomOp2 for LayerNorm {
-    fn name(&self) -> &'static str {
-        "layer-norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, grad)?;
-        Ok((dx, Some(dw)))
-    }
-}
-
-impl CustomOp3 for LayerNorm {
-    fn name(&self) -> &'static str {
-        "layer-norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), Some((b, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = self.backward(x, w, grad)?;
-        Ok((dx, Some(dw), Some(db)))
     }
 }

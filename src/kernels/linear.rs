@@ -14,9 +14,10 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Shape, Tensor};
 
 use super::gelu::gelu_stock;
+use super::layer_op::{self, LayerOp};
 use super::math::{vectorized, Float};
 use super::matmul::{gemm_serial, matmul, matmul_by_rows, View};
 use super::{dense, is_fusable, on_cpu, threads, values, DenseActivation};
@@ -46,11 +47,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, gelu: bool) -> Result<
         gelu,
         z: OnceLock::new(),
     };
-    let (x, w) = (x.contiguous()?, w.contiguous()?);
-    match b {
-        Some(b) => x.apply_op3(&w, &b.contiguous()?, op()),
-        None => x.apply_op2(&w, op()),
-    }
+    layer_op::apply(x, w, b, op())
 }
 
 struct Linear {
@@ -176,7 +173,9 @@ fn sizes(x: &Shape, w: &Shape) -> Result<(usize, usize, usize)> {
     Ok((rows, n_in, n_out))
 }
 
-impl Linear {
+impl LayerOp for Linear {
+    const NAME: &'static str = "linear";
+
     fn cpu_forward(
         &self,
         x: (&CpuStorage, &Layout),
@@ -219,6 +218,7 @@ impl Linear {
         &self,
         x: &Tensor,
         w: &Tensor,
+        _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let z = match (self.gelu, self.z.get()) {
@@ -253,62 +253,5 @@ impl Linear {
                 _ => run::<f32>(cpu, z, sizes, need_dx, x.shape()),
             }
         })
-    }
-}
-
-impl CustomOp2 for Linear {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, grad)?;
-        Ok((dx, Some(dw)))
-    }
-}
-
-impl CustomOp3 for Linear {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        xl: &Layout,
-        w: &CpuStorage,
-        wl: &Layout,
-        b: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((x, xl), (w, wl), Some((b, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = self.backward(x, w, grad)?;
-        Ok((dx, Some(dw), Some(db)))
     }
 }
