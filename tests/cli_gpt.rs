@@ -167,63 +167,92 @@ fn steps_of_a_gpt_equal_half_then_half_bit_for_bit() {
 
 /// Ctrl-C in a run by steps: the step under way finishes, the checkpoint is written, one line
 /// says where and the command that goes on, the exit status is 130; that command, run as
-/// printed, ends with the file of a run that was never stopped.
+/// printed, ends with the file of a run of the same `--steps` that was never stopped. The stop
+/// must land after the warm-up, in the cosine's decay, whose rate at each step depends on the
+/// run's length: warm-up 10 means steps 1 to 10 warm up and step 11 trains at the base rate
+/// whatever the length, so a stop after step 12 or later proves that the resumed run goes on
+/// along the same curve. The signal is sent just after a line past the warm-up is printed, and
+/// again after a later line should a stop still land in the warm-up.
 #[cfg(unix)]
 #[test]
 fn an_interrupted_gpt_run_saves_and_its_printed_command_finishes_it_to_the_same_file() {
     let dir = scratch("gpt-interrupt");
     let (data, _) = write_text(&dir, "t.txt", 4000);
     let (whole, part) = (dir.join("whole.safetensors"), dir.join("part.safetensors"));
-    let mut args = small(&data, 3000, 5);
+    // 300 steps, scored every 5, warm-up 10 (`small`'s warmup-cosine:10:1e-4): the rest of the
+    // run takes about half a second, time enough for the signal to land before its end.
+    let (steps, warmup) = (300, 10);
+    let mut args = small(&data, steps, 5);
     args.extend(["--save".to_string(), whole.to_str().unwrap().to_string()]);
-    let mut stopped = small(&data, 3000, 5);
+    ok(&strs(&args));
+    let mut stopped = small(&data, steps, 5);
     stopped.extend(["--save".to_string(), part.to_str().unwrap().to_string()]);
-    let mut child = Command::new(common::example("nn"))
-        .args(strs(&stopped))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // The first evaluation's line comes after its checkpoint is written.
-    for line in lines.by_ref() {
-        if line.unwrap().starts_with("step") {
-            break;
+    // Runs `stopped` and sends SIGINT once the line of a step past `after` is printed (the
+    // line comes after that step's checkpoint is written): the lines after the signal.
+    let interrupt = |after: usize| {
+        let mut child = Command::new(common::example("nn"))
+            .args(strs(&stopped))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let step = line
+                .strip_prefix("step")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.trim().parse::<usize>().ok());
+            if step.is_some_and(|step| step > after) {
+                break;
+            }
         }
-    }
-    // SAFETY: kill only sends a signal to the child's process id.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
-    let line = rest
-        .iter()
-        .find(|l| l.starts_with("stopped after step"))
-        .unwrap_or_else(|| panic!("no stop line in {rest:?}"));
-    let done: usize = line["stopped after step ".len()..]
-        .split(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((5..3000).contains(&done), "{line}");
+        // A moment later (a few steps' time), so that the stop tends to land between two
+        // evaluations rather than right after one.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        // SAFETY: kill only sends a signal to the child's process id.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        let rest: Vec<String> = lines.map(Result::unwrap).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{rest:?}");
+        rest.into_iter()
+            .find(|l| l.starts_with("stopped after step"))
+            .unwrap_or_else(|| panic!("no stop line after step {after}"))
+    };
+    let mut tries = Vec::new();
+    let (done, line) = loop {
+        let line = interrupt(warmup + 5 * tries.len());
+        let done: usize = line["stopped after step ".len()..]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(done < steps, "the run ended before the signal: {line}");
+        if done > warmup + 1 {
+            break (done, line);
+        }
+        tries.push(line);
+        assert!(
+            tries.len() < 5,
+            "every stop landed in the warm-up: {tries:?}"
+        );
+    };
     let command = line.split('`').nth(1).unwrap();
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "train").unwrap();
     assert!(
-        command.contains("--steps 3000") && command.contains("--save"),
+        command.contains(&format!("--steps {steps}")) && command.contains("--save"),
         "{command}"
     );
-    // The whole run, and the stopped one finished as printed (shortened to the same end: the
-    // command names 3000 steps, which a test does not need; both stop at 40 past the stop).
-    let end = (done + 40).to_string();
-    let mut go_on: Vec<&str> = words[at..].to_vec();
-    let steps_at = go_on.iter().position(|w| *w == "--steps").unwrap();
-    go_on[steps_at + 1] = &end;
-    ok(&go_on);
-    let steps = args.iter().position(|w| w == "--steps").unwrap();
-    args[steps + 1] = end.clone();
-    ok(&strs(&args));
+    // The printed command, word for word from `train` on (the words before it run the example).
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "train").unwrap();
+    let resumed = ok(&words[at..]);
+    assert!(
+        resumed.contains(&format!("steps {}..{steps}", done + 1)),
+        "{resumed}"
+    );
+    // Nothing changed on the way: no `OLD → NEW` line.
+    assert!(!resumed.contains('→'), "{resumed}");
     let (a, b) = (
         std::fs::read(&whole).unwrap(),
         std::fs::read(&part).unwrap(),
