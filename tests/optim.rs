@@ -427,3 +427,121 @@ fn adamw_equals_candle_nn_bit_for_bit_and_resumes_from_its_state() -> Result<()>
     }
     Ok(())
 }
+
+/// The state of every optimizer, for a weight whose gradient is `g` at the first step and 0 at
+/// every step after, shrinks as the exact geometric sequence until it would be subnormal, and is
+/// then exactly 0: never subnormal, the range where x86 arithmetic takes ~100× longer and where
+/// `m·0.9` rounds back to `m` for ever (4·2⁻¹⁴⁹ in f32; before the flush an AdamW run of an MLP
+/// slowed to a third of its speed this way). The expected values are the closed forms
+/// `(1 − β)·g·βᵏ⁻¹` (AdamW's moments) and `g·μᵏ⁻¹` (the momentum's velocity), in f64.
+#[test]
+fn optimizer_state_that_decays_to_the_subnormal_range_becomes_zero() -> Result<()> {
+    use candle_nn::ParamsAdamW;
+    use simple_nn::kernels::adamw::{self, AdamWStep};
+    use simple_nn::nn::{AdamW, OptimizerState};
+
+    const G: f64 = 1e-3;
+    const BETA: f64 = 0.9;
+
+    /// Checks one state value against the closed form `exact` in `dtype`.
+    fn check(what: &str, dtype: DType, step: usize, got: f64, exact: f64) {
+        let smallest_normal = match dtype {
+            DType::F32 => f32::MIN_POSITIVE as f64,
+            _ => f64::MIN_POSITIVE,
+        };
+        assert!(
+            got == 0.0 || got.abs() >= smallest_normal,
+            "{what} {dtype:?} step {step}: {got:e} is subnormal"
+        );
+        if exact >= 2.0 * smallest_normal {
+            // Each step rounds once or twice: ~1e-3 relative after thousands of steps in f32.
+            let tolerance = if dtype == DType::F32 { 1e-3 } else { 1e-9 };
+            assert!(
+                (got - exact).abs() <= tolerance * exact,
+                "{what} {dtype:?} step {step}: {got:e}, exact {exact:e}"
+            );
+        } else if exact < 0.5 * smallest_normal {
+            assert_eq!(got, 0.0, "{what} {dtype:?} step {step}: exact {exact:e}");
+        }
+    }
+    let value = |t: &Tensor| -> Result<f64> {
+        t.to_dtype(DType::F64)?
+            .flatten_all()?
+            .to_vec1::<f64>()
+            .map(|v| v[0])
+    };
+    let named = |state: &OptimizerState, name: &str| -> Result<f64> {
+        let (_, t) = state.tensors.iter().find(|(n, _)| n == name).expect(name);
+        value(t)
+    };
+
+    for dtype in [DType::F32, DType::F64] {
+        // Steps until the first moment in f64 (6.6k) and the second (6.5k) are flushed.
+        let steps = if dtype == DType::F32 { 900 } else { 7000 };
+        let grad_at = |step: usize| -> Result<Tensor> {
+            Tensor::new(&[if step == 1 { G } else { 0.0 }], &Device::Cpu)?.to_dtype(dtype)
+        };
+        let weight = || -> Result<Var> {
+            Var::from_tensor(&Tensor::new(&[0.5f64], &Device::Cpu)?.to_dtype(dtype)?)
+        };
+        // The loss w·c has the gradient c.
+        let loss = |w: &Var, step: usize| -> Result<Tensor> {
+            (w.as_tensor() * grad_at(step)?)?.sum_all()
+        };
+
+        let w = weight()?;
+        let mut ours = AdamW::new(
+            vec![w.clone()],
+            ParamsAdamW {
+                lr: 1e-3,
+                beta1: BETA,
+                beta2: BETA,
+                ..Default::default()
+            },
+        )?;
+        let momentum_w = weight()?;
+        let mut momentum = SgdMomentum::new(vec![momentum_w.clone()], config(BETA, false, 0.0))?;
+        // nanoGPT's AdamW: the in-place kernel and the tensor ops it falls back to.
+        let (fused_w, stock_w) = (weight()?, weight()?);
+        let zeros =
+            || -> Result<(Tensor, Tensor)> { Ok((fused_w.zeros_like()?, fused_w.zeros_like()?)) };
+        let (mut fused, mut stock) = (zeros()?, zeros()?);
+
+        for step in 1..=steps {
+            ours.backward_step(&loss(&w, step)?)?;
+            momentum.backward_step(&loss(&momentum_w, step)?)?;
+            let s = AdamWStep {
+                lr: 1e-3,
+                beta1: BETA,
+                beta2: BETA,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                step: step as u64,
+            };
+            fused = adamw::step(&fused_w, &grad_at(step)?, (&fused.0, &fused.1), &s)?;
+            stock = adamw::step_stock(&stock_w, &grad_at(step)?, (&stock.0, &stock.1), &s)?;
+
+            let decay = BETA.powi(step as i32 - 1);
+            let (m, v, velocity) = (
+                (1.0 - BETA) * G * decay,
+                (1.0 - BETA) * G * G * decay,
+                G * decay,
+            );
+            let state = ours.state();
+            check("adamw m", dtype, step, named(&state, "m.0")?, m);
+            check("adamw v", dtype, step, named(&state, "v.0")?, v);
+            check(
+                "momentum velocity",
+                dtype,
+                step,
+                named(&momentum.state(), "velocity.0")?,
+                velocity,
+            );
+            check("in-place adamw m", dtype, step, value(&fused.0)?, m);
+            check("in-place adamw v", dtype, step, value(&fused.1)?, v);
+            check("stock adamw m", dtype, step, value(&stock.0)?, m);
+            check("stock adamw v", dtype, step, value(&stock.1)?, v);
+        }
+    }
+    Ok(())
+}

@@ -7,11 +7,13 @@
 //!
 //! Per value, with `t` the step number counted from 1:
 //! `θ ← θ·(1 − lr·λ)`, `m ← m + (g − m)·(1 − β₁)`, `v ← v·β₂ + g·g·(1 − β₂)`,
-//! `θ ← θ − (lr/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)`.
+//! `θ ← θ − (lr/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)`; a moment that goes subnormal becomes 0
+//! (see [`subnormal`](super::subnormal)).
 
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
 
 use super::math::{vectorized, Float};
+use super::subnormal::{flush_subnormals, Flush};
 use super::{is_fusable, threads, values, Real};
 
 /// The settings of one AdamW step of one parameter.
@@ -68,6 +70,8 @@ pub fn step_stock(
 ) -> Result<(Tensor, Tensor)> {
     let m = (m + ((g - m)? * (1.0 - s.beta1))?)?;
     let v = ((v * s.beta2)? + ((g * g)? * (1.0 - s.beta2))?)?;
+    flush_subnormals(&m)?;
+    flush_subnormals(&v)?;
     let (bc1, bc2) = corrections(s);
     let denom = ((v.sqrt()? / bc2.sqrt())? + s.eps)?;
     let theta = (var.as_tensor() * (1.0 - s.lr * s.weight_decay))?;
@@ -102,7 +106,7 @@ fn range(layout: &Layout) -> Result<std::ops::Range<usize>> {
 }
 
 /// `m ← m + (g − m)·(1 − β₁)` (`SECOND` false) or `v ← v·β₂ + g·g·(1 − β₂)` (true), over the kernels' threads.
-fn update_moment<T: Real, const SECOND: bool>(dst: &mut [T], g: &[T], s: &AdamWStep) {
+fn update_moment<T: Real + Flush, const SECOND: bool>(dst: &mut [T], g: &[T], s: &AdamWStep) {
     let (b1, b2, c2) = (
         T::from_f64(1.0 - s.beta1),
         T::from_f64(s.beta2),
@@ -113,10 +117,11 @@ fn update_moment<T: Real, const SECOND: bool>(dst: &mut [T], g: &[T], s: &AdamWS
             #[inline(always)]
             || {
                 for (d, &g) in dst.iter_mut().zip(&g[i * TASK..]) {
-                    *d = match SECOND {
+                    let next = match SECOND {
                         false => *d + (g - *d) * b1,
                         true => *d * b2 + g * g * c2,
                     };
+                    *d = next.flushed();
                 }
             },
         );

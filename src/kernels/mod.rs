@@ -14,6 +14,7 @@
 //! - [`pool`]: max-pooling whose gradient goes whole to each window's maximum;
 //! - [`dropout`](mod@dropout): dropout that keeps its mask for the backward;
 //! - [`sgd`]: SGD that updates the weights in place;
+//! - [`subnormal`]: optimizer state flushed to zero where it goes subnormal;
 //! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
 
 pub mod adamw;
@@ -31,6 +32,7 @@ pub mod norm;
 pub mod pool;
 pub mod sgd;
 pub mod sigmoid;
+pub mod subnormal;
 pub mod threads;
 mod tiles;
 
@@ -40,6 +42,7 @@ pub use dropout::dropout;
 pub use pool::max_pool;
 pub use sgd::FusedSgd;
 pub use sigmoid::{half_sse, linear_sigmoid, manual_step};
+pub use subnormal::flush_subnormals;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor, WithDType};
 

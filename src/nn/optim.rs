@@ -13,7 +13,7 @@ use candle_core::{Result, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarMap, SGD};
 
 use super::grouped_adamw::{self, GroupedAdamW};
-use crate::kernels::{FusedSgd, Kernels};
+use crate::kernels::{flush_subnormals, FusedSgd, Kernels};
 
 named_enum! {
     /// The optimizers by name, as `--optimizer` takes them.
@@ -340,7 +340,8 @@ impl MomentumConfig {
 /// Per weight `p` with gradient `grad`:
 /// `g = grad + weight_decay·p`; the velocity `buf = g` on the first step,
 /// else `buf = momentum·buf + g`; then `g = g + momentum·buf` with Nesterov,
-/// else `g = buf`; and `p −= lr·g`.
+/// else `g = buf`; and `p −= lr·g`. A velocity that goes subnormal becomes 0
+/// ([`flush_subnormals`]).
 #[derive(Debug)]
 pub struct SgdMomentum {
     vars: Vec<Var>,
@@ -425,7 +426,11 @@ impl Optimizer for SgdMomentum {
             if momentum != 0.0 {
                 let next = match buf.take() {
                     None => g.clone(),
-                    Some(prev) => ((prev * momentum)? + &g)?,
+                    Some(prev) => {
+                        let next = ((prev * momentum)? + &g)?;
+                        flush_subnormals(&next)?;
+                        next
+                    }
                 };
                 g = if nesterov {
                     (g + (&next * momentum)?)?
@@ -467,7 +472,8 @@ fn find(state: &OptimizerState, name: &str, var: &Var) -> Result<Option<Tensor>>
 /// step count can be saved and restored, so that a resumed run takes the same steps.
 ///
 /// The arithmetic is candle-nn's `AdamW::step` operation for operation (the tests check the two
-/// bit for bit); candle-nn keeps its state private.
+/// bit for bit), except that a moment that goes subnormal becomes 0, which keeps a long run as
+/// fast as its first steps ([`flush_subnormals`]); candle-nn keeps its state private.
 #[derive(Debug)]
 pub struct AdamW {
     vars: Vec<Var>,
@@ -558,6 +564,8 @@ impl Optimizer for AdamW {
             if let Some(g) = grads.get(theta) {
                 let next_m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
                 let next_v = ((&*v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+                flush_subnormals(&next_m)?;
+                flush_subnormals(&next_v)?;
                 let m_hat = (&next_m * scale_m)?;
                 let v_hat = (&next_v * scale_v)?;
                 let next_theta = (theta.as_tensor() * (1f64 - lr * weight_decay))?;
