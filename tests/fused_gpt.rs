@@ -71,20 +71,30 @@ fn run(
 }
 
 /// The fused op and the stock one agree in values and every input's gradient, in f64 and f32,
-/// and the fused op gives the same bits on one and on two threads.
+/// and the fused op gives the same bits on one thread and on two. `threads::exactly` runs the
+/// fused op's split work on that many threads whatever the machine's load, and says how many
+/// ran: returned for the two-thread runs (the fewest over the dtypes), 2 where the op split its
+/// work, 1 where the shapes are too small to split, so that a caller can check that the
+/// comparison of one thread with two compared something.
 fn assert_fused_equals_stock(
     what: &str,
     inputs: &dyn Fn(DType) -> Vec<Tensor>,
     fused: &dyn Fn(&[&Tensor]) -> Tensor,
     stock: &dyn Fn(&[&Tensor]) -> Tensor,
-) {
+) -> usize {
+    let mut two_ran = usize::MAX;
     for dtype in [DType::F64, DType::F32] {
         let xs = inputs(dtype);
         let (stock_out, stock_grads) = run(&xs, stock, 77);
         let mut per_threads = Vec::new();
         for n in [1, 2] {
-            let (out, grads) = threads::scoped(n, || run(&xs, fused, 77));
+            let ((out, grads), ran) = threads::exactly(n, || run(&xs, fused, 77));
             let case = format!("{what} {dtype:?} on {n} thread(s)");
+            // 0 where no work was split at all (one thread runs a gemm whole).
+            assert!(ran <= n, "{case}: {ran} threads ran");
+            if n == 2 {
+                two_ran = two_ran.min(ran);
+            }
             assert_eq!(out.dims(), stock_out.dims(), "{case}");
             assert_eq!(out.dtype(), dtype, "{case}");
             let diff = relative_diff(&out, &stock_out);
@@ -100,6 +110,13 @@ fn assert_fused_equals_stock(
             "{what} {dtype:?}: one and two threads differ"
         );
     }
+    two_ran
+}
+
+/// Checks that the largest case of an op, `what`, ran on the two threads asked for (`ran`, from
+/// [`assert_fused_equals_stock`]): its work split, so one thread and two were compared.
+fn assert_two_threads_ran(what: &str, ran: usize) {
+    assert_eq!(ran, 2, "{what}: the threads that ran");
 }
 
 #[test]
@@ -125,12 +142,17 @@ fn fused_layer_norm_equals_the_stock_ops() {
                 |f: fn(&Tensor, &Tensor, Option<&Tensor>, f64) -> candle_core::Result<Tensor>| {
                     move |t: &[&Tensor]| f(t[0], t[1], t.get(2).copied(), 1e-5).unwrap()
                 };
-            assert_fused_equals_stock(
-                &format!("layer norm {shape:?} bias {bias}"),
+            let what = format!("layer norm {shape:?} bias {bias}");
+            let ran = assert_fused_equals_stock(
+                &what,
                 &inputs,
                 &with(layer_norm::layer_norm),
                 &with(layer_norm::layer_norm_stock),
             );
+            // 70 rows: more than one task's 32, so two threads share them.
+            if shape[0] == 70 {
+                assert_two_threads_ran(&what, ran);
+            }
         }
     }
 }
@@ -140,12 +162,13 @@ fn fused_gelu_equals_the_stock_ops() {
     for (i, n) in [1usize, 17, 40_000].into_iter().enumerate() {
         // Values out to ±9: the tails, where Φ is tiny or all but 1.
         let inputs = |dtype| vec![random(&[n], i as u64, 9.0, dtype)];
-        assert_fused_equals_stock(
-            &format!("gelu of {n}"),
-            &inputs,
-            &|t| gelu::gelu(t[0]).unwrap(),
-            &|t| gelu::gelu_stock(t[0]).unwrap(),
-        );
+        let what = format!("gelu of {n}");
+        let ran = assert_fused_equals_stock(&what, &inputs, &|t| gelu::gelu(t[0]).unwrap(), &|t| {
+            gelu::gelu_stock(t[0]).unwrap()
+        });
+        if n == 40_000 {
+            assert_two_threads_ran(&what, ran);
+        }
     }
 }
 
@@ -185,12 +208,16 @@ fn fused_linear_equals_the_stock_ops() {
                     false => z,
                 }
             };
-            assert_fused_equals_stock(
-                &format!("linear {lead:?}×{n_in}→{n_out} bias {bias} gelu {gelu}"),
+            let what = format!("linear {lead:?}×{n_in}→{n_out} bias {bias} gelu {gelu}");
+            let ran = assert_fused_equals_stock(
+                &what,
                 &inputs,
                 &|t| linear::linear(t[0], t[1], t.get(2).copied(), gelu).unwrap(),
                 &stock,
             );
+            if lead == [768] {
+                assert_two_threads_ran(&what, ran);
+            }
         }
     }
     // Data needs no gradient: none is computed for it.
@@ -215,12 +242,16 @@ fn fused_attention_equals_the_stock_ops() {
     ];
     for (i, (b, t, c, h)) in cases.into_iter().enumerate() {
         let inputs = |dtype| vec![random(&[b, t, 3 * c], i as u64, 2.0, dtype)];
-        assert_fused_equals_stock(
-            &format!("attention {b}×{t}×{c}, {h} heads"),
+        let what = format!("attention {b}×{t}×{c}, {h} heads");
+        let ran = assert_fused_equals_stock(
+            &what,
             &inputs,
             &|x| attention::causal_attention(x[0], h).unwrap(),
             &|x| attention::causal_attention_stock(x[0], h).unwrap(),
         );
+        if (b, t) == (2, 64) {
+            assert_two_threads_ran(&what, ran);
+        }
     }
 }
 
@@ -336,7 +367,8 @@ fn the_sum_of_squares_is_the_stock_one() {
 }
 
 /// A small GPT's loss and every parameter's gradient, for the same weights, on the fused kernels
-/// and on the stock ones, f64 and f32, with biases, and on one and two threads for the fused.
+/// and on the stock ones, f64 and f32, with biases, and on one and two threads for the fused
+/// (`threads::exactly` runs them so, whatever the machine's load, and says that they ran).
 #[test]
 fn a_gpt_on_the_fused_kernels_equals_the_gpt_on_the_stock_ops() {
     for dtype in [DType::F64, DType::F32] {
@@ -384,7 +416,8 @@ fn a_gpt_on_the_fused_kernels_equals_the_gpt_on_the_stock_ops() {
         let (stock_loss, stock) = gradients(Kernels::Stock);
         let mut fused_runs = Vec::new();
         for n in [1, 2] {
-            let (loss, fused) = threads::scoped(n, || gradients(Kernels::Fused));
+            let ((loss, fused), ran) = threads::exactly(n, || gradients(Kernels::Fused));
+            assert_eq!(ran, n, "{dtype:?}: the threads that ran");
             assert!(
                 (loss - stock_loss).abs() <= tolerance(dtype) * stock_loss,
                 "{dtype:?} loss {loss} vs {stock_loss}"
