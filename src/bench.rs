@@ -319,6 +319,9 @@ pub struct GptTiming {
 impl GptWorkload {
     /// Times `steps` steps after 3 warm-up steps (as `torch_gpt.py --bench`); with `phases`, the
     /// same steps again with the device synchronised between the phases of each.
+    ///
+    /// A workload over the model's memory budget is refused before anything is allocated, as
+    /// `nn train` refuses the GPT.
     pub fn time(
         &self,
         steps: usize,
@@ -332,6 +335,8 @@ impl GptWorkload {
         if self.batch == 0 {
             fail!("a batch of 0 windows holds no tokens: use e.g. 12")
         }
+        let budget = crate::data::memory::model_budget();
+        footprint::check_gpt(c, self.batch, dtype, budget)?;
         let (gpt, varmap) = Gpt::seeded(c.clone(), 0, dtype, dev)?;
         let named = crate::nn::optim::named_vars(&varmap)?;
         let vars: Vec<_> = named.iter().map(|(_, v)| v.clone()).collect();

@@ -310,3 +310,58 @@ fn bench_refuses_huge_layers_and_batches_in_one_line() {
     ]));
     assert!(err.contains("budget of 4.0 MB"), "{err}");
 }
+
+/// `nn bench --data text:PATH` holds a GPT to the model's budget, as `nn train` does: to the
+/// byte, in one line naming the parameters and the budget, before anything is allocated (a GPT
+/// of trillions of parameters is refused, not aborted by the allocator).
+#[test]
+fn bench_holds_a_gpt_to_the_model_budget() {
+    // nanoGPT's parameters of gpt:1:2:16 over 11 characters, block 16, no biases: wte 11·16,
+    // wpe 16·16; the block's ln_1 16, c_attn 48·16, attn.c_proj 16·16, ln_2 16, c_fc 64·16,
+    // mlp.c_proj 16·64; ln_f 16 (lm_head is wte). PyTorch agrees: on this text
+    //   torch_gpt.py --data t.txt --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --bench 1
+    // prints "params": 3552, the sum of numel() over its nanoGPT module's parameters.
+    let parameters = 11 * 16 + 16 * 16 + (16 + 48 * 16 + 16 * 16 + 16 + 64 * 16 + 16 * 64) + 16;
+    assert_eq!(parameters, 3552);
+    // AdamW in f32: weights, gradients and two moments, 4 bytes each; a batch of 4 windows of
+    // 16 positions keeps, per position, 16 numbers per feature of the one block and the 11
+    // logits with their gradient.
+    let bytes = parameters * 4 * 4 + 4 * 16 * (16 * 16 + 2 * 11) * 4;
+    assert_eq!(bytes, 128_000);
+    let dir = common::scratch("limits-gpt-bench");
+    let text = dir.join("t.txt");
+    std::fs::write(&text, "abcd efgh.\n".repeat(300)).unwrap();
+    let data = format!("text:{}", text.display());
+    let bench = |layers: &str, budget: Option<usize>| {
+        let budget = budget.map(|b| b.to_string());
+        let mut args = vec!["bench", "--data", &data, "--layers", layers, "--steps", "1"];
+        if layers == "gpt:1:2:16" {
+            args.extend(["--block-size", "16", "--batch-size", "4"]);
+        }
+        if let Some(budget) = &budget {
+            args.extend(["--max-model-memory", budget]);
+        }
+        run_capped(&args)
+    };
+    let err = refused(&bench("gpt:1:2:16", Some(bytes - 1)));
+    for part in [
+        "gpt:1:2:16",
+        "3552 parameters",
+        "adamw in f32",
+        &format!("budget of {}", memory::size(bytes as u64 - 1)),
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    let out = bench("gpt:1:2:16", Some(bytes));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 64 blocks of 65536 features: 12·64·65536² ≈ 3.3·10¹² parameters, over any budget.
+    let err = refused(&bench("gpt:64:16:65536", None));
+    assert!(
+        err.contains("parameters") && err.contains("memory budget"),
+        "{err}"
+    );
+}
