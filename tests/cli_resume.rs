@@ -194,6 +194,147 @@ fn flags_that_may_change_apply_on_resume_and_the_first_lines_say_so() {
     }
 }
 
+/// A GPT's flags on `--resume`: `--dropout` other than the saved rate is refused in one line
+/// naming it (the saved rate itself is accepted and changes nothing); `--beta2`, `--grad-clip`,
+/// `--eval-every` and `--steps` apply from the next step: the run's first lines say `WHAT OLD →
+/// NEW from step 21`, the checkpoint records the new value, and each reached the training (the
+/// weights differ from those of the same resume without it) or, for `--eval-every`, the
+/// evaluations alone (the steps scored differ, the weights do not).
+#[test]
+fn a_gpts_flags_on_resume_apply_from_the_next_step_or_are_refused_naming_the_saved_value() {
+    let dir = scratch("resume-gpt");
+    let text = dir.join("t.txt");
+    std::fs::write(&text, "abcd efgh.\nhgfe dcba.\n".repeat(200)).unwrap();
+    let data = format!("text:{}", text.display());
+    // 20 steps of gpt:1:2:16 with dropout 0.1, scored every 10; β₂ and clipping the defaults (0.99, 1).
+    let base = dir.join("base.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--layers",
+        "gpt:1:2:16",
+        "--block-size",
+        "16",
+        "--batch-size",
+        "8",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--dropout",
+        "0.1",
+        "--save",
+        base.to_str().unwrap(),
+    ]);
+    let before = std::fs::read(&base).unwrap();
+    // Resumes a copy of the base to `--steps 30` (or as `extra` says): its output and file.
+    let resume = |name: &str, extra: &[&str]| {
+        let path = dir.join(format!("{name}.safetensors"));
+        std::fs::copy(&base, &path).unwrap();
+        let p = path.to_str().unwrap();
+        let mut args = vec!["train", "--resume", p, "--data", &data, "--save", p];
+        if !extra.contains(&"--steps") {
+            args.extend(["--steps", "30"]);
+        }
+        args.extend(extra);
+        (ok(&args), path)
+    };
+    // The steps a run scored: the numbers of its `step N/M` lines.
+    let scored = |text: &str| -> Vec<usize> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("step"))
+            .map(|l| l.split('/').next().unwrap().trim().parse().unwrap())
+            .collect()
+    };
+    let (plain, plain_path) = resume("plain", &[]);
+    assert_eq!(scored(&plain), [30], "{plain}");
+    for rate in ["0", "0.2"] {
+        let p = base.to_str().unwrap();
+        let err = refused(&[
+            "train",
+            "--resume",
+            p,
+            "--data",
+            &data,
+            "--steps",
+            "30",
+            "--dropout",
+            rate,
+        ]);
+        assert!(
+            err.contains(&format!("--dropout {rate}"))
+                && err.contains("trains with dropout 0.1")
+                && err.contains("leave out --resume"),
+            "{err}"
+        );
+    }
+    assert!(
+        std::fs::read(&base).unwrap() == before,
+        "a refusal touched the checkpoint"
+    );
+    let (same, same_path) = resume("same", &["--dropout", "0.1"]);
+    assert!(!same.contains("dropout"), "{same}");
+    assert!(std::fs::read(&same_path).unwrap() == std::fs::read(&plain_path).unwrap());
+    // (flags, the line that says so, the saved field and its new value)
+    let cases: [(&[&str], &str, &str, serde_json::Value); 4] = [
+        (
+            &["--beta2", "0.9"],
+            "beta2 0.99 → 0.9 from step 21",
+            "/fit/optimizer/beta2",
+            0.9.into(),
+        ),
+        (
+            // Far below the gradients' norm, so that it clips every step.
+            &["--grad-clip", "0.01"],
+            "grad clip 1 → 0.01 from step 21",
+            "/fit/grad_clip",
+            0.01.into(),
+        ),
+        (
+            &["--eval-every", "7"],
+            "eval every 10 → 7 from step 21",
+            "/fit/eval_every",
+            7.into(),
+        ),
+        (
+            // The warm-up cosine spans the run's steps: 40 now, from the 30 the others take.
+            &["--steps", "40"],
+            "warmup-cosine schedule's length 20 steps → 40 steps from step 21",
+            "/steps",
+            40.into(),
+        ),
+    ];
+    for (i, (flags, line, field, value)) in cases.into_iter().enumerate() {
+        let (text, path) = resume(&format!("case{i}"), flags);
+        assert!(text.lines().any(|l| l == line), "{flags:?}: {text}");
+        let training = &description(&path)["training"];
+        assert_eq!(
+            training.pointer(field),
+            Some(&value),
+            "{flags:?}: {training}"
+        );
+        match flags[0] {
+            // Evaluation draws no dropout mask and takes no step: only the steps scored change.
+            "--eval-every" => {
+                assert_eq!(scored(&text), [21, 28, 30], "{text}");
+                assert!(tensor_bytes(&path) == tensor_bytes(&plain_path));
+            }
+            _ => {
+                assert_ne!(
+                    tensor_bytes(&path),
+                    tensor_bytes(&plain_path),
+                    "{flags:?} changed nothing"
+                );
+            }
+        }
+        if flags[0] == "--steps" {
+            assert!(text.contains("steps 21..40"), "{text}");
+            assert_eq!(training["fit"]["schedule"]["steps"], 40, "{training}");
+        }
+    }
+}
+
 /// A cosine schedule asked for on resume runs over the run's --epochs from its first epoch:
 /// epoch e (from 0) of 4 at base rate 0.05 trains at 0.05·(1 + cos(π·e/4))/2, computed here by
 /// hand: epochs 3 and 4 at 0.025 and 0.05·(1 − √½)/2. A cosine with no length never reaches the
