@@ -397,7 +397,8 @@ fn folder_graph(
     let mut graph = BTreeMap::new();
     for (name, code) in files {
         let mut code = clean(code);
-        let mut named = first_names_after(&code, &format!("crate::{folder}::"));
+        let mut named =
+            first_names_after(&code, &format!("crate::{}::", folder.replace('/', "::")));
         if name == "mod" {
             for statement in reexports(&root) {
                 code = code.replace(statement, "");
@@ -410,6 +411,8 @@ fn folder_graph(
             }
         } else {
             named.extend(first_names_after(&code, "super::"));
+            // `super::super::` names the parent folder, not a sibling.
+            named.remove("super");
         }
         let uses: BTreeSet<String> = named
             .into_iter()
@@ -474,34 +477,84 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     found
 }
 
-/// The folders of `src/`, each with its files' code by module name.
+/// The folders of `src/` and the folders inside them, to any depth, each as its path below
+/// `src/` (`data/csv`) with its files' code by module name. A folder inside is one node of its
+/// parent's graph: its files' code as its parent reads it ([`as_seen_from_the_parent`]).
 fn folders() -> Vec<(String, BTreeMap<String, String>)> {
-    let mut folders = Vec::new();
-    for entry in std::fs::read_dir(src()).unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
+    fn walk(dir: &Path, path: &str, folders: &mut Vec<(String, BTreeMap<String, String>)>) {
         let mut files = BTreeMap::new();
-        for file in std::fs::read_dir(&dir).unwrap() {
-            let path = file.unwrap().path();
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let code = if path.is_dir() {
-                std::fs::read_to_string(path.join("mod.rs")).unwrap_or_default()
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                std::fs::read_to_string(&path).unwrap()
+        for file in std::fs::read_dir(dir).unwrap() {
+            let file = file.unwrap().path();
+            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let code = if file.is_dir() {
+                walk(&file, &format!("{path}/{name}"), folders);
+                as_seen_from_the_parent(&file)
+            } else if file.extension().is_some_and(|e| e == "rs") {
+                std::fs::read_to_string(&file).unwrap()
             } else {
                 continue;
             };
             files.insert(name, code);
         }
-        folders.push((
-            dir.file_name().unwrap().to_string_lossy().into_owned(),
-            files,
-        ));
+        folders.push((path.to_string(), files));
+    }
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(src()).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.is_dir() {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            walk(&dir, &name, &mut folders);
+        }
     }
     folders.sort();
     folders
+}
+
+/// The code of the folder `dir`, all of its files to any depth, as its parent folder's files
+/// read it: `mod.rs` as it is (its `super::` is the parent), the other files [`lifted`].
+fn as_seen_from_the_parent(dir: &Path) -> String {
+    let mut code = std::fs::read_to_string(dir.join("mod.rs")).unwrap_or_default();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            code += &lifted(&as_seen_from_the_parent(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("mod.rs") {
+            code += &lifted(&std::fs::read_to_string(&path).unwrap());
+        }
+        code.push('\n');
+    }
+    code
+}
+
+/// A file's code as the folder above its own reads it: a path of k `super::` (k ≥ 2) loses one,
+/// and a lone `super::`, which names a sibling inside the file's folder, becomes `self::`, which
+/// names no sibling from a file that is not a `mod.rs`.
+fn lifted(code: &str) -> String {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("super::") {
+        out.push_str(&rest[..i]);
+        if rest[..i].chars().next_back().is_some_and(is_ident) {
+            out.push_str("super::");
+            rest = &rest[i + "super::".len()..];
+            continue;
+        }
+        let (mut k, mut after) = (0, &rest[i..]);
+        while let Some(tail) = after.strip_prefix("super::") {
+            (k, after) = (k + 1, tail);
+        }
+        out.push_str(&match k {
+            1 => "self::".to_string(),
+            _ => "super::".repeat(k - 1),
+        });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -520,7 +573,9 @@ fn no_files_of_a_folder_import_each_other_in_a_circle() {
 
 /// The reader of a folder's files sees every way a sibling is named: `super::` paths and groups
 /// (nested too), `crate::FOLDER::` paths, items re-exported by `mod.rs`, items of `mod.rs` itself,
-/// and `mod.rs`'s own paths to its children, but not its `pub use` lines, comments or unit tests.
+/// and `mod.rs`'s own paths to its children, but not its `pub use` lines, comments or unit tests;
+/// and it reads the folders inside folders (`src/data/csv`), each on its own and as one node of
+/// its parent's graph.
 #[test]
 fn the_folder_reader_sees_each_way_a_sibling_is_named() {
     let files: BTreeMap<String, String> = [
@@ -556,7 +611,44 @@ fn the_folder_reader_sees_each_way_a_sibling_is_named() {
         circles(&folder_graph("data", &files)),
         ["idx, mod (idx → mod → idx)"]
     );
-    // And the real tree has edges to check at all.
-    let nn = folders().into_iter().find(|(f, _)| f == "nn").unwrap().1;
-    assert!(folder_graph("nn", &nn)["net"].contains("mlp"));
+    // A folder inside a folder: `crate::data::csv::` names a sibling inside it.
+    let files: BTreeMap<String, String> = [
+        ("mod", "pub mod a;\npub mod b;\n"),
+        ("a", "use crate::data::csv::b::B;\n"),
+        ("b", "fn f() { super::a::g() }\n"),
+    ]
+    .into_iter()
+    .map(|(n, c)| (n.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(
+        circles(&folder_graph("data/csv", &files)),
+        ["a, b (a → b → a)"]
+    );
+    // From the parent's side, a nested file's `super::super::` is `super::` and its `super::`
+    // (a sibling of its own) names none; a name that only ends in `super` is left alone.
+    assert_eq!(
+        lifted("use super::raw; use super::super::memory; fn f() { mysuper::x() }"),
+        "use self::raw; use super::memory; fn f() { mysuper::x() }"
+    );
+    // And the real tree has edges to check at all, in folders inside folders too, which are
+    // also nodes of their parent's graph with the uses of all their files.
+    let all = folders();
+    let folder = |name: &str| {
+        let found = all.iter().find(|(f, _)| f == name);
+        found
+            .unwrap_or_else(|| panic!("src/{name} not read"))
+            .1
+            .clone()
+    };
+    assert!(folder_graph("nn", &folder("nn"))["net"].contains("mlp"));
+    assert!(folder_graph("data/csv", &folder("data/csv"))["encode"].contains("schema"));
+    let data = folder_graph("data", &folder("data"));
+    assert!(
+        data["csv"].contains("memory") && data["csv"].contains("samples"),
+        "{:?}",
+        data["csv"]
+    );
+    for name in ["data/samples", "data/text"] {
+        assert!(all.iter().any(|(f, _)| f == name), "src/{name} not read");
+    }
 }
