@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::nn::{ok, refused, run};
+use common::nn::{json, ok, refused, run};
 use common::scratch;
 
 /// A text of `n` characters over an alphabet of 11 (a to h, space, full stop, newline), that a model can learn: the sentence
@@ -67,10 +67,6 @@ fn small(data: &str, steps: usize, every: usize) -> Vec<String> {
 
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A GPT trains on a text: one line per evaluation (`step  60/120 …` with train and validation

@@ -3,35 +3,16 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::nn::{json, ok, run};
 use common::scratch;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::example("nn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 #[test]
 fn train_then_eval_and_predict_from_the_saved_file_alone() {
     let dir = scratch("mlp-cycle");
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         "spirals:200",
@@ -50,7 +31,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
         &p("loss.svg"),
         "--metrics-json",
         &p("train.json"),
-    ]));
+    ]);
     assert!(text.contains("epoch  25/25"), "{text}");
 
     let history = std::fs::read_to_string(dir.join("h.csv")).unwrap();
@@ -75,7 +56,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
     assert!(trained["samples_per_sec"].as_f64().unwrap() > 0.0);
 
     // eval rebuilds the model, normalisation included, from the file alone.
-    let text = ok(&run(&[
+    let text = ok(&[
         "eval",
         "--model",
         &p("m.safetensors"),
@@ -83,13 +64,13 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
         "spirals:200",
         "--metrics-json",
         &p("eval.json"),
-    ]));
+    ]);
     assert!(text.contains("400 samples: accuracy"), "{text}");
     let scored = json(&dir.join("eval.json"));
     assert_eq!(scored["samples"], 400);
     assert!(scored["accuracy"].as_f64().unwrap() > 0.8, "{scored}");
 
-    ok(&run(&[
+    ok(&[
         "predict",
         "--model",
         &p("m.safetensors"),
@@ -97,7 +78,7 @@ fn train_then_eval_and_predict_from_the_saved_file_alone() {
         "spirals:200",
         "--output",
         &p("pred.csv"),
-    ]));
+    ]);
     let predictions = std::fs::read_to_string(dir.join("pred.csv")).unwrap();
     let mut rows = predictions.lines();
     assert_eq!(rows.next(), Some("predicted,p_0,p_1"));
@@ -134,7 +115,7 @@ fn regression_on_a_csv_file() {
     std::fs::write(dir.join("line.csv"), csv).unwrap();
     let data = format!("csv:{}", dir.join("line.csv").display());
     let model = dir.join("line.safetensors");
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         &data,
@@ -150,18 +131,12 @@ fn regression_on_a_csv_file() {
         "0",
         "--save",
         model.to_str().unwrap(),
-    ]));
+    ]);
     assert!(
         !text.contains("accuracy"),
         "regression has no accuracy: {text}"
     );
-    let text = ok(&run(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        &data,
-    ]));
+    let text = ok(&["eval", "--model", model.to_str().unwrap(), "--data", &data]);
     let loss: f64 = text
         .split("mse loss ")
         .nth(1)
@@ -170,13 +145,13 @@ fn regression_on_a_csv_file() {
         .parse()
         .unwrap();
     assert!(loss < 1e-3, "{text}");
-    let text = ok(&run(&[
+    let text = ok(&[
         "predict",
         "--model",
         model.to_str().unwrap(),
         "--data",
         &data,
-    ]));
+    ]);
     assert!(text.starts_with("output0\n"), "{text}");
 }
 
@@ -184,7 +159,7 @@ fn regression_on_a_csv_file() {
 fn bench_reports_samples_per_second() {
     let dir = scratch("mlp-bench");
     let metrics = dir.join("bench.json");
-    let text = ok(&run(&[
+    let text = ok(&[
         "bench",
         "--inputs",
         "32",
@@ -198,7 +173,7 @@ fn bench_reports_samples_per_second() {
         "5",
         "--metrics-json",
         metrics.to_str().unwrap(),
-    ]));
+    ]);
     assert!(text.contains("samples/s"), "{text}");
     let m = json(&metrics);
     let (sps, ms) = (
@@ -348,9 +323,9 @@ fn bad_input_exits_non_zero_with_one_clear_line_and_no_output_file() {
         "it trained first"
     );
     // A model whose input size differs from the data's.
-    ok(&run(&[
+    ok(&[
         "train", "--data", "parity:3", "--epochs", "1", "--save", save,
-    ]));
+    ]);
     let out = run(&["eval", "--model", save, "--data", "parity:5"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -364,7 +339,7 @@ fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
     let dir = scratch("mlp-resume");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
-    ok(&run(&[
+    ok(&[
         "train",
         "--data",
         "spirals:100",
@@ -374,9 +349,9 @@ fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
         "0.01",
         "--save",
         save,
-    ]));
+    ]);
     let history = dir.join("h.csv");
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         "spirals:100",
@@ -388,7 +363,7 @@ fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
         save,
         "--history",
         history.to_str().unwrap(),
-    ]));
+    ]);
     assert!(
         text.contains("epochs 4..6") && text.contains("lr 0.01"),
         "{text}"
@@ -423,7 +398,7 @@ fn resume_goes_on_from_the_saved_epoch_and_refuses_another_shape() {
 fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
     let dir = scratch("mlp-corrupt");
     let model = dir.join("m.safetensors");
-    ok(&run(&[
+    ok(&[
         "train",
         "--data",
         "spirals:20",
@@ -431,7 +406,7 @@ fn a_corrupt_or_inconsistent_model_file_is_refused_clearly() {
         "1",
         "--save",
         model.to_str().unwrap(),
-    ]));
+    ]);
     let bytes = std::fs::read(&model).unwrap();
     // Truncated: the header promises more data than the file holds.
     let truncated = dir.join("truncated.safetensors");
@@ -487,7 +462,7 @@ fn a_diverging_run_names_the_step_and_leaves_the_last_good_model() {
     let dir = scratch("mlp-diverge");
     let model = dir.join("m.safetensors");
     let save = model.to_str().unwrap();
-    ok(&run(&[
+    ok(&[
         "train",
         "--data",
         "spirals:50",
@@ -497,7 +472,7 @@ fn a_diverging_run_names_the_step_and_leaves_the_last_good_model() {
         "2",
         "--save",
         save,
-    ]));
+    ]);
     let before = std::fs::read(&model).unwrap();
     let out = run(&[
         "train",
@@ -543,7 +518,7 @@ fn training_is_bit_identical_whatever_the_thread_count() {
             .iter()
             .map(|threads| {
                 let path = dir.join(format!("b{batch}-t{threads}.safetensors"));
-                ok(&run(&[
+                ok(&[
                     "train",
                     "--data",
                     "spirals:300",
@@ -557,7 +532,7 @@ fn training_is_bit_identical_whatever_the_thread_count() {
                     threads,
                     "--save",
                     path.to_str().unwrap(),
-                ]));
+                ]);
                 std::fs::read(&path).unwrap()
             })
             .collect();
@@ -577,7 +552,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
     let data = format!("mnist:{}", dir.display());
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let layers = "conv:4:3,relu,maxpool:2,dropout:0.1,flatten,dense:16,relu";
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         &data,
@@ -593,7 +568,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
         &p("m.safetensors"),
         "--metrics-json",
         &p("t.json"),
-    ]));
+    ]);
     assert!(text.contains("[1, 8, 8] conv:4:3,relu,maxpool:2"), "{text}");
     assert!(
         json(&dir.join("t.json"))["valid_accuracy"]
@@ -602,7 +577,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
             >= 0.9,
         "{text}"
     );
-    let scored = ok(&run(&[
+    let scored = ok(&[
         "eval",
         "--model",
         &p("m.safetensors"),
@@ -610,18 +585,12 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
         &data,
         "--metrics-json",
         &p("e.json"),
-    ]));
+    ]);
     assert!(
         json(&dir.join("e.json"))["accuracy"].as_f64().unwrap() >= 0.9,
         "{scored}"
     );
-    let predictions = ok(&run(&[
-        "predict",
-        "--model",
-        &p("m.safetensors"),
-        "--data",
-        &data,
-    ]));
+    let predictions = ok(&["predict", "--model", &p("m.safetensors"), "--data", &data]);
     let mut rows = predictions.lines();
     assert_eq!(
         rows.next().unwrap(),
@@ -636,7 +605,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
         .filter(|(a, b)| a == b)
         .count();
     assert!(right >= 72, "{right} of 80 right");
-    let resumed = ok(&run(&[
+    let resumed = ok(&[
         "train",
         "--data",
         &data,
@@ -646,7 +615,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
         "7",
         "--save",
         &p("m.safetensors"),
-    ]));
+    ]);
     assert!(resumed.contains("epochs 7..7"), "{resumed}");
     // The test images as a CSV file: one label column, 64 pixel columns in [0, 1].
     let mut csv = String::from("label");
@@ -659,7 +628,7 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
     }
     std::fs::write(dir.join("images.csv"), csv + "\n").unwrap();
     let csv = format!("csv:{}", p("images.csv"));
-    ok(&run(&[
+    ok(&[
         "train",
         "--data",
         &csv,
@@ -669,15 +638,9 @@ fn a_conv_net_trains_on_images_and_rebuilds_from_its_file_alone() {
         "conv:2:3,relu,flatten",
         "--epochs",
         "1",
-    ]));
+    ]);
     // A model of images scores a CSV file of them without being told the shape again.
-    ok(&run(&[
-        "eval",
-        "--model",
-        &p("m.safetensors"),
-        "--data",
-        &csv,
-    ]));
+    ok(&["eval", "--model", &p("m.safetensors"), "--data", &csv]);
 }
 
 /// Layer specs that cannot work are refused before anything loads or is written, naming the layer.
@@ -747,7 +710,7 @@ fn bad_layer_specs_are_refused_naming_the_layer() {
 fn bench_runs_a_conv_net_with_dropout() {
     let dir = scratch("conv-bench");
     let metrics = dir.join("b.json");
-    ok(&run(&[
+    ok(&[
         "bench",
         "--inputs",
         "1,12,12",
@@ -761,7 +724,7 @@ fn bench_runs_a_conv_net_with_dropout() {
         "2",
         "--metrics-json",
         metrics.to_str().unwrap(),
-    ]));
+    ]);
     assert!(json(&metrics)["samples_per_sec"].as_f64().unwrap() > 0.0);
 }
 
@@ -829,7 +792,7 @@ fn three_epochs_then_three_more_equal_six_bit_for_bit() {
                 save.to_str().unwrap(),
             ];
             args.extend(extra);
-            ok(&run(&args))
+            ok(&args)
         };
         let first = train("6", &whole, &flags);
         assert!(
@@ -939,7 +902,7 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
             whole.to_str().unwrap(),
         ];
         args.extend(common);
-        ok(&run(&args));
+        ok(&args);
         let part = dir.join(format!("part{i}.safetensors"));
         let mut args = vec![
             "train",
@@ -989,7 +952,7 @@ fn an_interrupted_run_saves_where_it_stopped_and_resumes_to_the_same_bits() {
             part.to_str().unwrap(),
         ];
         resume.extend(common);
-        ok(&run(&resume));
+        ok(&resume);
         // The whole file: every tensor and the description, floats included.
         let (a, b) = (
             std::fs::read(&whole).unwrap(),
@@ -1019,7 +982,7 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
     let data = ["--data", "spirals:200", "--batch-size", "4"];
     let mut first = vec!["train", "--epochs", "1", "--save", save];
     first.extend(data);
-    ok(&run(&first));
+    ok(&first);
     let mut rng = simple_nn::rng::SplitMix64::new(50);
     let mut rewrites = Vec::new();
     for i in 0..50 {
@@ -1065,7 +1028,7 @@ fn a_run_killed_at_any_instant_leaves_a_checkpoint_that_loads() {
     let next = (epochs_done(&model) + 1).to_string();
     let mut args = vec!["train", "--resume", save, "--epochs", &next, "--save", save];
     args.extend(data);
-    ok(&run(&args));
+    ok(&args);
     assert_eq!(
         epochs_done(&model).to_string(),
         next,
@@ -1099,7 +1062,7 @@ fn patience_stops_early_and_keep_best_keeps_the_best_epoch() {
     let dir = scratch("patience");
     let (model, history) = (dir.join("m.safetensors"), dir.join("h.csv"));
     // 20 training points for a wide network at a high rate: it soon overfits.
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         "spirals:20",
@@ -1118,7 +1081,7 @@ fn patience_stops_early_and_keep_best_keeps_the_best_epoch() {
         model.to_str().unwrap(),
         "--history",
         history.to_str().unwrap(),
-    ]));
+    ]);
     let losses: Vec<f64> = std::fs::read_to_string(&history)
         .unwrap()
         .lines()
@@ -1191,7 +1154,7 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
     std::fs::write(p("train.csv"), &train).unwrap();
     std::fs::write(p("test.csv"), &test).unwrap();
     std::fs::write(p("new.tsv"), &new).unwrap();
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         &format!("csv:{}", p("train.csv")),
@@ -1204,7 +1167,7 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
         "--normalize",
         "--save",
         &p("m.safetensors"),
-    ]));
+    ]);
     assert!(text.contains("row index"), "{text}");
     assert!(
         text.contains("classes of column 'kind', sorted: 0 = cat, 1 = dog"),
@@ -1216,13 +1179,13 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
     );
     // The same rows scored from the training file's order and from the shuffled one agree exactly.
     let eval = |file: &str| {
-        ok(&run(&[
+        ok(&[
             "eval",
             "--model",
             &p("m.safetensors"),
             "--data",
             &format!("csv:{}", p(file)),
-        ]))
+        ])
     };
     let (same_order, shuffled) = (eval("train.csv"), eval("test.csv"));
     assert!(
@@ -1240,13 +1203,13 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
     assert!(accuracy >= 90.0, "{shuffled}");
     // predict on unlabeled rows names the classes; the same as predicting the labelled file.
     let predict = |file: &str| {
-        ok(&run(&[
+        ok(&[
             "predict",
             "--model",
             &p("m.safetensors"),
             "--data",
             &format!("csv:{}", p(file)),
-        ]))
+        ])
     };
     let (labelled, unlabeled) = (predict("train.csv"), predict("new.tsv"));
     assert_eq!(labelled, unlabeled);
@@ -1289,7 +1252,7 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
             && err.contains("--drop-incomplete"),
         "{err}"
     );
-    let text = ok(&run(&[
+    let text = ok(&[
         "train",
         "--data",
         &gaps,
@@ -1298,7 +1261,7 @@ fn a_table_as_pandas_writes_it_trains_and_is_read_back_by_column_name() {
         "--epochs",
         "1",
         "--drop-incomplete",
-    ]));
+    ]);
     assert!(
         text.contains("--drop-incomplete left out 1 of 240 rows"),
         "{text}"

@@ -8,31 +8,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::nn::{ok, refused};
 use simple_nn::candle::{DType, Device, Tensor};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::example("nn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The one line a refused run printed, after checking that it failed with status 1.
-fn refused(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    stderr
-}
 
 /// The hidden layers of the model the tests export: a conv net with batch norm.
 const LAYERS: &str = "conv:4:3,batchnorm,relu,maxpool:2,flatten,dense:8,relu";
@@ -44,7 +23,7 @@ fn checkpoint(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&data).unwrap();
     common::write_quadrants(&data, 40, 8, 8);
     let model = dir.join("m.safetensors");
-    ok(&run(&[
+    ok(&[
         "train",
         "--data",
         &format!("mnist:{}", data.display()),
@@ -58,7 +37,7 @@ fn checkpoint(dir: &Path) -> PathBuf {
         "0",
         "--save",
         model.to_str().unwrap(),
-    ]));
+    ]);
     model
 }
 
@@ -82,13 +61,13 @@ fn export_writes_the_weights_alone_under_the_models_names() {
     let dir = common::scratch("export-weights");
     let model = checkpoint(&dir);
     let weights = dir.join("w.safetensors");
-    let text = ok(&run(&[
+    let text = ok(&[
         "export",
         "--model",
         model.to_str().unwrap(),
         "--output",
         weights.to_str().unwrap(),
-    ]));
+    ]);
     assert!(text.contains("wrote 11 tensors"), "{text}");
 
     // By hand: 1×8×8 → conv 4 of 3×3 → 4×6×6 → batch norm of 4 → pooled 4×3×3 = 36 → dense 8
@@ -179,20 +158,20 @@ fn bad_output_paths_are_refused_before_any_work_and_nothing_is_lost() {
         (m.to_string(), "is a checkpoint"),
         (p("other.safetensors"), "is a checkpoint"),
     ] {
-        let err = refused(&run(&["export", "--model", m, "--output", &output]));
+        let err = refused(&["export", "--model", m, "--output", &output]);
         assert!(err.contains(says), "{output}: {err}");
     }
     assert_eq!(std::fs::read(&model).unwrap(), before);
     assert_eq!(std::fs::read(&other).unwrap(), before);
     assert!(!dir.join("w.pt").exists() && !dir.join("missing").exists());
     // The output is checked first: a bad one is named even when the model is missing too.
-    let err = refused(&run(&[
+    let err = refused(&[
         "export",
         "--model",
         &p("absent.safetensors"),
         "--output",
         &p("w.pt"),
-    ]));
+    ]);
     assert!(err.contains("w.pt") && !err.contains("absent"), "{err}");
 }
 
@@ -222,13 +201,13 @@ fn a_file_that_is_not_a_model_is_refused_in_one_line() {
         ("xor.safetensors", "no model description"),
         ("absent.safetensors", "there is no model"),
     ] {
-        let err = refused(&run(&[
+        let err = refused(&[
             "export",
             "--model",
             &p(model),
             "--output",
             &p("w.safetensors"),
-        ]));
+        ]);
         assert!(err.contains(says), "{model}: {err}");
     }
     assert!(!dir.join("w.safetensors").exists());
@@ -244,18 +223,16 @@ fn exported_weights_are_not_taken_for_a_checkpoint() {
         weights.to_str().unwrap(),
         format!("mnist:{}", dir.join("quadrants").display()),
     );
-    let resumed = refused(&run(&[
-        "train", "--resume", w, "--data", &data, "--epochs", "3",
-    ]));
-    let predicted = refused(&run(&["predict", "--model", w, "--data", &data]));
+    let resumed = refused(&["train", "--resume", w, "--data", &data, "--epochs", "3"]);
+    let predicted = refused(&["predict", "--model", w, "--data", &data]);
     let again_to = dir.join("w2.safetensors");
-    let again = refused(&run(&[
+    let again = refused(&[
         "export",
         "--model",
         w,
         "--output",
         again_to.to_str().unwrap(),
-    ]));
+    ]);
     for err in [resumed, predicted, again] {
         assert!(err.contains("exported by `nn export`"), "{err}");
         assert!(

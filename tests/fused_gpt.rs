@@ -11,30 +11,10 @@
 mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
-use common::{max_abs_diff, values};
+use common::{max_abs_diff, random_in, relative_diff, values};
 use simple_nn::kernels::{self, adamw, attention, gelu, layer_norm, linear, threads};
 use simple_nn::nn::{Gpt, GptConfig, Model};
-use simple_nn::rng::SplitMix64;
 use simple_nn::Kernels;
-
-/// A tensor of the given shape with values uniform in [-scale, scale) drawn from `seed`.
-fn random(shape: &[usize], seed: u64, scale: f64, dtype: DType) -> Tensor {
-    let mut rng = SplitMix64::new(seed);
-    let n = shape.iter().product();
-    let data: Vec<f64> = (0..n)
-        .map(|_| (2.0 * rng.next_f64() - 1.0) * scale)
-        .collect();
-    Tensor::from_vec(data, shape, &Device::Cpu)
-        .unwrap()
-        .to_dtype(dtype)
-        .unwrap()
-}
-
-/// `max |a − b| / max |b|`.
-fn relative_diff(a: &Tensor, b: &Tensor) -> f64 {
-    let scale = values(b).iter().fold(0f64, |m, v| m.max(v.abs()));
-    max_abs_diff(a, b).unwrap() / scale.max(f64::MIN_POSITIVE)
-}
 
 /// The tolerance of a comparison with the stock ops in `dtype`.
 fn tolerance(dtype: DType) -> f64 {
@@ -56,7 +36,7 @@ fn run(
         .collect();
     let tensors: Vec<&Tensor> = vars.iter().map(|v| v.as_tensor()).collect();
     let out = op(&tensors);
-    let probe = random(out.dims(), probe_seed, 1.0, out.dtype());
+    let probe = random_in(out.dims(), probe_seed, 1.0, out.dtype());
     let grads = (&out * probe)
         .unwrap()
         .sum_all()
@@ -130,11 +110,11 @@ fn fused_layer_norm_equals_the_stock_ops() {
             let inputs = |dtype| {
                 let mut t = vec![
                     // An offset far from 0, as residual streams drift.
-                    (random(shape, seed, 2.0, dtype) + 3.0).unwrap(),
-                    random(&[c], seed + 1, 1.5, dtype),
+                    (random_in(shape, seed, 2.0, dtype) + 3.0).unwrap(),
+                    random_in(&[c], seed + 1, 1.5, dtype),
                 ];
                 if bias {
-                    t.push(random(&[c], seed + 2, 1.0, dtype));
+                    t.push(random_in(&[c], seed + 2, 1.0, dtype));
                 }
                 t
             };
@@ -161,7 +141,7 @@ fn fused_layer_norm_equals_the_stock_ops() {
 fn fused_gelu_equals_the_stock_ops() {
     for (i, n) in [1usize, 17, 40_000].into_iter().enumerate() {
         // Values out to ±9: the tails, where Φ is tiny or all but 1.
-        let inputs = |dtype| vec![random(&[n], i as u64, 9.0, dtype)];
+        let inputs = |dtype| vec![random_in(&[n], i as u64, 9.0, dtype)];
         let what = format!("gelu of {n}");
         let ran = assert_fused_equals_stock(&what, &inputs, &|t| gelu::gelu(t[0]).unwrap(), &|t| {
             gelu::gelu_stock(t[0]).unwrap()
@@ -189,11 +169,11 @@ fn fused_linear_equals_the_stock_ops() {
                 let mut shape = lead.to_vec();
                 shape.push(n_in);
                 let mut t = vec![
-                    random(&shape, seed, 1.0, dtype),
-                    random(&[n_out, n_in], seed + 1, 3.0 / (n_in as f64).sqrt(), dtype),
+                    random_in(&shape, seed, 1.0, dtype),
+                    random_in(&[n_out, n_in], seed + 1, 3.0 / (n_in as f64).sqrt(), dtype),
                 ];
                 if bias {
-                    t.push(random(&[n_out], seed + 2, 1.0, dtype));
+                    t.push(random_in(&[n_out], seed + 2, 1.0, dtype));
                 }
                 t
             };
@@ -221,8 +201,8 @@ fn fused_linear_equals_the_stock_ops() {
         }
     }
     // Data needs no gradient: none is computed for it.
-    let x = random(&[4, 3], 1, 1.0, DType::F32);
-    let w = Var::from_tensor(&random(&[2, 3], 2, 1.0, DType::F32)).unwrap();
+    let x = random_in(&[4, 3], 1, 1.0, DType::F32);
+    let w = Var::from_tensor(&random_in(&[2, 3], 2, 1.0, DType::F32)).unwrap();
     let y = linear::linear(&x, &w, None, true).unwrap();
     let grads = y.sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none() && grads.get(&w).is_some());
@@ -241,7 +221,7 @@ fn fused_attention_equals_the_stock_ops() {
         (2, 64, 128, 4),
     ];
     for (i, (b, t, c, h)) in cases.into_iter().enumerate() {
-        let inputs = |dtype| vec![random(&[b, t, 3 * c], i as u64, 2.0, dtype)];
+        let inputs = |dtype| vec![random_in(&[b, t, 3 * c], i as u64, 2.0, dtype)];
         let what = format!("attention {b}×{t}×{c}, {h} heads");
         let ran = assert_fused_equals_stock(
             &what,
@@ -263,26 +243,26 @@ fn fused_op_gradients_pass_central_differences() {
         (
             "layer norm",
             vec![
-                random(&[4, 6], 1, 2.0, DType::F64),
-                random(&[6], 2, 1.0, DType::F64),
-                random(&[6], 3, 1.0, DType::F64),
+                random_in(&[4, 6], 1, 2.0, DType::F64),
+                random_in(&[6], 2, 1.0, DType::F64),
+                random_in(&[6], 3, 1.0, DType::F64),
             ],
             Box::new(|t| layer_norm::layer_norm(t[0], t[1], Some(t[2]), 1e-5).unwrap()),
         ),
         (
             "gelu",
-            vec![random(&[30], 4, 4.0, DType::F64)],
+            vec![random_in(&[30], 4, 4.0, DType::F64)],
             Box::new(|t| gelu::gelu(t[0]).unwrap()),
         ),
         (
             "attention",
-            vec![random(&[2, 5, 18], 5, 1.5, DType::F64)],
+            vec![random_in(&[2, 5, 18], 5, 1.5, DType::F64)],
             Box::new(|t| attention::causal_attention(t[0], 3).unwrap()),
         ),
     ];
     for (name, inputs, op) in ops {
         let (out, grads) = run(&inputs, &*op, 9);
-        let probe = random(out.dims(), 9, 1.0, DType::F64);
+        let probe = random_in(out.dims(), 9, 1.0, DType::F64);
         let loss = |xs: &[Tensor]| -> f64 {
             let refs: Vec<&Tensor> = xs.iter().collect();
             (op(&refs) * &probe)
@@ -319,7 +299,7 @@ fn fused_op_gradients_pass_central_differences() {
 #[test]
 fn in_place_adamw_equals_its_tensor_op_form() {
     for weight_decay in [0.0, 0.1] {
-        let start = random(&[3, 5], 1, 1.0, DType::F64);
+        let start = random_in(&[3, 5], 1, 1.0, DType::F64);
         let (fused, stock) = (
             Var::from_tensor(&start).unwrap(),
             Var::from_tensor(&start).unwrap(),
@@ -327,7 +307,7 @@ fn in_place_adamw_equals_its_tensor_op_form() {
         let zeros = || (start.zeros_like().unwrap(), start.zeros_like().unwrap());
         let (mut fused_m, mut stock_m) = (zeros(), zeros());
         for step in 1..=10 {
-            let g = random(&[3, 5], 100 + step, 0.5, DType::F64);
+            let g = random_in(&[3, 5], 100 + step, 0.5, DType::F64);
             let s = adamw::AdamWStep {
                 lr: 0.01,
                 beta1: 0.9,
@@ -348,7 +328,7 @@ fn in_place_adamw_equals_its_tensor_op_form() {
 #[test]
 fn the_sum_of_squares_is_the_stock_one() {
     for dtype in [DType::F64, DType::F32] {
-        let x = random(&[1001, 3], 4, 2.0, dtype);
+        let x = random_in(&[1001, 3], 4, 2.0, dtype);
         let ours = kernels::norm::sum_squares(&x).unwrap();
         let stock = x
             .to_dtype(DType::F64)

@@ -13,7 +13,7 @@ mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use common::values;
+use common::{uniform_in, values};
 use simple_nn::kernels::attention;
 use simple_nn::nn::block::Block;
 use simple_nn::nn::clip::clip_grad_norm;
@@ -38,14 +38,6 @@ type AttentionOp = fn(&Tensor, usize) -> candle_core::Result<Tensor>;
 
 /// Several tensors' values.
 type Values = Vec<Vec<f64>>;
-
-/// Values uniform in [-scale, scale) from `seed`.
-fn uniform(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n)
-        .map(|_| (2.0 * rng.next_f64() - 1.0) * scale)
-        .collect()
-}
 
 fn tensor(data: Vec<f64>, shape: &[usize]) -> Tensor {
     Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
@@ -237,14 +229,14 @@ fn grad_of(grads: &candle_core::backprop::GradStore, varmap: &VarMap, name: &str
 #[test]
 fn layer_norm_equals_loops_and_central_differences() {
     let (rows, c) = (6, 5);
-    let x = uniform(rows * c, 1, 2.0)
+    let x = uniform_in(rows * c, 1, 2.0)
         .iter()
         .map(|v| v + 1.5)
         .collect::<Vec<_>>();
     let (w, b, dy) = (
-        uniform(c, 2, 1.5),
-        uniform(c, 3, 1.0),
-        uniform(rows * c, 4, 1.0),
+        uniform_in(c, 2, 1.5),
+        uniform_in(c, 3, 1.0),
+        uniform_in(rows * c, 4, 1.0),
     );
     let (y_loop, dx_loop, dw_loop, db_loop) = layer_norm_loops(&x, &w, &b, &dy);
     for kernels in BOTH {
@@ -312,8 +304,8 @@ fn layer_norm_equals_loops_and_central_differences() {
 fn attention_equals_loops_and_the_mask_gives_later_positions_zero_weight_and_no_gradient() {
     let shape = (2, 6, 6, 2);
     let (b, t, c, _) = shape;
-    let qkv = uniform(b * t * 3 * c, 5, 1.5);
-    let dy = uniform(b * t * c, 6, 1.0);
+    let qkv = uniform_in(b * t * 3 * c, 5, 1.5);
+    let dy = uniform_in(b * t * c, 6, 1.0);
     let (y_loop, weights) = attention_loops(&qkv, shape);
     let dqkv_loop = attention_backward_loops(&qkv, &dy, shape);
     // The loops' own weights above the diagonal are zero, and each row sums to one.
@@ -462,17 +454,25 @@ fn feed_forward_and_attention_layers_equal_loops() {
         ..Default::default()
     };
     let (b, t, c) = (2, 4, 6);
-    let x = uniform(b * t * c, 7, 1.0);
-    let dy = uniform(b * t * c, 8, 1.0);
+    let x = uniform_in(b * t * c, 7, 1.0);
+    let dy = uniform_in(b * t * c, 8, 1.0);
     let weights = [
-        ("c_fc.weight", uniform(4 * c * c, 9, 0.4), vec![4 * c, c]),
-        ("c_fc.bias", uniform(4 * c, 10, 0.2), vec![4 * c]),
-        ("c_proj.weight", uniform(c * 4 * c, 11, 0.4), vec![c, 4 * c]),
-        ("c_proj.bias", uniform(c, 12, 0.2), vec![c]),
-        ("c_attn.weight", uniform(3 * c * c, 13, 0.6), vec![3 * c, c]),
-        ("c_attn.bias", uniform(3 * c, 14, 0.2), vec![3 * c]),
-        ("a_proj.weight", uniform(c * c, 15, 0.4), vec![c, c]),
-        ("a_proj.bias", uniform(c, 16, 0.2), vec![c]),
+        ("c_fc.weight", uniform_in(4 * c * c, 9, 0.4), vec![4 * c, c]),
+        ("c_fc.bias", uniform_in(4 * c, 10, 0.2), vec![4 * c]),
+        (
+            "c_proj.weight",
+            uniform_in(c * 4 * c, 11, 0.4),
+            vec![c, 4 * c],
+        ),
+        ("c_proj.bias", uniform_in(c, 12, 0.2), vec![c]),
+        (
+            "c_attn.weight",
+            uniform_in(3 * c * c, 13, 0.6),
+            vec![3 * c, c],
+        ),
+        ("c_attn.bias", uniform_in(3 * c, 14, 0.2), vec![3 * c]),
+        ("a_proj.weight", uniform_in(c * c, 15, 0.4), vec![c, c]),
+        ("a_proj.bias", uniform_in(c, 16, 0.2), vec![c]),
     ];
     let w = |name: &str| {
         weights
@@ -576,7 +576,7 @@ fn feed_forward_and_attention_layers_equal_loops() {
 #[test]
 fn an_embedding_sums_the_gradients_of_repeated_tokens() {
     let (count, dim) = (5, 3);
-    let table = uniform(count * dim, 17, 1.0);
+    let table = uniform_in(count * dim, 17, 1.0);
     let (varmap, vb) = builder(&[("weight", table.clone(), &[count, dim])]);
     let emb = Embedding::new(count, dim, vb).unwrap();
     let ids = [[1u32, 3, 1], [3, 3, 0]];
@@ -584,7 +584,7 @@ fn an_embedding_sums_the_gradients_of_repeated_tokens() {
         .forward(&Tensor::new(&ids, &Device::Cpu).unwrap())
         .unwrap();
     assert_eq!(out.dims(), [2, 3, dim]);
-    let probe = uniform(6 * dim, 18, 1.0);
+    let probe = uniform_in(6 * dim, 18, 1.0);
     let loss = (&out * tensor(probe.clone(), &[2, 3, dim]))
         .unwrap()
         .sum_all()
@@ -1040,10 +1040,10 @@ fn every_parameter_of_a_gpt_receives_a_gradient() {
 fn the_gradient_check_catches_candle_nns_layer_norm() {
     let varmap = VarMap::new();
     for (name, data, shape) in [
-        ("wte.weight", uniform(7 * 8, 1, 0.5), vec![7, 8]),
+        ("wte.weight", uniform_in(7 * 8, 1, 0.5), vec![7, 8]),
         ("ln.weight", vec![1.0; 8], vec![8]),
         ("ln.bias", vec![0.0; 8], vec![8]),
-        ("head.weight", uniform(7 * 8, 2, 0.5), vec![7, 8]),
+        ("head.weight", uniform_in(7 * 8, 2, 0.5), vec![7, 8]),
     ] {
         let t = tensor(data, &shape).to_dtype(DType::F32).unwrap();
         varmap

@@ -6,6 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
+use common::nn::refusal;
 use simple_nn::candle::DType;
 use simple_nn::data::memory;
 use simple_nn::nn::{footprint, Footprint, Layers, Loss, NetConfig, OptimizerKind};
@@ -33,18 +34,6 @@ fn run_capped(args: &[&str]) -> Output {
         }
     }
     command.output().unwrap()
-}
-
-/// The one line a refused run printed on stderr, after checking that it failed cleanly: exit
-/// status 1 (not the allocator's abort, 134, nor a signal), nothing about a failed allocation.
-fn refused(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{:?}: {stderr}", out.status);
-    assert!(!stderr.contains("memory allocation"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    stderr
 }
 
 fn net(input: &[usize], layers: &str, outputs: usize, bias: bool) -> NetConfig {
@@ -177,14 +166,14 @@ fn train_refuses_a_layer_too_large_to_allocate_in_one_line() {
         "--epochs",
         "1",
     ];
-    let err = refused(&run_capped(&args));
+    let err = refusal(&run_capped(&args));
     // 2·10^11 + 10^11 (bias) weights and biases, then 10^11·2 + 2 for the output layer.
     assert!(err.contains("500000000002 parameters"), "{err}");
     assert!(err.contains("memory budget of"), "{err}");
 
     let mut capped = args.to_vec();
     capped.extend(["--max-model-memory", "1G", "--optimizer", "sgd"]);
-    let err = refused(&run_capped(&capped));
+    let err = refusal(&run_capped(&capped));
     assert!(
         err.contains("sgd in f32") && err.contains("budget of 1.0 GB"),
         "{err}"
@@ -212,7 +201,7 @@ fn max_model_memory_sets_the_model_budget_to_the_byte_new_and_resumed() {
         });
         run_capped(&args)
     };
-    let err = refused(&train(bytes - 1, "1", false));
+    let err = refusal(&train(bytes - 1, "1", false));
     assert!(err.contains("67074 parameters"), "{err}");
     assert!(!model.exists());
     let out = train(bytes, "1", false);
@@ -222,7 +211,7 @@ fn max_model_memory_sets_the_model_budget_to_the_byte_new_and_resumed() {
         String::from_utf8_lossy(&out.stderr)
     );
     // On --resume the flag holds too: the gradients and batches are still to be allocated.
-    let err = refused(&train(bytes - 1, "2", true));
+    let err = refusal(&train(bytes - 1, "2", true));
     assert!(err.contains("67074 parameters"), "{err}");
     let out = train(bytes, "2", true);
     assert!(
@@ -258,7 +247,7 @@ fn the_data_budget_streams_the_data_and_leaves_the_model_its_own() {
     assert!(text.contains("read from disk"), "{text}");
     let mut tight = args.to_vec();
     tight.extend(["--max-model-memory", "100K"]);
-    let err = refused(&run_capped(&tight));
+    let err = refusal(&run_capped(&tight));
     assert!(
         err.contains("6570 parameters") && err.contains("budget of 100.0 KB"),
         "{err}"
@@ -267,7 +256,7 @@ fn the_data_budget_streams_the_data_and_leaves_the_model_its_own() {
 
 #[test]
 fn bench_refuses_huge_layers_and_batches_in_one_line() {
-    let err = refused(&run_capped(&[
+    let err = refusal(&run_capped(&[
         "bench",
         "--hidden",
         "100000000000",
@@ -278,7 +267,7 @@ fn bench_refuses_huge_layers_and_batches_in_one_line() {
         err.contains("parameters") && err.contains("budget"),
         "{err}"
     );
-    let err = refused(&run_capped(&[
+    let err = refusal(&run_capped(&[
         "bench",
         "--batch-size",
         "100000000000",
@@ -286,7 +275,7 @@ fn bench_refuses_huge_layers_and_batches_in_one_line() {
         "1",
     ]));
     assert!(err.contains("for a batch of 100000000000"), "{err}");
-    let err = refused(&run_capped(&[
+    let err = refusal(&run_capped(&[
         "bench",
         "--batch-size",
         "10000000000000000000",
@@ -295,13 +284,13 @@ fn bench_refuses_huge_layers_and_batches_in_one_line() {
     ]));
     assert!(err.contains("smaller batch"), "{err}");
     let pad = format!("conv:8:3:1:{}", usize::MAX / 2);
-    let err = refused(&run_capped(&[
+    let err = refusal(&run_capped(&[
         "bench", "--inputs", "1,28,28", "--layers", &pad, "--steps", "1",
     ]));
     assert!(err.contains(&format!("layer '{pad}'")), "{err}");
     // --max-model-memory holds bench's network and batch: the default workload takes about 7 MB
     // (669706 parameters and their gradients, and a batch of 256 rows through 784 + 512 + 512 + 10).
-    let err = refused(&run_capped(&[
+    let err = refusal(&run_capped(&[
         "bench",
         "--steps",
         "1",
@@ -343,7 +332,7 @@ fn bench_holds_a_gpt_to_the_model_budget() {
         }
         run_capped(&args)
     };
-    let err = refused(&bench("gpt:1:2:16", Some(bytes - 1)));
+    let err = refusal(&bench("gpt:1:2:16", Some(bytes - 1)));
     for part in [
         "gpt:1:2:16",
         "3552 parameters",
@@ -359,7 +348,7 @@ fn bench_holds_a_gpt_to_the_model_budget() {
         String::from_utf8_lossy(&out.stderr)
     );
     // 64 blocks of 65536 features: 12·64·65536² ≈ 3.3·10¹² parameters, over any budget.
-    let err = refused(&bench("gpt:64:16:65536", None));
+    let err = refusal(&bench("gpt:64:16:65536", None));
     assert!(
         err.contains("parameters") && err.contains("memory budget"),
         "{err}"

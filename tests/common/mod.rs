@@ -50,13 +50,26 @@ impl SplitMix64 {
 
 /// `n` numbers uniform in [-1, 1) from `seed`: inputs and weights for tests, any fixed numbers.
 pub fn uniform(n: usize, seed: u64) -> Vec<f64> {
+    uniform_in(n, seed, 1.0)
+}
+
+/// `n` numbers uniform in [-scale, scale) from `seed`: [`uniform`]'s times `scale`.
+pub fn uniform_in(n: usize, seed: u64, scale: f64) -> Vec<f64> {
     let mut rng = SplitMix64(seed);
-    (0..n).map(|_| 2.0 * rng.next_f64() - 1.0).collect()
+    (0..n)
+        .map(|_| (2.0 * rng.next_f64() - 1.0) * scale)
+        .collect()
 }
 
 /// A CPU tensor of `shape` in `dtype`, its values [`uniform`] from `seed`.
 pub fn random(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
-    Tensor::from_vec(uniform(shape.iter().product(), seed), shape, &Device::Cpu)
+    random_in(shape, seed, 1.0, dtype)
+}
+
+/// A CPU tensor of `shape` in `dtype`, its values [`uniform_in`] `[-scale, scale)` from `seed`.
+pub fn random_in(shape: &[usize], seed: u64, scale: f64, dtype: DType) -> Tensor {
+    let values = uniform_in(shape.iter().product(), seed, scale);
+    Tensor::from_vec(values, shape, &Device::Cpu)
         .unwrap()
         .to_dtype(dtype)
         .unwrap()
