@@ -49,9 +49,10 @@ pub struct Description {
     pub table: Option<Schema>,
     /// The standardisation applied to every input, `(x − mean) / std`, before the network.
     pub normalization: Option<Normalization>,
-    /// For a GPT, its shape and vocabulary: the tensors are nanoGPT's state dict (the output
-    /// layer tied to `transformer.wte.weight`), which nanoGPT's `GPT` and `torch_gpt.py --load`
-    /// take.
+    /// For a GPT, its shape and vocabulary: the tensors are nanoGPT's state dict less
+    /// `lm_head.weight` (the output layer, tied to `transformer.wte.weight` and stored once),
+    /// which nanoGPT's `GPT` takes with `load_state_dict(…, strict=False)`, as `torch_gpt.py
+    /// --load` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpt: Option<TextModel>,
 }
