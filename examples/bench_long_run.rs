@@ -13,7 +13,7 @@
 //! epochs took 2–3 times its first: its dead units' moments had gone subnormal, where x86
 //! arithmetic takes microcode assists; see `src/kernels/subnormal.rs`.)
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
@@ -113,7 +113,7 @@ fn run(args: Args) -> Result<()> {
 }
 
 /// The `seconds` column of a history file written by `nn train --history`.
-fn epoch_seconds(path: &PathBuf) -> Result<Vec<f64>> {
+fn epoch_seconds(path: &Path) -> Result<Vec<f64>> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines();
     let header = lines.next().context("an empty history file")?;

@@ -571,6 +571,14 @@ fn no_files_of_a_folder_import_each_other_in_a_circle() {
     );
 }
 
+/// A folder's files by name (without `.rs`), from `(name, code)` pairs.
+fn sources(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.to_string()))
+        .collect()
+}
+
 /// The reader of a folder's files sees every way a sibling is named: `super::` paths and groups
 /// (nested too), `crate::FOLDER::` paths, items re-exported by `mod.rs`, items of `mod.rs` itself,
 /// and `mod.rs`'s own paths to its children, but not its `pub use` lines, comments or unit tests;
@@ -578,16 +586,13 @@ fn no_files_of_a_folder_import_each_other_in_a_circle() {
 /// its parent's graph.
 #[test]
 fn the_folder_reader_sees_each_way_a_sibling_is_named() {
-    let files: BTreeMap<String, String> = [
+    let files = sources(&[
         ("mod", "pub mod fit;\npub mod loss;\npub mod mlp;\npub mod plain;\npub use loss::{Head, Loss};\npub use mlp::Mlp;\npub fn shared() {}\n"),
         ("fit", "use super::{loss::{self, Loss}, mlp};\n"),
         ("loss", "use super::Mlp;\n// super::fit in a comment\n"),
         ("mlp", "impl crate::nn::fit::Model for Mlp {}\nfn f() { super::shared() }\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::nn::plain;\n}\n"),
         ("plain", "use super::Head;\n"),
-    ]
-    .into_iter()
-    .map(|(n, c)| (n.to_string(), c.to_string()))
-    .collect();
+    ]);
     let graph = folder_graph("nn", &files);
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(graph["mod"], set(&[]), "re-exports are no uses");
@@ -597,29 +602,23 @@ fn the_folder_reader_sees_each_way_a_sibling_is_named() {
     assert_eq!(graph["plain"], set(&["loss"]));
     assert_eq!(circles(&graph), ["fit, loss, mlp (fit → mlp → fit)"]);
     // mod.rs's code that calls a child, with the child using an item of mod.rs: a circle too.
-    let files: BTreeMap<String, String> = [
+    let files = sources(&[
         (
             "mod",
             "pub mod idx;\npub enum Part { Train }\nfn read() { idx::mnist(Part::Train) }\n",
         ),
         ("idx", "use super::Part;\n"),
-    ]
-    .into_iter()
-    .map(|(n, c)| (n.to_string(), c.to_string()))
-    .collect();
+    ]);
     assert_eq!(
         circles(&folder_graph("data", &files)),
         ["idx, mod (idx → mod → idx)"]
     );
     // A folder inside a folder: `crate::data::csv::` names a sibling inside it.
-    let files: BTreeMap<String, String> = [
+    let files = sources(&[
         ("mod", "pub mod a;\npub mod b;\n"),
         ("a", "use crate::data::csv::b::B;\n"),
         ("b", "fn f() { super::a::g() }\n"),
-    ]
-    .into_iter()
-    .map(|(n, c)| (n.to_string(), c.to_string()))
-    .collect();
+    ]);
     assert_eq!(
         circles(&folder_graph("data/csv", &files)),
         ["a, b (a → b → a)"]

@@ -111,6 +111,24 @@ fn correlation(xs: &[f64], ys: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
+/// The first layer's initial weights, in their stored order, of a network of `n_in` inputs,
+/// hidden `layers` and 2 outputs seeded with `seed`.
+fn first_layer_weights(n_in: usize, layers: &str, seed: u64) -> Vec<f64> {
+    let config = NetConfig {
+        input: vec![n_in],
+        layers: layers.parse().unwrap(),
+        outputs: 2,
+        bias: true,
+        loss: Loss::CrossEntropy,
+        kernels: Kernels::Fused,
+    };
+    let (_, varmap) = Net::seeded(config, seed, DType::F64, &Device::Cpu).unwrap();
+    let weight = varmap.data().lock().unwrap()["layers.0.weight"]
+        .as_tensor()
+        .clone();
+    common::values(&weight)
+}
+
 /// A network's initial weights and its first dropout mask come from streams of their own: the
 /// correlation of the first layer's weights (in their stored order) with mask 0 (over the same
 /// positions) is that of independent draws, |r| ≤ 6/√n.
@@ -119,19 +137,7 @@ fn initial_weights_are_uncorrelated_with_the_first_dropout_mask() {
     let (n_in, n_out, p) = (256, 64, 0.5);
     let n = n_in * n_out;
     for seed in [0, 1, 7] {
-        let config = NetConfig {
-            input: vec![n_in],
-            layers: "dense:64,relu,dropout:0.5".parse().unwrap(),
-            outputs: 2,
-            bias: true,
-            loss: Loss::CrossEntropy,
-            kernels: Kernels::Fused,
-        };
-        let (_, varmap) = Net::seeded(config, seed, DType::F64, &Device::Cpu).unwrap();
-        let weight = varmap.data().lock().unwrap()["layers.0.weight"]
-            .as_tensor()
-            .clone();
-        let weights = common::values(&weight);
+        let weights = first_layer_weights(n_in, "dense:64,relu,dropout:0.5", seed);
         assert_eq!(weights.len(), n);
         // Mask d depends on the seed and on d alone, so a probe of the same seed draws the
         // mask this network would draw first.
@@ -171,19 +177,7 @@ fn initial_weights_are_uncorrelated_with_the_first_epochs_batch_indices() {
     let samples = Samples::new(rows, 1, targets).unwrap();
     let bound = 6.0 / (n as f64).sqrt();
     for seed in [0, 1, 7] {
-        let config = NetConfig {
-            input: vec![n_in],
-            layers: "dense:64,relu".parse().unwrap(),
-            outputs: 2,
-            bias: true,
-            loss: Loss::CrossEntropy,
-            kernels: Kernels::Fused,
-        };
-        let (_, varmap) = Net::seeded(config, seed, DType::F64, &Device::Cpu).unwrap();
-        let weight = varmap.data().lock().unwrap()["layers.0.weight"]
-            .as_tensor()
-            .clone();
-        let weights = common::values(&weight);
+        let weights = first_layer_weights(n_in, "dense:64,relu", seed);
         assert_eq!(weights.len(), n);
         // The batches the training loop takes in epoch 0 (`nn::fit` asks the samples so).
         let visited: Vec<usize> = samples.epoch_batches(32, seed, 0).unwrap().concat();

@@ -26,27 +26,22 @@ pub(crate) trait Flush: Copy {
     fn flushed(self) -> Self;
 }
 
-impl Flush for f32 {
-    #[inline(always)]
-    fn flushed(self) -> Self {
-        if self.abs() < f32::MIN_POSITIVE {
-            0.0
-        } else {
-            self
+macro_rules! flush {
+    ($t:ty) => {
+        impl Flush for $t {
+            #[inline(always)]
+            fn flushed(self) -> Self {
+                if self.abs() < <$t>::MIN_POSITIVE {
+                    0.0
+                } else {
+                    self
+                }
+            }
         }
-    }
+    };
 }
-
-impl Flush for f64 {
-    #[inline(always)]
-    fn flushed(self) -> Self {
-        if self.abs() < f64::MIN_POSITIVE {
-            0.0
-        } else {
-            self
-        }
-    }
-}
+flush!(f32);
+flush!(f64);
 
 impl Flush for half::bf16 {
     #[inline(always)]
