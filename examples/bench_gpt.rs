@@ -4,6 +4,7 @@
 //! ../shared/data/fetch-shakespeare.sh                    # the text torch_gpt.py reads
 //! cargo run --release --example bench_gpt                # nanoGPT's CPU config × 1 and 2 threads
 //! cargo run --release --example bench_gpt -- --layers gpt:6:6:384 --block-size 256 --batch-size 8 --threads 2
+//! cargo run --release --example bench_gpt -- --dtype bf16       # mixed precision, both sides
 //! ```
 //!
 //! Both sides time full training steps (forward, loss, backward, clipping at 1.0, AdamW with
@@ -12,6 +13,11 @@
 //! --steps N` (the `nn` example, built beside this one). For every thread count, each round
 //! runs PyTorch and then `nn bench`, so that the ratios pair runs made moments apart. The table
 //! shows median tokens/s and the median of the per-round ratios.
+//!
+//! With `--dtype bf16` this crate trains with f32 weights and bf16 products (`nn bench --dtype
+//! bf16`), and each round runs PyTorch twice: in f32, and under `torch.autocast("cpu",
+//! dtype=torch.bfloat16)` (`examples/torch_gpt.py --dtype bf16`, the peer with that option
+//! added); the table gives the ratio to each.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -53,6 +59,9 @@ struct Args {
     /// Also print where this crate's steps go (forward and loss, backward, clipping, update).
     #[arg(long)]
     phases: bool,
+    /// f32, or bf16: this crate's bf16 products beside PyTorch's f32 and its CPU autocast.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    dtype: String,
 }
 
 /// `gpt:N_LAYER:N_HEAD:N_EMBD` → the three sizes, as `nn train --layers` reads them.
@@ -84,7 +93,10 @@ fn run(args: Args) -> Result<()> {
         Some(p) => p.clone(),
         None => peers_python(&args.peers, false)?,
     };
-    let script = args.peers.join("torch_gpt.py");
+    let peer = args.peers.join("torch_gpt.py");
+    // The peer with --dtype bf16 (autocast) added, beside this file.
+    let autocast = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/torch_gpt.py");
+    let bf16 = args.dtype == "bf16";
     let (l, h, c) = args.layers;
     let sizes = [
         ("--n-layer", l.to_string()),
@@ -94,10 +106,13 @@ fn run(args: Args) -> Result<()> {
         ("--batch-size", args.batch_size.to_string()),
     ];
     println!(
-        "GPT {l} layers × {h} heads × {c}, block {}, batch {}, f32, {} timed steps, {} rounds; tokens/s (median); machine load (1/5/15 min) {}",
-        args.block_size, args.batch_size, args.steps, args.rounds, load_average()
+        "GPT {l} layers × {h} heads × {c}, block {}, batch {}, {}, {} timed steps, {} rounds; tokens/s (median); machine load (1/5/15 min) {}",
+        args.block_size, args.batch_size, args.dtype, args.steps, args.rounds, load_average()
     );
-    println!("\n| threads | PyTorch | simple-nn | ratio |\n|---|---|---|---|");
+    match bf16 {
+        false => println!("\n| threads | PyTorch | simple-nn | ratio |\n|---|---|---|---|"),
+        true => println!("\n| threads | PyTorch f32 | PyTorch bf16 autocast | simple-nn bf16 | vs f32 | vs autocast |\n|---|---|---|---|---|---|"),
+    }
     let nn = std::env::current_exe()?.with_file_name(format!("nn{}", std::env::consts::EXE_SUFFIX));
     if !nn.exists() {
         bail!(
@@ -105,27 +120,36 @@ fn run(args: Args) -> Result<()> {
             nn.display()
         )
     }
+    let torch = |script: &PathBuf, dtype: Option<&str>, threads: u32| -> Result<f64> {
+        let mut peer = Command::new(&python);
+        peer.arg(script).arg("--data").arg(&text);
+        for (flag, value) in &sizes {
+            peer.arg(flag).arg(value);
+        }
+        peer.args([
+            "--bench",
+            &args.steps.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ]);
+        if let Some(dtype) = dtype {
+            peer.args(["--dtype", dtype]);
+        }
+        let out = stdout_of(&mut peer)?;
+        let json: serde_json::Value = serde_json::from_str(out.trim())
+            .with_context(|| format!("torch_gpt.py printed no JSON line: {out}"))?;
+        match json["tokens_per_sec"].as_f64() {
+            Some(rate) => Ok(rate),
+            None => bail!("torch_gpt.py printed no tokens_per_sec: {out}"),
+        }
+    };
     for &threads in &args.threads {
-        let (mut torch, mut ours) = (Vec::new(), Vec::new());
+        let (mut f32s, mut autocasts, mut ours) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..args.rounds {
-            let mut peer = Command::new(&python);
-            peer.arg(&script).arg("--data").arg(&text);
-            for (flag, value) in &sizes {
-                peer.arg(flag).arg(value);
+            f32s.push(torch(&peer, None, threads)?);
+            if bf16 {
+                autocasts.push(torch(&autocast, Some("bf16"), threads)?);
             }
-            peer.args([
-                "--bench",
-                &args.steps.to_string(),
-                "--threads",
-                &threads.to_string(),
-            ]);
-            let out = stdout_of(&mut peer)?;
-            let json: serde_json::Value = serde_json::from_str(out.trim())
-                .with_context(|| format!("torch_gpt.py printed no JSON line: {out}"))?;
-            let Some(rate) = json["tokens_per_sec"].as_f64() else {
-                bail!("torch_gpt.py printed no tokens_per_sec: {out}")
-            };
-            torch.push(rate);
             let mut child = Command::new(&nn);
             child.args(["bench", "--layers", &format!("gpt:{l}:{h}:{c}")]);
             child.arg("--data").arg(format!("text:{}", text.display()));
@@ -137,6 +161,8 @@ fn run(args: Args) -> Result<()> {
                 &args.steps.to_string(),
                 "--threads",
                 &threads.to_string(),
+                "--dtype",
+                &args.dtype,
             ]);
             if args.phases {
                 child.arg("--phases");
@@ -156,13 +182,26 @@ fn run(args: Args) -> Result<()> {
                 None => bail!("nn bench printed no tokens/s: {out}"),
             }
         }
-        let ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
-        println!(
-            "| {threads} | {:.0} | {:.0} | {:.2}× |",
-            median(&torch),
-            median(&ours),
+        let ratio = |peer: &[f64]| {
+            let ratios: Vec<f64> = ours.iter().zip(peer).map(|(a, b)| a / b).collect();
             median(&ratios)
-        );
+        };
+        match bf16 {
+            false => println!(
+                "| {threads} | {:.0} | {:.0} | {:.2}× |",
+                median(&f32s),
+                median(&ours),
+                ratio(&f32s)
+            ),
+            true => println!(
+                "| {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× |",
+                median(&f32s),
+                median(&autocasts),
+                median(&ours),
+                ratio(&f32s),
+                ratio(&autocasts)
+            ),
+        }
     }
     println!("\nmachine load at the end (1/5/15 min): {}", load_average());
     Ok(())

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Error, ModuleT, Result, Tensor};
 
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, Precision};
 use crate::nn::{
     footprint, AnyOptimizer, Layers, Loss, Model, Net, NetConfig, OptimizerConfig, OptimizerKind,
 };
@@ -331,10 +331,18 @@ impl GptWorkload {
     ) -> Result<GptTiming> {
         use crate::nn::{clip::clip_grad_norm, grouped_adamw::GroupedAdamW, Gpt};
         use candle_nn::Optimizer;
-        let c = &self.config;
         if self.batch == 0 {
             fail!("a batch of 0 windows holds no tokens: use e.g. 12")
         }
+        // bf16 on the CPU is f32 weights and bf16 products, as `nn train` runs it.
+        let (dtype, precision) = Precision::for_dtype(dtype, dev, self.config.kernels);
+        let c = &crate::nn::GptConfig {
+            precision: match precision {
+                Precision::Bf16 => precision,
+                Precision::Full => self.config.precision,
+            },
+            ..self.config.clone()
+        };
         let budget = crate::data::memory::model_budget();
         footprint::check_gpt(c, self.batch, dtype, budget)?;
         let (gpt, varmap) = Gpt::seeded(c.clone(), 0, dtype, dev)?;

@@ -12,7 +12,7 @@ mod common;
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use common::{max_abs_diff, random_in, relative_diff, values};
-use simple_nn::kernels::{self, adamw, attention, gelu, layer_norm, linear, threads};
+use simple_nn::kernels::{self, adamw, attention, gelu, layer_norm, linear, threads, Precision};
 use simple_nn::nn::{Gpt, GptConfig, Model};
 use simple_nn::Kernels;
 
@@ -192,7 +192,7 @@ fn fused_linear_equals_the_stock_ops() {
             let ran = assert_fused_equals_stock(
                 &what,
                 &inputs,
-                &|t| linear::linear(t[0], t[1], t.get(2).copied(), gelu).unwrap(),
+                &|t| linear::linear(t[0], t[1], t.get(2).copied(), gelu, Precision::Full).unwrap(),
                 &stock,
             );
             if lead == [768] {
@@ -203,7 +203,7 @@ fn fused_linear_equals_the_stock_ops() {
     // Data needs no gradient: none is computed for it.
     let x = random_in(&[4, 3], 1, 1.0, DType::F32);
     let w = Var::from_tensor(&random_in(&[2, 3], 2, 1.0, DType::F32)).unwrap();
-    let y = linear::linear(&x, &w, None, true).unwrap();
+    let y = linear::linear(&x, &w, None, true, Precision::Full).unwrap();
     let grads = y.sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none() && grads.get(&w).is_some());
 }

@@ -14,7 +14,7 @@ mod common;
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use common::{uniform_in, values};
-use simple_nn::kernels::attention;
+use simple_nn::kernels::{attention, Precision};
 use simple_nn::nn::block::Block;
 use simple_nn::nn::clip::clip_grad_norm;
 use simple_nn::nn::dropout::Dropout;
@@ -624,6 +624,7 @@ fn tiny(kernels: Kernels, bias: bool) -> GptConfig {
         dropout: 0.0,
         bias,
         kernels,
+        precision: Precision::Full,
     }
 }
 
@@ -1054,7 +1055,14 @@ fn the_gradient_check_catches_candle_nns_layer_norm() {
     }
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let wte = Embedding::new(7, 8, vb.pp("wte")).unwrap();
-    let head = Projection::new(8, 7, false, Kernels::Stock, vb.pp("head")).unwrap();
+    let head = Projection::new(
+        8,
+        7,
+        false,
+        (Kernels::Stock, Precision::Full),
+        vb.pp("head"),
+    )
+    .unwrap();
     let (w, b) = (
         vb.get(8, "ln.weight").unwrap(),
         vb.get(8, "ln.bias").unwrap(),
@@ -1093,7 +1101,7 @@ fn the_tied_weight_receives_the_sum_of_both_uses() {
             .collect();
         let ln_f = LayerNorm::new(8, true, kernels, vb.pp("ln_f")).unwrap();
         let copy = Var::from_tensor(&wte.weight().copy().unwrap()).unwrap();
-        let head = Projection::tied(copy.as_tensor().clone(), kernels);
+        let head = Projection::tied(copy.as_tensor().clone(), (kernels, Precision::Full));
         let none = Dropout::new(0.0, 0, kernels).unwrap();
         let mut h = wte
             .forward(&xs)

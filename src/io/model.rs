@@ -19,7 +19,7 @@ use super::{atomic, safetensors_bytes, shape_text};
 use crate::cli::NN;
 use crate::data::text::Vocabulary;
 use crate::data::{Normalization, Reading, Samples, Schema};
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, Precision};
 use crate::nn::{
     check_sizes, Activation, FitConfig, Gpt, GptConfig, LayerSpec, Layers, Loss, Net, NetConfig,
     Network, OptimizerConfig, OptimizerKind, OptimizerState, Schedule,
@@ -368,13 +368,19 @@ impl ModelSpec {
         }
     }
 
-    /// The model its description builds from `vb`'s variables, on `kernels`; its dropout masks
-    /// are drawn from `seed`.
-    pub fn build(&self, vb: VarBuilder, seed: u64, kernels: Kernels) -> Result<Network> {
+    /// The model its description builds from `vb`'s variables, on `kernels` (a GPT's
+    /// projections in `precision`); its dropout masks are drawn from `seed`.
+    pub fn build(
+        &self,
+        vb: VarBuilder,
+        seed: u64,
+        (kernels, precision): (Kernels, Precision),
+    ) -> Result<Network> {
         Ok(match &self.gpt {
             Some(text) => {
                 let config = GptConfig {
                     kernels,
+                    precision,
                     ..text.config.clone()
                 };
                 Network::Gpt(Gpt::build(config, vb, seed)?)
@@ -496,10 +502,22 @@ pub fn save_checkpoint(
 ///
 /// The model runs on the default kernels; `load_trainable` chooses them.
 pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Network)> {
+    let kernels = Kernels::default();
+    let (dtype, precision) = stored(path, dtype, dev, kernels);
     let (spec, parameters, _) = read_model(path, dtype, dev)?;
     let vb = VarBuilder::from_tensors(parameters, dtype, dev);
-    let model = spec.build(vb, 0, Kernels::default())?;
+    let model = spec.build(vb, 0, (kernels, precision))?;
     Ok((spec, model))
+}
+
+/// The dtype the model at `path` is loaded in and its products' precision, for a run asked to
+/// go in `dtype`: a GPT's `bf16` on the CPU's fused kernels is f32 weights and bf16 products
+/// ([`Precision::for_dtype`]); anything else loads in `dtype`.
+fn stored(path: &Path, dtype: DType, dev: &Device, kernels: Kernels) -> (DType, Precision) {
+    match saved_description(path).is_some_and(|spec| spec.gpt.is_some()) {
+        true => Precision::for_dtype(dtype, dev, kernels),
+        false => (dtype, Precision::Full),
+    }
 }
 
 /// Loads a model saved by [`save_checkpoint`] with trainable parameters, on `kernels`: its
@@ -510,6 +528,7 @@ pub fn load_trainable(
     dtype: DType,
     dev: &Device,
 ) -> Result<(ModelSpec, Network, VarMap, OptimizerState)> {
+    let (dtype, precision) = stored(path, dtype, dev, kernels);
     let (spec, parameters, mut optimizer) = read_model(path, dtype, dev)?;
     let varmap = VarMap::new();
     {
@@ -526,7 +545,7 @@ pub fn load_trainable(
         .training
         .as_ref()
         .map_or((0, 0, 0), |t| (t.fit.seed, t.masks, t.steps));
-    let model = spec.build(vb, seed, kernels)?;
+    let model = spec.build(vb, seed, (kernels, precision))?;
     model.set_masks_drawn(masks);
     optimizer.steps = steps;
     Ok((spec, model, varmap, optimizer))
@@ -535,6 +554,11 @@ pub fn load_trainable(
 /// The dtype the parameters of the model file at `path` are stored in, read from the file's
 /// header alone; `None` where the file cannot tell (loading it then says why).
 pub fn saved_dtype(path: &Path) -> Option<DType> {
+    let gpt = saved_description(path).and_then(|spec| spec.gpt);
+    if gpt.is_some_and(|text| text.config.precision == Precision::Bf16) {
+        // f32 weights whose products ran in bf16: the run was asked for bf16.
+        return Some(DType::BF16);
+    }
     let header = header(path)?;
     let dtype = (header.iter())
         .filter(|(name, _)| *name != "__metadata__" && !name.starts_with(OPTIMIZER))
@@ -546,6 +570,16 @@ pub fn saved_dtype(path: &Path) -> Option<DType> {
         "F16" => Some(DType::F16),
         _ => None,
     }
+}
+
+/// The description of the model file at `path`, read from its header alone; `None` where it
+/// has none (loading it then says why).
+fn saved_description(path: &Path) -> Option<ModelSpec> {
+    let mut header = header(path)?;
+    let serde_json::Value::Object(metadata) = header.remove("__metadata__")? else {
+        return None;
+    };
+    serde_json::from_str(metadata.get(MODEL_KEY)?.as_str()?).ok()
 }
 
 /// The header of a `.safetensors` file, read without its tensors: `None` where `path` cannot be

@@ -11,21 +11,40 @@
 //! twice). Then the layer's own products: `∂/∂w = ∂zᵀ·x`, `∂/∂x = ∂z·w` (only where `x` needs
 //! one), `∂/∂b = Σ ∂z`. Off the CPU it is [`dense`](fn@super::dense) between reshapes, and
 //! [`gelu_stock`] after it.
+//!
+//! With [`Precision::Bf16`] all three products read bf16 roundings of their operands (`x`, `w`
+//! and `∂z`) and sum in f32 ([`bf16`](super::bf16)); the bias, the GELU and the gradients stay
+//! f32.
 
 use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, DType, Device, Layout, Result, Shape, Tensor};
 
+use super::bf16::gemm_serial_bf16;
 use super::gelu::gelu_stock;
 use super::layer_op::{self, LayerOp};
 use super::math::{vectorized, Float};
-use super::matmul::{gemm_serial, matmul, matmul_by_rows, View};
-use super::{dense, is_fusable, on_cpu, threads, values, DenseActivation};
+use super::matmul::{gemm_serial, matmul_by_rows, matmul_with, Product, View};
+use super::{dense, is_fusable, on_cpu, threads, values, DenseActivation, Precision};
 
 /// `x·wᵀ + b` over the last dimension, then the exact GELU where `gelu`: `(…, in) -> (…, out)`
-/// for `w` `(out, in)` and an optional bias `(out,)`.
-pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, gelu: bool) -> Result<Tensor> {
+/// for `w` `(out, in)` and an optional bias `(out,)`; its products in `precision` (bf16 takes
+/// f32 operands).
+pub fn linear(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    gelu: bool,
+    precision: Precision,
+) -> Result<Tensor> {
     let (n_out, n_in) = w.dims2()?;
+    if precision == Precision::Bf16 && (x.dtype() != DType::F32 || w.dtype() != DType::F32) {
+        fail!(
+            "linear: bf16 products round f32 operands, and these are {} and {}: give the model f32 weights",
+            x.dtype().as_str(),
+            w.dtype().as_str()
+        )
+    }
     let mut dims = x.dims().to_vec();
     if dims.last() != Some(&n_in) || b.is_some_and(|b| b.dims() != [n_out]) {
         fail!(
@@ -38,20 +57,59 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, gelu: bool) -> Result<
     all.extend(b);
     if !is_fusable(&all) {
         let rows = dims[..dims.len() - 1].iter().product::<usize>();
-        let z = dense(&x.reshape((rows, n_in))?, w, b, DenseActivation::Identity)?;
+        let x = x.reshape((rows, n_in))?;
+        let z = match (precision, b) {
+            (Precision::Full, _) => dense(&x, w, b, DenseActivation::Identity)?,
+            (Precision::Bf16, None) => stock_product(&x, w, precision)?,
+            (Precision::Bf16, Some(b)) => stock_product(&x, w, precision)?.broadcast_add(b)?,
+        };
         *dims.last_mut().unwrap_or(&mut 0) = n_out;
         let z = z.reshape(dims)?;
         return if gelu { gelu_stock(&z) } else { Ok(z) };
     }
     let op = || Linear {
         gelu,
+        precision,
         z: OnceLock::new(),
     };
     layer_op::apply(x, w, b, op())
 }
 
+/// `x·wᵀ` for `x` of rank 2 by candle's stock ops, in `precision`. In bf16 the same numbers as
+/// the fused layer's products: the product of the roundings of `x` and `w`, summed in f32,
+/// whose backward multiplies the rounding of `∂(x·wᵀ)` and hands the products on whole.
+pub fn stock_product(x: &Tensor, w: &Tensor, precision: Precision) -> Result<Tensor> {
+    match precision {
+        Precision::Full => x.matmul(&w.t()?),
+        Precision::Bf16 => {
+            let z = bf16_forward(x)?.matmul(&bf16_forward(w)?.t()?)?;
+            bf16_backward(&z)
+        }
+    }
+}
+
+/// `t` rounded to bf16 (in f32) in the forward pass; its gradient passes back whole.
+fn bf16_forward(t: &Tensor) -> Result<Tensor> {
+    // t + (r − t) is r exactly: r − t is exact, r and t being so close.
+    t + (round_trip(t)? - t)?.detach()
+}
+
+/// `t` itself in the forward pass; its gradient rounded to bf16 in the backward.
+fn bf16_backward(t: &Tensor) -> Result<Tensor> {
+    // r − (r − t) is t exactly; only r is differentiated, and a cast's backward casts the
+    // gradient back: to bf16, then to f32.
+    let r = round_trip(t)?;
+    &r - (&r - t)?.detach()
+}
+
+/// `t`'s bf16 roundings, as f32, by candle's casts (to nearest, ties to even).
+fn round_trip(t: &Tensor) -> Result<Tensor> {
+    t.to_dtype(DType::BF16)?.to_dtype(DType::F32)
+}
+
 struct Linear {
     gelu: bool,
+    precision: Precision,
     /// With the GELU: the output before it, left by the forward for the backward.
     z: OnceLock<CpuStorage>,
 }
@@ -70,6 +128,7 @@ fn rows_zip<T: Float>(out: &mut [T], z: &[T], n: usize, f: impl Fn(&mut [T], &[T
 
 /// `z = x·wᵀ + b` (`rows × out`), and with `gelu`, `gelu(z)` beside it.
 fn forward<T: Float>(
+    product: Product<T>,
     x: &[T],
     w: &[T],
     b: Option<&[T]>,
@@ -84,7 +143,7 @@ fn forward<T: Float>(
                 row.copy_from_slice(b);
             }
         }
-        gemm_serial(block, x_rows, wv.t(), b.is_some())
+        product(block, x_rows, wv.t(), b.is_some())
     })?;
     if !gelu {
         return Ok((z, None));
@@ -108,6 +167,7 @@ type Gradients<T> = (Option<Vec<T>>, Vec<T>, Vec<T>);
 
 /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from `x`, `w`, `∂L/∂y` and, with the GELU, the kept `z`.
 fn backward<T: Float>(
+    product: Product<T>,
     x: &[T],
     w: &[T],
     z: Option<&[T]>,
@@ -144,15 +204,15 @@ fn backward<T: Float>(
         // whole, so that neither packs an operand twice.
         Some(dx) if threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
             let mut products = [&mut dw[..], dx];
-            threads::for_each_chunk_mut(&mut products, 1, |i, product| match i {
-                0 => gemm_serial(&mut product[0][..], d.t(), xv, false),
-                _ => gemm_serial(&mut product[0][..], d, wv, false),
+            threads::for_each_chunk_mut(&mut products, 1, |i, out| match i {
+                0 => product(&mut out[0][..], d.t(), xv, false),
+                _ => product(&mut out[0][..], d, wv, false),
             })?;
         }
         dx => {
-            matmul(&mut dw, d.t(), xv, false)?;
+            matmul_with(product, &mut dw, d.t(), xv, false)?;
             if let Some(dx) = dx {
-                matmul(dx, d, wv, false)?;
+                matmul_with(product, dx, d, wv, false)?;
             }
         }
     }
@@ -173,6 +233,16 @@ fn sizes(x: &Shape, w: &Shape) -> Result<(usize, usize, usize)> {
     Ok((rows, n_in, n_out))
 }
 
+impl Linear {
+    /// The f32 products' kernel: gemm, or bf16 roundings summed in f32.
+    fn product(&self) -> Product<f32> {
+        match self.precision {
+            Precision::Full => gemm_serial,
+            Precision::Bf16 => gemm_serial_bf16,
+        }
+    }
+}
+
 impl LayerOp for Linear {
     const NAME: &'static str = "linear";
 
@@ -187,14 +257,14 @@ impl LayerOp for Linear {
             Ok(match x.0 {
                 CpuStorage::F64(_) => {
                     let b = b.map(|b| values(b.0, b.1)).transpose()?;
-                    let (z, y) =
-                        forward::<f64>(values(x.0, x.1)?, values(w.0, w.1)?, b, sizes, gelu)?;
+                    let (x, w) = (values(x.0, x.1)?, values(w.0, w.1)?);
+                    let (z, y) = forward::<f64>(gemm_serial, x, w, b, sizes, gelu)?;
                     (CpuStorage::F64(z), y.map(CpuStorage::F64))
                 }
                 CpuStorage::F32(_) => {
                     let b = b.map(|b| values(b.0, b.1)).transpose()?;
-                    let (z, y) =
-                        forward::<f32>(values(x.0, x.1)?, values(w.0, w.1)?, b, sizes, gelu)?;
+                    let (x, w) = (values(x.0, x.1)?, values(w.0, w.1)?);
+                    let (z, y) = forward::<f32>(self.product(), x, w, b, sizes, gelu)?;
                     (CpuStorage::F32(z), y.map(CpuStorage::F32))
                 }
                 _ => candle_core::bail!("linear: only f32 and f64 are fused"),
@@ -230,6 +300,7 @@ impl LayerOp for Linear {
         let need_dx = x.track_op();
         on_cpu(&[x, w, &grad], "linear", |cpu| {
             fn run<T: Float>(
+                product: Product<T>,
                 cpu: &[(&CpuStorage, &Layout)],
                 z: Option<&CpuStorage>,
                 sizes: (usize, usize, usize),
@@ -239,7 +310,7 @@ impl LayerOp for Linear {
                 let [x, w, dy] = [cpu[0], cpu[1], cpu[2]].map(|(s, l)| values::<T>(s, l));
                 let (_, n_in, n_out) = sizes;
                 let z = z.map(|z| z.as_slice::<T>()).transpose()?;
-                let (dx, dw, db) = backward(x?, w?, z, dy?, sizes, need_dx)?;
+                let (dx, dw, db) = backward(product, x?, w?, z, dy?, sizes, need_dx)?;
                 let dev = &Device::Cpu;
                 Ok((
                     dx.map(|dx| Tensor::from_vec(dx, x_shape, dev))
@@ -249,8 +320,8 @@ impl LayerOp for Linear {
                 ))
             }
             match x.dtype() {
-                DType::F64 => run::<f64>(cpu, z, sizes, need_dx, x.shape()),
-                _ => run::<f32>(cpu, z, sizes, need_dx, x.shape()),
+                DType::F64 => run::<f64>(gemm_serial, cpu, z, sizes, need_dx, x.shape()),
+                _ => run::<f32>(self.product(), cpu, z, sizes, need_dx, x.shape()),
             }
         })
     }

@@ -62,8 +62,19 @@ pub(crate) fn matmul<T: Real>(
     b: View<T>,
     accumulate: bool,
 ) -> Result<()> {
+    matmul_with(gemm_serial, dst, a, b, accumulate)
+}
+
+/// [`matmul`] by `product` on each thread's block of rows.
+pub(crate) fn matmul_with<T: Real>(
+    product: Product<T>,
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    accumulate: bool,
+) -> Result<()> {
     matmul_by_rows(dst, a, b, |_, block, rows| {
-        gemm_serial(block, rows, b, accumulate)
+        product(block, rows, b, accumulate)
     })
 }
 
@@ -83,14 +94,8 @@ pub(crate) fn matmul_by_rows<T: Real>(
     b: View<T>,
     task: impl Fn(usize, &mut [T], View<T>) -> Result<()> + Sync,
 ) -> Result<()> {
+    check("matmul", dst.len(), a, b)?;
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if b.rows != k || m.checked_mul(n) != Some(dst.len()) || !a.fits() || !b.fits() {
-        candle_core::bail!(
-            "matmul: operands do not fit ({m}×{k} by {}×{n} into {})",
-            b.rows,
-            dst.len()
-        )
-    }
     let threads = threads::current();
     let block = m.div_ceil(threads.max(1)).next_multiple_of(ROW_TILE);
     if threads == 1 || m <= block || m.saturating_mul(n).saturating_mul(k) < 1 << 18 || n == 0 {
@@ -106,6 +111,23 @@ pub(crate) fn matmul_by_rows<T: Real>(
     })
 }
 
+/// Checks that `a·b` is defined, fills `len` elements, and that both views stay inside their
+/// slices; `what` names the product in the error.
+pub(crate) fn check<T>(what: &str, len: usize, a: View<T>, b: View<T>) -> Result<()> {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    if b.rows != k || m.checked_mul(n) != Some(len) || !a.fits() || !b.fits() {
+        candle_core::bail!(
+            "{what}: operands do not fit ({m}×{k} by {}×{n} into {len})",
+            b.rows
+        )
+    }
+    Ok(())
+}
+
+/// A single-threaded product `dst = [dst +] a·b`: [`gemm_serial`] in the operands' own
+/// precision, or [`gemm_serial_bf16`](super::bf16::gemm_serial_bf16) on their bf16 roundings.
+pub(crate) type Product<T> = fn(&mut [T], View<T>, View<T>, bool) -> Result<()>;
+
 /// One single-threaded gemm call: `dst = [dst +] a·b`, checked to stay inside every slice.
 pub(crate) fn gemm_serial<T: Real>(
     dst: &mut [T],
@@ -113,14 +135,8 @@ pub(crate) fn gemm_serial<T: Real>(
     b: View<T>,
     accumulate: bool,
 ) -> Result<()> {
+    check("gemm", dst.len(), a, b)?;
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if b.rows != k || m.checked_mul(n) != Some(dst.len()) || !a.fits() || !b.fits() {
-        candle_core::bail!(
-            "gemm: operands do not fit ({m}×{k} by {}×{n} into {})",
-            b.rows,
-            dst.len()
-        )
-    }
     // SAFETY: every element gemm reads lies inside `a.data` and `b.data` (checked by
     // `fits`), and `dst` holds exactly m·n elements, written row-major (rs = n, cs = 1).
     unsafe {

@@ -18,7 +18,10 @@
 //! - [`threads`]: how many CPU threads the kernels use, and the split of work over them.
 
 pub mod adamw;
+#[cfg(target_arch = "x86_64")]
+mod amx;
 pub mod attention;
+mod bf16;
 pub mod conv;
 pub mod dense;
 pub mod dropout;
@@ -56,6 +59,34 @@ named_enum! {
         /// The fused ops of this module (`fused`): the same numbers, several times faster.
         #[default]
         Fused = "fused",
+    }
+}
+
+named_enum! {
+    /// What the matrix products of a model's projections read: their operands as stored, or
+    /// the operands rounded to bf16 and summed in f32 (weights, gradients and every other op
+    /// stay f32), as PyTorch's CPU autocast runs a linear layer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Precision("precision") {
+        /// The operands as stored (`full`).
+        #[default]
+        Full = "full",
+        /// The operands' bf16 roundings, f32 sums (`bf16`): on AMX where the CPU has it.
+        Bf16 = "bf16",
+    }
+}
+
+impl Precision {
+    /// How a GPT asked to train in `dtype` on `dev` keeps its weights and runs its products:
+    /// `bf16` on the CPU's fused kernels keeps f32 weights (the optimizer's master copy) and
+    /// multiplies their bf16 roundings, as PyTorch's CPU autocast does; any other request keeps
+    /// its weights in `dtype` and multiplies them as they are.
+    pub fn for_dtype(dtype: DType, dev: &candle_core::Device, kernels: Kernels) -> (DType, Self) {
+        match (dtype, kernels) {
+            (DType::BF16, Kernels::Fused) if dev.is_cpu() => (DType::F32, Self::Bf16),
+            _ => (dtype, Self::Full),
+        }
     }
 }
 

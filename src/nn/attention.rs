@@ -22,12 +22,16 @@ pub struct CausalSelfAttention {
 impl CausalSelfAttention {
     /// The layer of `config`'s shape, its `c_attn` and `c_proj` from `vb`.
     pub fn new(config: &GptConfig, vb: VarBuilder) -> Result<Self> {
-        let (c, bias, kernels) = (config.n_embd, config.bias, config.kernels);
+        let (c, bias, on) = (
+            config.n_embd,
+            config.bias,
+            (config.kernels, config.precision),
+        );
         Ok(Self {
-            c_attn: Projection::new(c, 3 * c, bias, kernels, vb.pp("c_attn"))?,
-            c_proj: Projection::new(c, c, bias, kernels, vb.pp("c_proj"))?,
+            c_attn: Projection::new(c, 3 * c, bias, on, vb.pp("c_attn"))?,
+            c_proj: Projection::new(c, c, bias, on, vb.pp("c_proj"))?,
             n_head: config.n_head,
-            kernels,
+            kernels: config.kernels,
         })
     }
 

@@ -20,7 +20,11 @@ pub struct FeedForward {
 impl FeedForward {
     /// The layer of `config`'s shape, its `c_fc` and `c_proj` from `vb`.
     pub fn new(config: &GptConfig, vb: VarBuilder) -> Result<Self> {
-        let (c, bias, kernels) = (config.n_embd, config.bias, config.kernels);
+        let (c, bias, kernels) = (
+            config.n_embd,
+            config.bias,
+            (config.kernels, config.precision),
+        );
         Ok(Self {
             c_fc: Projection::new(c, 4 * c, bias, kernels, vb.pp("c_fc"))?,
             c_proj: Projection::new(4 * c, c, bias, kernels, vb.pp("c_proj"))?,

@@ -54,7 +54,7 @@ impl Gpt {
             .map(|i| Block::new(&config, vb.pp("h").pp(i)))
             .collect::<Result<_>>()?;
         let ln_f = LayerNorm::new(c, config.bias, kernels, vb.pp("ln_f"))?;
-        let head = Projection::tied(wte.weight().clone(), kernels);
+        let head = Projection::tied(wte.weight().clone(), (kernels, config.precision));
         let dropout = Dropout::new(config.dropout, seed, kernels)?;
         Ok(Self {
             wte,

@@ -15,7 +15,7 @@
 //!
 //! With `bias`, every layer norm and projection also has a `.bias` of its output size, zeros.
 
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, Precision};
 
 /// A GPT's shape: nanoGPT's `GPTConfig` fields and the kernels it runs on.
 ///
@@ -41,6 +41,9 @@ pub struct GptConfig {
     pub bias: bool,
     /// Fused ops (the default), or candle's stock ops throughout.
     pub kernels: Kernels,
+    /// The projections' products on their operands as stored (the default), or on their bf16
+    /// roundings with f32 sums: `--dtype bf16` on the CPU, f32 weights throughout.
+    pub precision: Precision,
 }
 
 impl Default for GptConfig {
@@ -54,6 +57,7 @@ impl Default for GptConfig {
             dropout: 0.0,
             bias: false,
             kernels: Kernels::default(),
+            precision: Precision::default(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::kernels::{self, Kernels};
+use crate::kernels::{self, linear::stock_product, Kernels, Precision};
 
 /// `x·wᵀ + b` over the last dimension: `(…, in) -> (…, out)`.
 #[derive(Debug, Clone)]
@@ -13,15 +13,17 @@ pub struct Projection {
     weight: Tensor,
     bias: Option<Tensor>,
     kernels: Kernels,
+    precision: Precision,
 }
 
 impl Projection {
-    /// The projection whose `weight` `(out, in)` (and `bias` `(out,)` when asked for) are `vb`'s.
+    /// The projection whose `weight` `(out, in)` (and `bias` `(out,)` when asked for) are `vb`'s,
+    /// its products in `precision`.
     pub fn new(
         n_in: usize,
         n_out: usize,
         bias: bool,
-        kernels: Kernels,
+        (kernels, precision): (Kernels, Precision),
         vb: VarBuilder,
     ) -> Result<Self> {
         let weight = vb.get((n_out, n_in), "weight")?;
@@ -30,15 +32,17 @@ impl Projection {
             weight,
             bias,
             kernels,
+            precision,
         })
     }
 
     /// The projection by a weight owned elsewhere (the output layer tied to the token embedding).
-    pub fn tied(weight: Tensor, kernels: Kernels) -> Self {
+    pub fn tied(weight: Tensor, (kernels, precision): (Kernels, Precision)) -> Self {
         Self {
             weight,
             bias: None,
             kernels,
+            precision,
         }
     }
 
@@ -61,7 +65,7 @@ impl Projection {
     fn apply(&self, xs: &Tensor, gelu: bool) -> Result<Tensor> {
         let (w, b) = (&self.weight, self.bias.as_ref());
         if self.kernels == Kernels::Fused {
-            return kernels::linear::linear(xs, w, b, gelu);
+            return kernels::linear::linear(xs, w, b, gelu, self.precision);
         }
         let (n_out, n_in) = w.dims2()?;
         let mut dims = xs.dims().to_vec();
@@ -69,7 +73,7 @@ impl Projection {
             fail!("projection: input {dims:?} does not end in the weight's {n_in} inputs")
         }
         let rows = dims[..dims.len() - 1].iter().product::<usize>();
-        let z = xs.reshape((rows, n_in))?.matmul(&w.t()?)?;
+        let z = stock_product(&xs.reshape((rows, n_in))?, w, self.precision)?;
         let z = match b {
             Some(b) => z.broadcast_add(b)?,
             None => z,

@@ -25,7 +25,7 @@ use crate::data::text::{Corpus, Span, TextOptions};
 use crate::data::{memory, Loaded, Normalization, Part, Reading, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
 use crate::io::{self, ModelSpec, Training};
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, Precision};
 use crate::nn::{
     self, footprint, Activation, Epoch, Evaluation, Gpt, GptConfig, Layers, Learner, Loss, Net,
     NetConfig, Network, OptimizerState, StepData,
@@ -327,6 +327,7 @@ impl Run {
         let saved = match saved {
             Some(saved) => saved,
             None => {
+                let (dtype, precision) = Precision::for_dtype(dtype, dev, kernels);
                 let config = GptConfig {
                     vocab: corpus.vocabulary().len(),
                     block_size,
@@ -336,6 +337,7 @@ impl Run {
                     dropout: asked.dropout.unwrap_or(0.0),
                     bias: false,
                     kernels,
+                    precision,
                 };
                 let spec = ModelSpec::gpt(config.clone(), corpus.vocabulary().clone())?;
                 let batch = training.fit.batch_size;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nn;
+pub mod text;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor};

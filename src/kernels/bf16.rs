@@ -1,0 +1,316 @@
+//! Matrix products on bf16 inputs with f32 sums: what PyTorch's CPU autocast runs a linear
+//! layer's products in, and what a model's `--dtype bf16` runs its projections in here.
+//!
+//! The operands stay f32 in memory (the weights are the optimizer's f32 master copy); each
+//! product rounds them to bf16 (8 bits of mantissa, ties to even) as it packs them, multiplies
+//! the roundings exactly and sums in f32. Where the CPU has AMX ([`amx`](super::amx)) the
+//! packed tiles go through `tdpbf16ps`; elsewhere the roundings, widened back to f32, go
+//! through the f32 gemm — the same products, summed in another order.
+
+use candle_core::Result;
+
+use super::matmul::{check, gemm_serial, View};
+
+/// `x` rounded to the nearest bf16, ties to even, as its bits; a NaN stays a NaN.
+#[inline(always)]
+pub(crate) fn to_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    if x.is_nan() {
+        ((bits >> 16) | 0x40) as u16
+    } else {
+        rounded as u16
+    }
+}
+
+/// `x` rounded to the nearest bf16 (ties to even) and widened back to f32: the value a bf16
+/// product reads in place of `x`.
+#[inline(always)]
+pub(crate) fn round(x: f32) -> f32 {
+    f32::from_bits(u32::from(to_bits(x)) << 16)
+}
+
+/// `dst (a.rows × b.cols, row-major) = [dst +] a·b` on the bf16 roundings of `a` and `b`, summed
+/// in f32, on this thread.
+pub(crate) fn gemm_serial_bf16(
+    dst: &mut [f32],
+    a: View<f32>,
+    b: View<f32>,
+    accumulate: bool,
+) -> Result<()> {
+    gemm_bf16(dst, a, b, accumulate, true)
+}
+
+/// [`gemm_serial_bf16`], on AMX only where `amx` says so and the CPU has it.
+fn gemm_bf16(
+    dst: &mut [f32],
+    a: View<f32>,
+    b: View<f32>,
+    accumulate: bool,
+    amx: bool,
+) -> Result<()> {
+    check("bf16 gemm", dst.len(), a, b)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(tiles) = amx.then(super::amx::Tiles::configure).flatten() {
+        on_tiles(tiles, dst, a, b, accumulate);
+        return Ok(());
+    }
+    let (ra, rb) = (rounded(a), rounded(b));
+    let (ra, rb) = (
+        View::new(&ra, a.rows, a.cols),
+        View::new(&rb, b.rows, b.cols),
+    );
+    gemm_serial(dst, ra, rb, accumulate)
+}
+
+/// A view's values rounded to bf16 (and back to f32), row-major.
+fn rounded(v: View<f32>) -> Vec<f32> {
+    let mut values = Vec::with_capacity(v.rows * v.cols);
+    for r in 0..v.rows {
+        values.extend((0..v.cols).map(|c| round(v.data[r * v.rs + c * v.cs])));
+    }
+    values
+}
+
+/// `dst = [dst +] a·b` on AMX: `a`'s rows and `b`'s columns packed into tiles, each 32×32 block
+/// of `dst` summed in the tile registers over the whole depth, then written out.
+#[cfg(target_arch = "x86_64")]
+fn on_tiles(
+    mut tiles: super::amx::Tiles,
+    dst: &mut [f32],
+    a: View<f32>,
+    b: View<f32>,
+    accumulate: bool,
+) {
+    use super::amx::TILE;
+    let (m, n) = (a.rows, b.cols);
+    let (rows, cols) = (Strips::pack(a, false), Strips::pack(b.t(), true));
+    let mut out = [0f32; 4 * TILE * TILE];
+    for i in (0..rows.count).step_by(2) {
+        for j in (0..cols.count).step_by(2) {
+            let a = [rows.strip(i), rows.strip(i + 1)];
+            tiles.block(a, [cols.strip(j), cols.strip(j + 1)], &mut out);
+            for (t, tile) in out.chunks_exact(TILE * TILE).enumerate() {
+                let (row0, col0) = ((i + t / 2) * TILE, (j + t % 2) * TILE);
+                if row0 >= m || col0 >= n {
+                    continue;
+                }
+                let width = TILE.min(n - col0);
+                for (r, sums) in tile.chunks_exact(TILE).take(m - row0).enumerate() {
+                    let at = (row0 + r) * n + col0;
+                    let dst = &mut dst[at..at + width];
+                    // Element by element, so that a full row of the tile is one vector.
+                    for (d, &s) in dst.iter_mut().zip(sums) {
+                        *d = if accumulate { *d + s } else { s };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A matrix's rows in strips of 16, rounded to bf16 and cut into tiles of 16 rows × 32 columns,
+/// each tile 1 KiB contiguous, a strip's tiles one after another; zeros past the matrix's edge,
+/// and an even number of strips (the tile blocks take them in pairs). A tile is 16 rows of 16
+/// `u32`s, each a pair of bf16 values, the first in the low half.
+#[cfg(target_arch = "x86_64")]
+struct Strips {
+    tiles: Vec<u32>,
+    count: usize,
+    steps: usize,
+}
+
+/// Two values rounded to bf16, side by side in one `u32` as the tiles hold them.
+#[inline(always)]
+fn pair(first: f32, second: f32) -> u32 {
+    u32::from(to_bits(first)) | u32::from(to_bits(second)) << 16
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Strips {
+    /// `v`'s rows in strips; with `vnni`, each tile in the order `tdpbf16ps` reads its right
+    /// operand (row `p` of a tile holds columns `2p` and `2p + 1` of each of its 16 rows, in
+    /// pairs) — for a right operand `b`, pack `bᵀ`'s rows (`b`'s columns).
+    ///
+    /// Each tile is made as 16 × 16 pairs: along `v`'s rows where they are contiguous (pairs of
+    /// neighbours in a row), down pairs of columns where they are not (a transposed view).
+    /// Where that order is not the tile's, the 16 × 16 pairs are transposed on the way in.
+    fn pack(v: View<f32>, vnni: bool) -> Self {
+        use super::amx::{DEPTH, TILE, TILE_LEN};
+        let count = v.rows.div_ceil(2 * TILE) * 2;
+        let steps = v.cols.div_ceil(DEPTH);
+        let mut tiles = vec![0u32; count * steps * TILE_LEN];
+        super::math::vectorized(
+            #[inline(always)]
+            || {
+                let mut pairs = [[0u32; TILE]; TILE];
+                for (i, tile) in tiles.chunks_exact_mut(TILE_LEN).enumerate() {
+                    let (r0, c0) = ((i / steps) * TILE, (i % steps) * DEPTH);
+                    let rows = TILE.min(v.rows.saturating_sub(r0));
+                    let cols = DEPTH.min(v.cols - c0);
+                    let at = |r: usize, c: usize| (r0 + r) * v.rs + (c0 + c) * v.cs;
+                    let by_rows = v.cs == 1;
+                    if rows == 0 {
+                        // The strip that pads the count to even.
+                        tile.fill(0);
+                        continue;
+                    }
+                    if rows < TILE || cols < DEPTH {
+                        pairs = [[0; TILE]; TILE];
+                    }
+                    if by_rows {
+                        // pairs[r][q]: row r's columns 2q, 2q + 1.
+                        for (r, out) in pairs.iter_mut().enumerate().take(rows) {
+                            let src = &v.data[at(r, 0)..at(r, 0) + cols];
+                            for (o, two) in out.iter_mut().zip(src.chunks_exact(2)) {
+                                *o = pair(two[0], two[1]);
+                            }
+                            if cols % 2 == 1 {
+                                out[cols / 2] = pair(src[cols - 1], 0.0);
+                            }
+                        }
+                    } else {
+                        // pairs[q][r]: columns 2q, 2q + 1 of row r.
+                        for (q, out) in pairs.iter_mut().enumerate().take(cols.div_ceil(2)) {
+                            let first = column(v, at(0, 2 * q), rows);
+                            let second = match 2 * q + 1 < cols {
+                                true => column(v, at(0, 2 * q + 1), rows),
+                                false => [0.0; TILE],
+                            };
+                            for ((o, &x), &y) in out.iter_mut().zip(&first).zip(&second) {
+                                *o = pair(x, y);
+                            }
+                        }
+                    }
+                    // The plain tile is [row][pair], the VNNI one [pair][row].
+                    if by_rows != vnni {
+                        for (t, p) in tile.iter_mut().zip(pairs.as_flattened()) {
+                            *t = *p;
+                        }
+                    } else {
+                        for (a, out) in tile.chunks_exact_mut(TILE).enumerate() {
+                            for (b, t) in out.iter_mut().enumerate() {
+                                *t = pairs[b][a];
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Self {
+            tiles,
+            count,
+            steps,
+        }
+    }
+
+    /// Strip `i`'s tiles, one per step of the depth.
+    fn strip(&self, i: usize) -> &[u32] {
+        let len = self.steps * super::amx::TILE_LEN;
+        &self.tiles[i * len..(i + 1) * len]
+    }
+}
+
+/// The first `rows` values of the column of `v` that starts at `start`, zeros after.
+#[inline(always)]
+fn column(v: View<f32>, start: usize, rows: usize) -> [f32; 16] {
+    let mut out = [0f32; 16];
+    match (v.rs, rows) {
+        (1, 16) => out.copy_from_slice(&v.data[start..start + 16]),
+        (rs, _) => {
+            for (r, o) in out.iter_mut().enumerate().take(rows) {
+                *o = v.data[start + r * rs];
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gemm_bf16, round, View};
+
+    /// SplitMix64's values in [-1, 1): operands with every bit of an f32's mantissa in use.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// Rounding against the bf16 values around a few f32s, worked by hand: ties go to the even
+    /// neighbour, the rest to the nearer one; infinities and NaN stay what they are.
+    #[test]
+    fn rounding_goes_to_the_nearest_bf16_ties_to_even() {
+        let bf = |bits: u32| f32::from_bits(bits << 16);
+        // 1 + 2^-8 lies halfway between 1 (even mantissa) and 1 + 2^-7: to 1.
+        assert_eq!(round(1.0 + 2f32.powi(-8)), 1.0);
+        // 1 + 3·2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even): up.
+        assert_eq!(round(1.0 + 3.0 * 2f32.powi(-8)), 1.0 + 2f32.powi(-6));
+        // Just past a half goes up; just below goes down.
+        assert_eq!(round(1.0 + 2f32.powi(-8) + 2f32.powi(-20)), bf(0x3f81));
+        assert_eq!(round(-(1.0 + 2f32.powi(-8) - 2f32.powi(-20))), -1.0);
+        assert_eq!(round(f32::MAX), f32::INFINITY);
+        assert_eq!(round(f32::NEG_INFINITY), f32::NEG_INFINITY);
+        assert!(round(f32::NAN).is_nan());
+    }
+
+    /// The bf16 product against a float64 loop over the same roundings: every product of two
+    /// bf16 values is exact in f32, so the two differ by f32's summation alone. Shapes with
+    /// edges inside a tile (1, 15, 17, 33 rows; depths 1, 31, 33, 95), transposed views, adding
+    /// onto what `dst` holds, and the f32 gemm's path beside AMX's (where the CPU has it).
+    #[test]
+    fn bf16_products_equal_a_float64_loop_over_the_roundings() {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (15, 31, 17),
+            (33, 33, 1),
+            (64, 95, 40),
+            (17, 64, 65),
+        ] {
+            for (transpose_a, transpose_b) in [(false, false), (true, false), (false, true)] {
+                let (a, b) = (values(m * k, 1), values(k * n, 2));
+                let va = match transpose_a {
+                    false => View::new(&a, m, k),
+                    true => View::new(&a, k, m).t(),
+                };
+                let vb = match transpose_b {
+                    false => View::new(&b, k, n),
+                    true => View::new(&b, n, k).t(),
+                };
+                let start = values(m * n, 3);
+                for (accumulate, amx) in [(false, true), (true, true), (false, false)] {
+                    let mut dst = start.clone();
+                    gemm_bf16(&mut dst, va, vb, accumulate, amx).unwrap();
+                    for i in 0..m {
+                        for j in 0..n {
+                            let mut sum = if accumulate {
+                                start[i * n + j] as f64
+                            } else {
+                                0.0
+                            };
+                            for l in 0..k {
+                                let x = round(va.data[i * va.rs + l * va.cs]) as f64;
+                                let y = round(vb.data[l * vb.rs + j * vb.cs]) as f64;
+                                sum += x * y;
+                            }
+                            // f32 sums of k terms of size ≤ 1: within k·2^-23 or so.
+                            let got = dst[i * n + j] as f64;
+                            let bound = 1e-6 * (k as f64 + 1.0);
+                            assert!(
+                                (got - sum).abs() <= bound,
+                                "{m}×{k}×{n} ({transpose_a}, {transpose_b}, {accumulate}, {amx}) at ({i}, {j}): {got} vs {sum}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
