@@ -9,7 +9,7 @@
 
 use candle_core::Result;
 
-use super::matmul::{check, gemm_serial, View};
+use super::matmul::{gemm_serial, View};
 
 /// `x` rounded to the nearest bf16, ties to even, as its bits; a NaN stays a NaN.
 #[inline(always)]
@@ -30,37 +30,73 @@ pub(crate) fn round(x: f32) -> f32 {
     f32::from_bits(u32::from(to_bits(x)) << 16)
 }
 
-/// `dst (a.rows × b.cols, row-major) = [dst +] a·b` on the bf16 roundings of `a` and `b`, summed
-/// in f32, on this thread.
-pub(crate) fn gemm_serial_bf16(
-    dst: &mut [f32],
-    a: View<f32>,
-    b: View<f32>,
-    accumulate: bool,
-) -> Result<()> {
-    gemm_bf16(dst, a, b, accumulate, true)
+/// The right operand `b` of products `a·b` on bf16 roundings, rounded and packed once for all
+/// the blocks of rows that multiply it: `b`'s columns in AMX tiles where the CPU has AMX, else
+/// `b`'s roundings as f32 for gemm.
+pub(crate) struct Right {
+    rows: usize,
+    cols: usize,
+    form: Form,
 }
 
-/// [`gemm_serial_bf16`], on AMX only where `amx` says so and the CPU has it.
-fn gemm_bf16(
-    dst: &mut [f32],
-    a: View<f32>,
-    b: View<f32>,
-    accumulate: bool,
-    amx: bool,
-) -> Result<()> {
-    check("bf16 gemm", dst.len(), a, b)?;
+enum Form {
     #[cfg(target_arch = "x86_64")]
-    if let Some(tiles) = amx.then(super::amx::Tiles::configure).flatten() {
-        on_tiles(tiles, dst, a, b, accumulate);
-        return Ok(());
+    Tiles(Strips),
+    Rounded(Vec<f32>),
+}
+
+impl Right {
+    /// `b`, rounded and packed (over the kernels' threads).
+    pub(crate) fn new(b: View<f32>) -> Self {
+        Self::with(b, true)
     }
-    let (ra, rb) = (rounded(a), rounded(b));
-    let (ra, rb) = (
-        View::new(&ra, a.rows, a.cols),
-        View::new(&rb, b.rows, b.cols),
-    );
-    gemm_serial(dst, ra, rb, accumulate)
+
+    /// [`new`](Self::new), for AMX only where `amx` says so and the CPU has it.
+    fn with(b: View<f32>, amx: bool) -> Self {
+        let (rows, cols) = (b.rows, b.cols);
+        #[cfg(target_arch = "x86_64")]
+        if amx && super::amx::available() {
+            let form = Form::Tiles(Strips::pack_on(b.t(), true, super::threads::current()));
+            return Self { rows, cols, form };
+        }
+        let form = Form::Rounded(rounded(b));
+        Self { rows, cols, form }
+    }
+
+    /// `dst (a.rows × b.cols, row-major) = [dst +] a·b` on the bf16 roundings of `a` and `b`,
+    /// summed in f32, on this thread.
+    pub(crate) fn product(&self, dst: &mut [f32], a: View<f32>, accumulate: bool) -> Result<()> {
+        let (m, k, n) = (a.rows, a.cols, self.cols);
+        if k != self.rows || m.checked_mul(n) != Some(dst.len()) || !a.fits() {
+            candle_core::bail!(
+                "bf16 gemm: operands do not fit ({m}×{k} by {}×{n} into {})",
+                self.rows,
+                dst.len()
+            )
+        }
+        match &self.form {
+            #[cfg(target_arch = "x86_64")]
+            Form::Tiles(columns) => {
+                let Some(tiles) = super::amx::Tiles::configure() else {
+                    candle_core::bail!("bf16 gemm: AMX tiles packed, and AMX unavailable")
+                };
+                on_tiles(
+                    tiles,
+                    dst,
+                    &Strips::pack(a, false),
+                    columns,
+                    (m, n),
+                    accumulate,
+                );
+                Ok(())
+            }
+            Form::Rounded(b) => {
+                let a_rounded = rounded(a);
+                let (a, b) = (View::new(&a_rounded, m, k), View::new(b, k, n));
+                gemm_serial(dst, a, b, accumulate)
+            }
+        }
+    }
 }
 
 /// A view's values rounded to bf16 (and back to f32), row-major.
@@ -72,19 +108,18 @@ fn rounded(v: View<f32>) -> Vec<f32> {
     values
 }
 
-/// `dst = [dst +] a·b` on AMX: `a`'s rows and `b`'s columns packed into tiles, each 32×32 block
-/// of `dst` summed in the tile registers over the whole depth, then written out.
+/// `dst (m × n) = [dst +] a·b` on AMX, `a`'s rows and `b`'s columns packed in strips: each
+/// 32×32 block of `dst` summed in the tile registers over the whole depth, then written out.
 #[cfg(target_arch = "x86_64")]
 fn on_tiles(
     mut tiles: super::amx::Tiles,
     dst: &mut [f32],
-    a: View<f32>,
-    b: View<f32>,
+    rows: &Strips,
+    cols: &Strips,
+    (m, n): (usize, usize),
     accumulate: bool,
 ) {
     use super::amx::TILE;
-    let (m, n) = (a.rows, b.cols);
-    let (rows, cols) = (Strips::pack(a, false), Strips::pack(b.t(), true));
     let mut out = [0f32; 4 * TILE * TILE];
     for i in (0..rows.count).step_by(2) {
         for j in (0..cols.count).step_by(2) {
@@ -120,6 +155,41 @@ struct Strips {
     steps: usize,
 }
 
+/// At most this many buffers of tiles wait in [`SPARE`].
+#[cfg(target_arch = "x86_64")]
+const SPARES: usize = 8;
+
+/// Buffers of tiles that packed operands gave back when dropped, for the next ones: a training
+/// step packs the same sizes over and over, and fresh memory costs a page fault per page (the
+/// kernel zeroing each) — more than the packing itself.
+#[cfg(target_arch = "x86_64")]
+static SPARE: std::sync::Mutex<Vec<Vec<u32>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `len` values, spare if one waits; its values are whatever they were (packing
+/// writes every one).
+#[cfg(target_arch = "x86_64")]
+fn spare(len: usize) -> Vec<u32> {
+    let taken = SPARE.lock().map(|mut spare| spare.pop()).unwrap_or(None);
+    let mut tiles = taken.unwrap_or_default();
+    if tiles.len() > len {
+        tiles.truncate(len);
+    } else {
+        tiles.resize(len, 0);
+    }
+    tiles
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Drop for Strips {
+    fn drop(&mut self) {
+        if let Ok(mut spare) = SPARE.lock() {
+            if spare.len() < SPARES {
+                spare.push(std::mem::take(&mut self.tiles));
+            }
+        }
+    }
+}
+
 /// Two values rounded to bf16, side by side in one `u32` as the tiles hold them.
 #[inline(always)]
 fn pair(first: f32, second: f32) -> u32 {
@@ -136,67 +206,21 @@ impl Strips {
     /// neighbours in a row), down pairs of columns where they are not (a transposed view).
     /// Where that order is not the tile's, the 16 × 16 pairs are transposed on the way in.
     fn pack(v: View<f32>, vnni: bool) -> Self {
+        Self::pack_on(v, vnni, 1)
+    }
+
+    /// [`pack`](Self::pack), its strips split over `threads` of the kernels' threads.
+    fn pack_on(v: View<f32>, vnni: bool, threads: usize) -> Self {
         use super::amx::{DEPTH, TILE, TILE_LEN};
         let count = v.rows.div_ceil(2 * TILE) * 2;
         let steps = v.cols.div_ceil(DEPTH);
-        let mut tiles = vec![0u32; count * steps * TILE_LEN];
-        super::math::vectorized(
-            #[inline(always)]
-            || {
-                let mut pairs = [[0u32; TILE]; TILE];
-                for (i, tile) in tiles.chunks_exact_mut(TILE_LEN).enumerate() {
-                    let (r0, c0) = ((i / steps) * TILE, (i % steps) * DEPTH);
-                    let rows = TILE.min(v.rows.saturating_sub(r0));
-                    let cols = DEPTH.min(v.cols - c0);
-                    let at = |r: usize, c: usize| (r0 + r) * v.rs + (c0 + c) * v.cs;
-                    let by_rows = v.cs == 1;
-                    if rows == 0 {
-                        // The strip that pads the count to even.
-                        tile.fill(0);
-                        continue;
-                    }
-                    if rows < TILE || cols < DEPTH {
-                        pairs = [[0; TILE]; TILE];
-                    }
-                    if by_rows {
-                        // pairs[r][q]: row r's columns 2q, 2q + 1.
-                        for (r, out) in pairs.iter_mut().enumerate().take(rows) {
-                            let src = &v.data[at(r, 0)..at(r, 0) + cols];
-                            for (o, two) in out.iter_mut().zip(src.chunks_exact(2)) {
-                                *o = pair(two[0], two[1]);
-                            }
-                            if cols % 2 == 1 {
-                                out[cols / 2] = pair(src[cols - 1], 0.0);
-                            }
-                        }
-                    } else {
-                        // pairs[q][r]: columns 2q, 2q + 1 of row r.
-                        for (q, out) in pairs.iter_mut().enumerate().take(cols.div_ceil(2)) {
-                            let first = column(v, at(0, 2 * q), rows);
-                            let second = match 2 * q + 1 < cols {
-                                true => column(v, at(0, 2 * q + 1), rows),
-                                false => [0.0; TILE],
-                            };
-                            for ((o, &x), &y) in out.iter_mut().zip(&first).zip(&second) {
-                                *o = pair(x, y);
-                            }
-                        }
-                    }
-                    // The plain tile is [row][pair], the VNNI one [pair][row].
-                    if by_rows != vnni {
-                        for (t, p) in tile.iter_mut().zip(pairs.as_flattened()) {
-                            *t = *p;
-                        }
-                    } else {
-                        for (a, out) in tile.chunks_exact_mut(TILE).enumerate() {
-                            for (b, t) in out.iter_mut().enumerate() {
-                                *t = pairs[b][a];
-                            }
-                        }
-                    }
-                }
-            },
-        );
+        let mut tiles = spare(count * steps * TILE_LEN);
+        let strips = count.div_ceil(threads.max(1)).max(1);
+        let _ =
+            super::threads::for_each_chunk_mut(&mut tiles, strips * steps * TILE_LEN, |i, part| {
+                fill(part, i * strips, v, vnni, steps);
+                Ok::<(), ()>(())
+            });
         Self {
             tiles,
             count,
@@ -209,6 +233,83 @@ impl Strips {
         let len = self.steps * super::amx::TILE_LEN;
         &self.tiles[i * len..(i + 1) * len]
     }
+}
+
+/// Strips `first..` of `v` into `tiles` ([`Strips::pack`]), `steps` tiles a strip.
+///
+/// Along the strips' rows where `v`'s rows are contiguous; where its columns are, across the
+/// strips first, so that each column is read in order (one strip's 16 values of a column are one
+/// cache line, the next strip's the next line) rather than a line every few kilobytes.
+#[cfg(target_arch = "x86_64")]
+fn fill(tiles: &mut [u32], first: usize, v: View<f32>, vnni: bool, steps: usize) {
+    use super::amx::{DEPTH, TILE, TILE_LEN};
+    let strips = tiles.len() / (steps * TILE_LEN).max(1);
+    let order: Vec<(usize, usize)> = match v.cs == 1 {
+        true => (0..strips)
+            .flat_map(|s| (0..steps).map(move |t| (s, t)))
+            .collect(),
+        false => (0..steps)
+            .flat_map(|t| (0..strips).map(move |s| (s, t)))
+            .collect(),
+    };
+    super::math::vectorized(
+        #[inline(always)]
+        || {
+            let mut pairs = [[0u32; TILE]; TILE];
+            for &(s, t) in &order {
+                let tile = &mut tiles[(s * steps + t) * TILE_LEN..][..TILE_LEN];
+                let (r0, c0) = ((first + s) * TILE, t * DEPTH);
+                let rows = TILE.min(v.rows.saturating_sub(r0));
+                let cols = DEPTH.min(v.cols - c0);
+                let at = |r: usize, c: usize| (r0 + r) * v.rs + (c0 + c) * v.cs;
+                let by_rows = v.cs == 1;
+                if rows == 0 {
+                    // The strip that pads the count to even.
+                    tile.fill(0);
+                    continue;
+                }
+                if rows < TILE || cols < DEPTH {
+                    pairs = [[0; TILE]; TILE];
+                }
+                if by_rows {
+                    // pairs[r][q]: row r's columns 2q, 2q + 1 — 32 neighbours rounded
+                    // side by side are 16 pairs as they lie in memory.
+                    for (r, out) in pairs.iter_mut().enumerate().take(rows) {
+                        let src = &v.data[at(r, 0)..at(r, 0) + cols];
+                        let mut bits = [0u16; DEPTH];
+                        for (b, &x) in bits.iter_mut().zip(src) {
+                            *b = to_bits(x);
+                        }
+                        *out = bytemuck::cast(bits);
+                    }
+                } else {
+                    // pairs[q][r]: columns 2q, 2q + 1 of row r.
+                    for (q, out) in pairs.iter_mut().enumerate().take(cols.div_ceil(2)) {
+                        let first = column(v, at(0, 2 * q), rows);
+                        let second = match 2 * q + 1 < cols {
+                            true => column(v, at(0, 2 * q + 1), rows),
+                            false => [0.0; TILE],
+                        };
+                        for ((o, &x), &y) in out.iter_mut().zip(&first).zip(&second) {
+                            *o = pair(x, y);
+                        }
+                    }
+                }
+                // The plain tile is [row][pair], the VNNI one [pair][row].
+                if by_rows != vnni {
+                    for (t, p) in tile.iter_mut().zip(pairs.as_flattened()) {
+                        *t = *p;
+                    }
+                } else {
+                    for (a, out) in tile.chunks_exact_mut(TILE).enumerate() {
+                        for (b, t) in out.iter_mut().enumerate() {
+                            *t = pairs[b][a];
+                        }
+                    }
+                }
+            }
+        },
+    );
 }
 
 /// The first `rows` values of the column of `v` that starts at `start`, zeros after.
@@ -228,7 +329,7 @@ fn column(v: View<f32>, start: usize, rows: usize) -> [f32; 16] {
 
 #[cfg(test)]
 mod tests {
-    use super::{gemm_bf16, round, View};
+    use super::{round, Right, View};
 
     /// SplitMix64's values in [-1, 1): operands with every bit of an f32's mantissa in use.
     fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -287,7 +388,9 @@ mod tests {
                 let start = values(m * n, 3);
                 for (accumulate, amx) in [(false, true), (true, true), (false, false)] {
                     let mut dst = start.clone();
-                    gemm_bf16(&mut dst, va, vb, accumulate, amx).unwrap();
+                    Right::with(vb, amx)
+                        .product(&mut dst, va, accumulate)
+                        .unwrap();
                     for i in 0..m {
                         for j in 0..n {
                             let mut sum = if accumulate {

@@ -20,11 +20,11 @@ use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, DType, Device, Layout, Result, Shape, Tensor};
 
-use super::bf16::gemm_serial_bf16;
 use super::gelu::gelu_stock;
 use super::layer_op::{self, LayerOp};
 use super::math::{vectorized, Float};
-use super::matmul::{gemm_serial, matmul_by_rows, matmul_with, Product, View};
+use super::matmul::{gemm_serial, matmul_by_rows, View};
+use super::operand::{matmul_right, Right};
 use super::{dense, is_fusable, on_cpu, threads, values, DenseActivation, Precision};
 
 /// `x·wᵀ + b` over the last dimension, then the exact GELU where `gelu`: `(…, in) -> (…, out)`
@@ -128,7 +128,7 @@ fn rows_zip<T: Float>(out: &mut [T], z: &[T], n: usize, f: impl Fn(&mut [T], &[T
 
 /// `z = x·wᵀ + b` (`rows × out`), and with `gelu`, `gelu(z)` beside it.
 fn forward<T: Float>(
-    product: Product<T>,
+    precision: Precision,
     x: &[T],
     w: &[T],
     b: Option<&[T]>,
@@ -137,13 +137,14 @@ fn forward<T: Float>(
 ) -> Result<(Vec<T>, Option<Vec<T>>)> {
     let (xv, wv) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
     let mut z = vec![T::zero(); rows * n_out];
+    let wt = Right::new(wv.t(), precision)?;
     matmul_by_rows(&mut z, xv, wv.t(), |_, block, x_rows| {
         if let Some(b) = b {
             for row in block.chunks_exact_mut(n_out) {
                 row.copy_from_slice(b);
             }
         }
-        product(block, x_rows, wv.t(), b.is_some())
+        wt.product(block, x_rows, b.is_some())
     })?;
     if !gelu {
         return Ok((z, None));
@@ -167,7 +168,7 @@ type Gradients<T> = (Option<Vec<T>>, Vec<T>, Vec<T>);
 
 /// `(∂/∂x if wanted, ∂/∂w, ∂/∂b)` from `x`, `w`, `∂L/∂y` and, with the GELU, the kept `z`.
 fn backward<T: Float>(
-    product: Product<T>,
+    precision: Precision,
     x: &[T],
     w: &[T],
     z: Option<&[T]>,
@@ -199,20 +200,22 @@ fn backward<T: Float>(
     let (xv, wv) = (View::new(x, rows, n_in), View::new(w, n_out, n_in));
     let mut dw = vec![T::zero(); n_out * n_in];
     let mut dx = need_dx.then(|| vec![T::zero(); rows * n_in]);
-    match dx.as_deref_mut() {
+    match (dx.as_deref_mut(), precision) {
         // As the dense layer's backward: with threads to spare, one thread takes each product
-        // whole, so that neither packs an operand twice.
-        Some(dx) if threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
+        // whole, so that gemm packs neither operand twice.
+        (Some(dx), Precision::Full) if threads::current() > 1 && rows * n_in * n_out >= 1 << 18 => {
             let mut products = [&mut dw[..], dx];
             threads::for_each_chunk_mut(&mut products, 1, |i, out| match i {
-                0 => product(&mut out[0][..], d.t(), xv, false),
-                _ => product(&mut out[0][..], d, wv, false),
+                0 => gemm_serial(&mut out[0][..], d.t(), xv, false),
+                _ => gemm_serial(&mut out[0][..], d, wv, false),
             })?;
         }
-        dx => {
-            matmul_with(product, &mut dw, d.t(), xv, false)?;
+        // Otherwise one product after the other, each over the threads (a bf16 right operand
+        // is packed once, before the split).
+        (dx, _) => {
+            matmul_right(&mut dw, d.t(), &Right::new(xv, precision)?, false)?;
             if let Some(dx) = dx {
-                matmul_with(product, dx, d, wv, false)?;
+                matmul_right(dx, d, &Right::new(wv, precision)?, false)?;
             }
         }
     }
@@ -233,16 +236,6 @@ fn sizes(x: &Shape, w: &Shape) -> Result<(usize, usize, usize)> {
     Ok((rows, n_in, n_out))
 }
 
-impl Linear {
-    /// The f32 products' kernel: gemm, or bf16 roundings summed in f32.
-    fn product(&self) -> Product<f32> {
-        match self.precision {
-            Precision::Full => gemm_serial,
-            Precision::Bf16 => gemm_serial_bf16,
-        }
-    }
-}
-
 impl LayerOp for Linear {
     const NAME: &'static str = "linear";
 
@@ -258,13 +251,13 @@ impl LayerOp for Linear {
                 CpuStorage::F64(_) => {
                     let b = b.map(|b| values(b.0, b.1)).transpose()?;
                     let (x, w) = (values(x.0, x.1)?, values(w.0, w.1)?);
-                    let (z, y) = forward::<f64>(gemm_serial, x, w, b, sizes, gelu)?;
+                    let (z, y) = forward::<f64>(self.precision, x, w, b, sizes, gelu)?;
                     (CpuStorage::F64(z), y.map(CpuStorage::F64))
                 }
                 CpuStorage::F32(_) => {
                     let b = b.map(|b| values(b.0, b.1)).transpose()?;
                     let (x, w) = (values(x.0, x.1)?, values(w.0, w.1)?);
-                    let (z, y) = forward::<f32>(self.product(), x, w, b, sizes, gelu)?;
+                    let (z, y) = forward::<f32>(self.precision, x, w, b, sizes, gelu)?;
                     (CpuStorage::F32(z), y.map(CpuStorage::F32))
                 }
                 _ => candle_core::bail!("linear: only f32 and f64 are fused"),
@@ -300,7 +293,7 @@ impl LayerOp for Linear {
         let need_dx = x.track_op();
         on_cpu(&[x, w, &grad], "linear", |cpu| {
             fn run<T: Float>(
-                product: Product<T>,
+                precision: Precision,
                 cpu: &[(&CpuStorage, &Layout)],
                 z: Option<&CpuStorage>,
                 sizes: (usize, usize, usize),
@@ -310,7 +303,7 @@ impl LayerOp for Linear {
                 let [x, w, dy] = [cpu[0], cpu[1], cpu[2]].map(|(s, l)| values::<T>(s, l));
                 let (_, n_in, n_out) = sizes;
                 let z = z.map(|z| z.as_slice::<T>()).transpose()?;
-                let (dx, dw, db) = backward(product, x?, w?, z, dy?, sizes, need_dx)?;
+                let (dx, dw, db) = backward(precision, x?, w?, z, dy?, sizes, need_dx)?;
                 let dev = &Device::Cpu;
                 Ok((
                     dx.map(|dx| Tensor::from_vec(dx, x_shape, dev))
@@ -320,8 +313,8 @@ impl LayerOp for Linear {
                 ))
             }
             match x.dtype() {
-                DType::F64 => run::<f64>(gemm_serial, cpu, z, sizes, need_dx, x.shape()),
-                _ => run::<f32>(self.product(), cpu, z, sizes, need_dx, x.shape()),
+                DType::F64 => run::<f64>(self.precision, cpu, z, sizes, need_dx, x.shape()),
+                _ => run::<f32>(self.precision, cpu, z, sizes, need_dx, x.shape()),
             }
         })
     }

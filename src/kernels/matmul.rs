@@ -27,6 +27,17 @@ impl<'a, T> View<'a, T> {
         }
     }
 
+    /// The same shape and strides over no data, for another slice of the same layout.
+    pub(crate) fn cast<U>(self) -> View<'a, U> {
+        View {
+            data: &[],
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
     pub(crate) fn t(self) -> Self {
         Self {
             rows: self.cols,
@@ -39,7 +50,7 @@ impl<'a, T> View<'a, T> {
 
     /// Whether every element the view addresses lies inside `data` (counted without wrapping,
     /// with strides gemm can take as `isize`).
-    fn fits(&self) -> bool {
+    pub(crate) fn fits(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
             return true;
         }
@@ -62,19 +73,8 @@ pub(crate) fn matmul<T: Real>(
     b: View<T>,
     accumulate: bool,
 ) -> Result<()> {
-    matmul_with(gemm_serial, dst, a, b, accumulate)
-}
-
-/// [`matmul`] by `product` on each thread's block of rows.
-pub(crate) fn matmul_with<T: Real>(
-    product: Product<T>,
-    dst: &mut [T],
-    a: View<T>,
-    b: View<T>,
-    accumulate: bool,
-) -> Result<()> {
     matmul_by_rows(dst, a, b, |_, block, rows| {
-        product(block, rows, b, accumulate)
+        gemm_serial(block, rows, b, accumulate)
     })
 }
 
@@ -123,10 +123,6 @@ pub(crate) fn check<T>(what: &str, len: usize, a: View<T>, b: View<T>) -> Result
     }
     Ok(())
 }
-
-/// A single-threaded product `dst = [dst +] a·b`: [`gemm_serial`] in the operands' own
-/// precision, or [`gemm_serial_bf16`](super::bf16::gemm_serial_bf16) on their bf16 roundings.
-pub(crate) type Product<T> = fn(&mut [T], View<T>, View<T>, bool) -> Result<()>;
 
 /// One single-threaded gemm call: `dst = [dst +] a·b`, checked to stay inside every slice.
 pub(crate) fn gemm_serial<T: Real>(

@@ -32,6 +32,7 @@ pub mod linear;
 mod math;
 mod matmul;
 pub mod norm;
+mod operand;
 pub mod pool;
 pub mod sgd;
 pub mod sigmoid;
@@ -102,10 +103,20 @@ pub(crate) trait Real:
 {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
+    /// These values as f32s, where they are f32s (bf16 products take f32 operands).
+    fn f32s(values: &[Self]) -> Option<&[f32]> {
+        let _ = values;
+        None
+    }
+    /// These values as f32s to write, where they are f32s.
+    fn f32s_mut(values: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = values;
+        None
+    }
 }
 
 macro_rules! real {
-    ($t:ty) => {
+    ($t:ty { $($more:tt)* }) => {
         impl Real for $t {
             fn exp(self) -> Self {
                 <$t>::exp(self)
@@ -113,11 +124,19 @@ macro_rules! real {
             fn ln(self) -> Self {
                 <$t>::ln(self)
             }
+            $($more)*
         }
     };
 }
-real!(f32);
-real!(f64);
+real!(f32 {
+    fn f32s(values: &[f32]) -> Option<&[f32]> {
+        Some(values)
+    }
+    fn f32s_mut(values: &mut [f32]) -> Option<&mut [f32]> {
+        Some(values)
+    }
+});
+real!(f64 {});
 
 /// Whether the CPU kernels take these tensors: all on the CPU, all f32 or all f64.
 pub(crate) fn is_fusable(ts: &[&Tensor]) -> bool {
