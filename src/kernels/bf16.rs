@@ -242,6 +242,40 @@ impl Strips {
 /// cache line, the next strip's the next line) rather than a line every few kilobytes.
 #[cfg(target_arch = "x86_64")]
 fn fill(tiles: &mut [u32], first: usize, v: View<f32>, vnni: bool, steps: usize) {
+    use std::arch::is_x86_feature_detected as has;
+    if has!("avx512bf16") && has!("avx512bw") {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { fill_by_instructions(tiles, first, v, vnni, steps) };
+    }
+    super::math::vectorized(
+        #[inline(always)]
+        || fill_in::<false>(tiles, first, v, vnni, steps),
+    );
+}
+
+/// [`fill`] with AVX512-BF16's conversions: 32 values rounded by one instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16,avx2,avx")]
+unsafe fn fill_by_instructions(
+    tiles: &mut [u32],
+    first: usize,
+    v: View<f32>,
+    vnni: bool,
+    steps: usize,
+) {
+    fill_in::<true>(tiles, first, v, vnni, steps)
+}
+
+/// [`fill`]'s work; `BY_INSTRUCTIONS` only inside [`fill_by_instructions`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fill_in<const BY_INSTRUCTIONS: bool>(
+    tiles: &mut [u32],
+    first: usize,
+    v: View<f32>,
+    vnni: bool,
+    steps: usize,
+) {
     use super::amx::{DEPTH, TILE, TILE_LEN};
     let strips = tiles.len() / (steps * TILE_LEN).max(1);
     let order: Vec<(usize, usize)> = match v.cs == 1 {
@@ -252,64 +286,168 @@ fn fill(tiles: &mut [u32], first: usize, v: View<f32>, vnni: bool, steps: usize)
             .flat_map(|t| (0..strips).map(move |s| (s, t)))
             .collect(),
     };
-    super::math::vectorized(
-        #[inline(always)]
-        || {
-            let mut pairs = [[0u32; TILE]; TILE];
-            for &(s, t) in &order {
-                let tile = &mut tiles[(s * steps + t) * TILE_LEN..][..TILE_LEN];
-                let (r0, c0) = ((first + s) * TILE, t * DEPTH);
-                let rows = TILE.min(v.rows.saturating_sub(r0));
-                let cols = DEPTH.min(v.cols - c0);
-                let at = |r: usize, c: usize| (r0 + r) * v.rs + (c0 + c) * v.cs;
-                let by_rows = v.cs == 1;
-                if rows == 0 {
-                    // The strip that pads the count to even.
-                    tile.fill(0);
-                    continue;
-                }
-                if rows < TILE || cols < DEPTH {
-                    pairs = [[0; TILE]; TILE];
-                }
-                if by_rows {
-                    // pairs[r][q]: row r's columns 2q, 2q + 1 — 32 neighbours rounded
-                    // side by side are 16 pairs as they lie in memory.
-                    for (r, out) in pairs.iter_mut().enumerate().take(rows) {
-                        let src = &v.data[at(r, 0)..at(r, 0) + cols];
-                        let mut bits = [0u16; DEPTH];
-                        for (b, &x) in bits.iter_mut().zip(src) {
-                            *b = to_bits(x);
-                        }
-                        *out = bytemuck::cast(bits);
-                    }
-                } else {
-                    // pairs[q][r]: columns 2q, 2q + 1 of row r.
-                    for (q, out) in pairs.iter_mut().enumerate().take(cols.div_ceil(2)) {
-                        let first = column(v, at(0, 2 * q), rows);
-                        let second = match 2 * q + 1 < cols {
-                            true => column(v, at(0, 2 * q + 1), rows),
-                            false => [0.0; TILE],
-                        };
-                        for ((o, &x), &y) in out.iter_mut().zip(&first).zip(&second) {
-                            *o = pair(x, y);
-                        }
-                    }
-                }
-                // The plain tile is [row][pair], the VNNI one [pair][row].
-                if by_rows != vnni {
-                    for (t, p) in tile.iter_mut().zip(pairs.as_flattened()) {
-                        *t = *p;
-                    }
-                } else {
-                    for (a, out) in tile.chunks_exact_mut(TILE).enumerate() {
-                        for (b, t) in out.iter_mut().enumerate() {
-                            *t = pairs[b][a];
-                        }
-                    }
-                }
+    let mut pairs = [[0u32; TILE]; TILE];
+    for &(s, t) in &order {
+        let tile = &mut tiles[(s * steps + t) * TILE_LEN..][..TILE_LEN];
+        let (r0, c0) = ((first + s) * TILE, t * DEPTH);
+        let rows = TILE.min(v.rows.saturating_sub(r0));
+        let cols = DEPTH.min(v.cols - c0);
+        let at = |r: usize, c: usize| (r0 + r) * v.rs + (c0 + c) * v.cs;
+        let by_rows = v.cs == 1;
+        if rows == 0 {
+            // The strip that pads the count to even.
+            tile.fill(0);
+            continue;
+        }
+        if rows < TILE || cols < DEPTH {
+            pairs = [[0; TILE]; TILE];
+        }
+        if by_rows {
+            // pairs[r][q]: row r's columns 2q, 2q + 1.
+            for (r, out) in pairs.iter_mut().enumerate().take(rows) {
+                *out = row_pairs::<BY_INSTRUCTIONS>(&v.data[at(r, 0)..at(r, 0) + cols]);
             }
-        },
-    );
+        } else {
+            // pairs[q][r]: columns 2q, 2q + 1 of row r.
+            for (q, out) in pairs.iter_mut().enumerate().take(cols.div_ceil(2)) {
+                let first = column(v, at(0, 2 * q), rows);
+                let second = match 2 * q + 1 < cols {
+                    true => column(v, at(0, 2 * q + 1), rows),
+                    false => [0.0; TILE],
+                };
+                *out = column_pairs::<BY_INSTRUCTIONS>(&first, &second);
+            }
+        }
+        // The plain tile is [row][pair], the VNNI one [pair][row].
+        if by_rows != vnni {
+            for (t, p) in tile.iter_mut().zip(pairs.as_flattened()) {
+                *t = *p;
+            }
+        } else {
+            transpose::<BY_INSTRUCTIONS>(&pairs, tile);
+        }
+    }
+}
+
+/// `tile[a·16 + b] = pairs[b][a]`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose<const BY_INSTRUCTIONS: bool>(pairs: &[[u32; 16]; 16], tile: &mut [u32]) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_loadu_si512, _mm512_shuffle_i32x4 as lanes, _mm512_storeu_si512,
+        _mm512_unpackhi_epi32, _mm512_unpackhi_epi64, _mm512_unpacklo_epi32, _mm512_unpacklo_epi64,
+    };
+    assert_eq!(tile.len(), 256, "a tile is 16 × 16 pairs");
+    if !BY_INSTRUCTIONS {
+        for (a, out) in tile.chunks_exact_mut(16).enumerate() {
+            for (b, t) in out.iter_mut().enumerate() {
+                *t = pairs[b][a];
+            }
+        }
+        return;
+    }
+    // SAFETY: only inside `fill_by_instructions`, on a CPU with AVX-512; the loads read the 16
+    // rows of `pairs`, the stores write the 256 values of `tile` (checked above).
+    unsafe {
+        // Rows of 16 as vectors of four 128-bit lanes. Interleaving 32-bit and then 64-bit
+        // values of rows 4g..4g+3 leaves in u[4g + c]'s lane k column 4k + c of those rows;
+        // two rounds of lane shuffles (0x88 takes lanes 0 and 2 of each operand, 0xdd 1 and 3)
+        // gather each column's four lanes.
+        let mut u = [_mm512_loadu_si512(pairs[0].as_ptr().cast()); 16];
+        for g in 0..4 {
+            let row = |i: usize| _mm512_loadu_si512(pairs[4 * g + i].as_ptr().cast::<__m512i>());
+            let (lo01, hi01) = (
+                _mm512_unpacklo_epi32(row(0), row(1)),
+                _mm512_unpackhi_epi32(row(0), row(1)),
+            );
+            let (lo23, hi23) = (
+                _mm512_unpacklo_epi32(row(2), row(3)),
+                _mm512_unpackhi_epi32(row(2), row(3)),
+            );
+            u[4 * g] = _mm512_unpacklo_epi64(lo01, lo23);
+            u[4 * g + 1] = _mm512_unpackhi_epi64(lo01, lo23);
+            u[4 * g + 2] = _mm512_unpacklo_epi64(hi01, hi23);
+            u[4 * g + 3] = _mm512_unpackhi_epi64(hi01, hi23);
+        }
+        let out = tile.as_mut_ptr();
+        for c in 0..4 {
+            let (v, w) = (lanes::<0x88>(u[c], u[4 + c]), lanes::<0xdd>(u[c], u[4 + c]));
+            let (v2, w2) = (
+                lanes::<0x88>(u[8 + c], u[12 + c]),
+                lanes::<0xdd>(u[8 + c], u[12 + c]),
+            );
+            let columns = [
+                (c, lanes::<0x88>(v, v2)),
+                (4 + c, lanes::<0x88>(w, w2)),
+                (8 + c, lanes::<0xdd>(v, v2)),
+                (12 + c, lanes::<0xdd>(w, w2)),
+            ];
+            for (j, column) in columns {
+                _mm512_storeu_si512(out.add(16 * j).cast(), column);
+            }
+        }
+    }
+}
+
+/// Up to 32 neighbours of a row rounded to bf16, as the 16 pairs they make in memory (zeros
+/// past the end).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn row_pairs<const BY_INSTRUCTIONS: bool>(src: &[f32]) -> [u32; 16] {
+    use std::arch::x86_64::{__m512bh, _mm512_cvtne2ps_pbh, _mm512_loadu_ps};
+    if let (true, Ok(src)) = (BY_INSTRUCTIONS, <&[f32; 32]>::try_from(src)) {
+        // SAFETY: only inside `fill_by_instructions`, on a CPU with AVX512-BF16; the loads
+        // read the 32 values of `src`. VCVTNE2PS2BF16 rounds to nearest, ties to even, as
+        // `to_bits` (it reads subnormals as zero, as the tiles' products do anyway); the
+        // second operand fills the low half.
+        return unsafe {
+            let (lo, hi) = (
+                _mm512_loadu_ps(src.as_ptr()),
+                _mm512_loadu_ps(src[16..].as_ptr()),
+            );
+            std::mem::transmute::<__m512bh, [u32; 16]>(_mm512_cvtne2ps_pbh(hi, lo))
+        };
+    }
+    let mut bits = [0u16; 32];
+    for (b, &x) in bits.iter_mut().zip(src) {
+        *b = to_bits(x);
+    }
+    bytemuck::cast(bits)
+}
+
+/// `first[r]` and `second[r]` rounded to bf16, paired.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn column_pairs<const BY_INSTRUCTIONS: bool>(first: &[f32; 16], second: &[f32; 16]) -> [u32; 16] {
+    use std::arch::x86_64::{
+        __m512bh, __m512i, _mm512_cvtne2ps_pbh, _mm512_loadu_epi16, _mm512_loadu_ps,
+        _mm512_permutexvar_epi16,
+    };
+    /// Lane `2r` from the first half (`first`'s roundings), lane `2r + 1` from the second.
+    const INTERLEAVE: [i16; 32] = {
+        let mut lanes = [0i16; 32];
+        let mut r = 0;
+        while r < 16 {
+            lanes[2 * r] = r as i16;
+            lanes[2 * r + 1] = 16 + r as i16;
+            r += 1;
+        }
+        lanes
+    };
+    if BY_INSTRUCTIONS {
+        // SAFETY: only inside `fill_by_instructions`, on a CPU with AVX512-BF16 and -BW; the
+        // loads read the 16 values of each array and the 32 lanes of `INTERLEAVE`.
+        return unsafe {
+            let (x, y) = (
+                _mm512_loadu_ps(first.as_ptr()),
+                _mm512_loadu_ps(second.as_ptr()),
+            );
+            let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(y, x));
+            let order = _mm512_loadu_epi16(INTERLEAVE.as_ptr());
+            std::mem::transmute::<__m512i, [u32; 16]>(_mm512_permutexvar_epi16(order, both))
+        };
+    }
+    std::array::from_fn(|r| pair(first[r], second[r]))
 }
 
 /// The first `rows` values of the column of `v` that starts at `start`, zeros after.
@@ -360,6 +498,41 @@ mod tests {
         assert_eq!(round(f32::MAX), f32::INFINITY);
         assert_eq!(round(f32::NEG_INFINITY), f32::NEG_INFINITY);
         assert!(round(f32::NAN).is_nan());
+    }
+
+    /// Packing by AVX512-BF16's instructions (rounding, pairing, transposing) gives the bits of
+    /// the scalar rounding, for rows and transposed views, in both tile orders, with partial
+    /// tiles. On a CPU without those instructions there is nothing to compare, and it says so.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn packing_by_instructions_equals_the_scalar_rounding() {
+        use super::super::amx::{DEPTH, TILE, TILE_LEN};
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx512bf16") && has!("avx512bw")) {
+            eprintln!("no AVX512-BF16 here: the scalar packing alone runs");
+            return;
+        }
+        for (rows, cols) in [(17, 33), (48, 64), (5, 1), (32, 95)] {
+            let data = values(rows * cols, 9);
+            let views = [
+                View::new(&data, rows, cols),
+                View::new(&data, cols, rows).t(),
+            ];
+            for (v, vnni) in views.into_iter().flat_map(|v| [(v, false), (v, true)]) {
+                let strips = v.rows.div_ceil(2 * TILE) * 2;
+                let steps = v.cols.div_ceil(DEPTH);
+                let mut scalar = vec![1u32; strips * steps * TILE_LEN];
+                let mut by_instructions = vec![2u32; scalar.len()];
+                super::fill_in::<false>(&mut scalar, 0, v, vnni, steps);
+                // SAFETY: the CPU has the features (checked above).
+                unsafe { super::fill_by_instructions(&mut by_instructions, 0, v, vnni, steps) };
+                assert!(
+                    scalar == by_instructions,
+                    "{rows}×{cols}, {}, vnni {vnni}",
+                    v.cs
+                );
+            }
+        }
     }
 
     /// The bf16 product against a float64 loop over the same roundings: every product of two
