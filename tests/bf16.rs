@@ -183,8 +183,10 @@ fn a_bf16_gpt_on_the_fused_kernels_equals_the_stock_ops_on_the_same_roundings() 
 
 /// `nn train --dtype bf16` on a text: the validation loss of every evaluation within 0.05
 /// nats of the f32 run's from the same seed (and falling as that one does); the checkpoint
-/// keeps f32 weights (the optimizer's master copy) and says its products ran in bf16; and 20
-/// steps resumed from it without `--dtype` equal 40 steps in one run, byte for byte.
+/// keeps f32 weights (the optimizer's master copy; `nn export` writes them as they are) and says
+/// its products ran in bf16; 20 steps
+/// resumed from it without `--dtype` equal 40 steps in one run, byte for byte; resumed with
+/// `--dtype f32` it goes on in f32, and its next checkpoint says so.
 #[test]
 fn bf16_training_follows_f32_and_resumes_bit_for_bit() {
     let dir = scratch("bf16-train");
@@ -237,6 +239,18 @@ fn bf16_training_follows_f32_and_resumes_bit_for_bit() {
 
     let header = json_header(&whole);
     assert_eq!(header["transformer.wte.weight"]["dtype"], "F32");
+    let exported = dir.join("exported.safetensors");
+    ok(&[
+        "export",
+        "--model",
+        whole.to_str().unwrap(),
+        "--output",
+        exported.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        json_header(&exported)["transformer.wte.weight"]["dtype"],
+        "F32"
+    );
     let description: serde_json::Value =
         serde_json::from_str(header["__metadata__"]["simple-nn"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -257,13 +271,45 @@ fn bf16_training_follows_f32_and_resumes_bit_for_bit() {
         "--save",
         part.to_str().unwrap(),
     ]);
-    assert!(resumed.contains("bf16 on cpu"), "{resumed}");
+    assert!(
+        resumed.contains("bf16 products of f32 weights on cpu"),
+        "{resumed}"
+    );
     assert!(!resumed.contains('→'), "{resumed}");
     let (a, b) = (
         std::fs::read(&whole).unwrap(),
         std::fs::read(&part).unwrap(),
     );
     assert!(a == b, "20 + 20 bf16 steps wrote another file than 40");
+    // Resumed with --dtype f32, the products are f32's, and the checkpoint says so.
+    let switched = ok(&[
+        "train",
+        "--resume",
+        part.to_str().unwrap(),
+        "--data",
+        &data,
+        "--steps",
+        "50",
+        "--dtype",
+        "f32",
+        "--save",
+        part.to_str().unwrap(),
+    ]);
+    assert!(switched.contains("f32 on cpu"), "{switched}");
+    assert!(
+        switched.contains("bf16 → f32: the products now multiply"),
+        "{switched}"
+    );
+    let description: serde_json::Value = serde_json::from_str(
+        json_header(&part)["__metadata__"]["simple-nn"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        description["gpt"]["config"]["precision"], "full",
+        "{description}"
+    );
     let metrics = dir.join("m.json");
     ok(&[
         "eval",

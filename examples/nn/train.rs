@@ -137,7 +137,7 @@ pub(super) fn train(args: TrainArgs) -> Result<ExitCode> {
     args.save.as_deref().map(io::check_model_path).transpose()?;
     args.plot.as_deref().map(plot::check_path).transpose()?;
     let resume = args.resume.as_deref();
-    let dtype = (args.run_on.dtype.or(resume.and_then(io::saved_dtype))).unwrap_or(DType::F32);
+    let dtype = (args.run_on.dtype.or(resume.and_then(io::resumed_dtype))).unwrap_or(DType::F32);
     let dev = args.run_on.device.open_for(dtype)?;
     let a = &args;
     let asked = Asked {
@@ -173,7 +173,11 @@ pub(super) fn train(args: TrainArgs) -> Result<ExitCode> {
     };
     run.training.fit.progress = true;
     let on = device::name(&dev);
-    println!("simple-nn nn: {run}, on {data}, {} on {on}", dtype.as_str());
+    let numbers = match run.spec.bf16_products() {
+        true => "bf16 products of f32 weights",
+        false => dtype.as_str(),
+    };
+    println!("simple-nn nn: {run}, on {data}, {numbers} on {on}");
     let nothing = args.save.is_none().then(|| run.keeps_nothing_line(resume));
     run.notes
         .iter()

@@ -11,8 +11,8 @@ pub mod weights;
 
 pub use export::{export, Exported};
 pub use model::{
-    check_model_path, last_beside, load_model, load_trainable, save_checkpoint, save_model,
-    saved_dtype, ModelSpec, Training,
+    check_model_path, last_beside, load_model, load_trainable, resumed_dtype, save_checkpoint,
+    save_model, saved_bf16_products, saved_dtype, ModelSpec, Training,
 };
 
 /// A shape as `(3, 4)`, the way numpy writes it.

@@ -368,6 +368,18 @@ impl ModelSpec {
         }
     }
 
+    /// A GPT's products from now on in `precision` (what its next checkpoint records).
+    fn set_precision(&mut self, precision: Precision) {
+        if let Some(text) = self.gpt.as_mut() {
+            text.config.precision = precision;
+        }
+    }
+
+    /// Whether this is a GPT whose projections multiply bf16 roundings of f32 weights.
+    pub fn bf16_products(&self) -> bool {
+        (self.gpt.as_ref()).is_some_and(|text| text.config.precision == Precision::Bf16)
+    }
+
     /// The model its description builds from `vb`'s variables, on `kernels` (a GPT's
     /// projections in `precision`); its dropout masks are drawn from `seed`.
     pub fn build(
@@ -504,7 +516,8 @@ pub fn save_checkpoint(
 pub fn load_model(path: &Path, dtype: DType, dev: &Device) -> Result<(ModelSpec, Network)> {
     let kernels = Kernels::default();
     let (dtype, precision) = stored(path, dtype, dev, kernels);
-    let (spec, parameters, _) = read_model(path, dtype, dev)?;
+    let (mut spec, parameters, _) = read_model(path, dtype, dev)?;
+    spec.set_precision(precision);
     let vb = VarBuilder::from_tensors(parameters, dtype, dev);
     let model = spec.build(vb, 0, (kernels, precision))?;
     Ok((spec, model))
@@ -529,7 +542,8 @@ pub fn load_trainable(
     dev: &Device,
 ) -> Result<(ModelSpec, Network, VarMap, OptimizerState)> {
     let (dtype, precision) = stored(path, dtype, dev, kernels);
-    let (spec, parameters, mut optimizer) = read_model(path, dtype, dev)?;
+    let (mut spec, parameters, mut optimizer) = read_model(path, dtype, dev)?;
+    spec.set_precision(precision);
     let varmap = VarMap::new();
     {
         let mut vars = varmap
@@ -554,11 +568,6 @@ pub fn load_trainable(
 /// The dtype the parameters of the model file at `path` are stored in, read from the file's
 /// header alone; `None` where the file cannot tell (loading it then says why).
 pub fn saved_dtype(path: &Path) -> Option<DType> {
-    let gpt = saved_description(path).and_then(|spec| spec.gpt);
-    if gpt.is_some_and(|text| text.config.precision == Precision::Bf16) {
-        // f32 weights whose products ran in bf16: the run was asked for bf16.
-        return Some(DType::BF16);
-    }
     let header = header(path)?;
     let dtype = (header.iter())
         .filter(|(name, _)| *name != "__metadata__" && !name.starts_with(OPTIMIZER))
@@ -569,6 +578,21 @@ pub fn saved_dtype(path: &Path) -> Option<DType> {
         "BF16" => Some(DType::BF16),
         "F16" => Some(DType::F16),
         _ => None,
+    }
+}
+
+/// Whether the model file at `path` is a GPT whose products ran on bf16 roundings of its f32
+/// weights (`--dtype bf16` on the CPU), read from its header alone.
+pub fn saved_bf16_products(path: &Path) -> bool {
+    saved_description(path).is_some_and(|spec| spec.bf16_products())
+}
+
+/// The dtype a run resumed from the model file at `path` goes on in unless told otherwise: bf16
+/// where its products ran in bf16 (on f32 weights), else the dtype its weights are stored in.
+pub fn resumed_dtype(path: &Path) -> Option<DType> {
+    match saved_bf16_products(path) {
+        true => Some(DType::BF16),
+        false => saved_dtype(path),
     }
 }
 

@@ -146,9 +146,13 @@ impl Run {
             (None, _) => return Err(context(candle_core::Error::Msg(format!("the model is a network of layers, which trains on rows of samples, not on --data {data}: give it the data it was trained on")))),
         }
         let mut plan = asked.resumed_training(&spec).map_err(context)?;
-        if let Some(saved) = io::saved_dtype(path).filter(|d| *d != dtype) {
+        if let Some(saved) = io::resumed_dtype(path).filter(|d| *d != dtype) {
+            let what = match io::saved_bf16_products(path) {
+                true => "the products now multiply the f32 weights as they are",
+                false => "the saved weights are converted",
+            };
             plan.notes.push(format!(
-                "{} → {}: the saved weights are converted (a resumed run repeats an uninterrupted one only in the dtype it was saved in)",
+                "{} → {}: {what} (a resumed run repeats an uninterrupted one only in the dtype it was saved in)",
                 saved.as_str(),
                 dtype.as_str()
             ));
