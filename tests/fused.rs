@@ -189,3 +189,54 @@ fn fused_training_tracks_stock_training_for_60000_steps() {
         assert_eq!(common::values(&output), [0.0, 1.0, 1.0, 0.0, 0.0]);
     }
 }
+
+/// The whole network and its loss as one node against the three nodes it replaces (two fused
+/// layers and the fused loss): the same loss, prediction and gradients bit for bit, f64 and
+/// f32, on the article's rows and on 17 random rows of a wider net; the gradient of the data
+/// only where the data asks for one. Shapes that do not fit are refused by the per-layer ops.
+#[test]
+fn the_network_as_one_node_equals_its_three_nodes_bit_for_bit() {
+    let (xs, ys) = article();
+    let cases = [
+        (xs, ys, 4),
+        (
+            random(&[17, 6], 3, DType::F64),
+            random(&[17, 2], 4, DType::F64).affine(0.5, 0.5).unwrap(),
+            9,
+        ),
+    ];
+    for (xs, ys, hidden) in cases {
+        for dtype in [DType::F64, DType::F32] {
+            let (xs, ys) = (xs.to_dtype(dtype).unwrap(), ys.to_dtype(dtype).unwrap());
+            let (n_in, n_out) = (xs.dim(1).unwrap(), ys.dim(1).unwrap());
+            let w0 = Var::from_tensor(&random(&[hidden, n_in], 5, dtype)).unwrap();
+            let w1 = Var::from_tensor(&random(&[n_out, hidden], 6, dtype)).unwrap();
+            let x = Var::from_tensor(&xs).unwrap();
+            let (loss, prediction) = fused::sigmoid_net_loss(&x, &w0, &w1, &ys).unwrap();
+            let grads = loss.backward().unwrap();
+            let three =
+                fused::linear_sigmoid(&fused::linear_sigmoid(&x, &w0).unwrap(), &w1).unwrap();
+            let three_loss = fused::half_sse(&three, &ys).unwrap();
+            let three_grads = three_loss.backward().unwrap();
+            let bits = |t: &Tensor| {
+                common::values(t)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&loss), bits(&three_loss), "{dtype:?} loss");
+            assert_eq!(bits(&prediction), bits(&three), "{dtype:?} prediction");
+            for (name, v) in [("∂x", &x), ("∂w0", &w0), ("∂w1", &w1)] {
+                let (one, three) = (grads.get(v).unwrap(), three_grads.get(v).unwrap());
+                assert_eq!(bits(one), bits(three), "{dtype:?} {name}");
+            }
+            // Data needs no gradient: none is made for it.
+            let (loss, _) = fused::sigmoid_net_loss(&xs, &w0, &w1, &ys).unwrap();
+            let grads = loss.backward().unwrap();
+            assert!(grads.get(&xs).is_none() && grads.get(&w0).is_some());
+        }
+    }
+    let (xs, ys) = article();
+    let w0 = random(&[4, 2], 1, DType::F64);
+    assert!(fused::sigmoid_net_loss(&xs, &w0, &random(&[1, 4], 2, DType::F64), &ys).is_err());
+}

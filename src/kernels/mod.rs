@@ -8,6 +8,7 @@
 //!
 //! - [`sigmoid`]: the tutorial's layer `σ(x·wᵀ)`, its loss `½·Σ(ŷ − y)²`, and the
 //!   hand-written deltas on the same kernels;
+//! - [`sigmoid_net`]: the tutorial's whole network and its loss as one node;
 //! - [`dense`](mod@dense): `act(x·wᵀ + b)` on gemm, and softmax cross-entropy;
 //! - [`conv`]: `act(conv2d(x, w) + b)` as im2col and gemm, forward and backward, with the
 //!   max-pool that follows it where there is one;
@@ -36,6 +37,7 @@ mod operand;
 pub mod pool;
 pub mod sgd;
 pub mod sigmoid;
+pub mod sigmoid_net;
 pub mod subnormal;
 pub mod threads;
 mod tiles;
@@ -46,6 +48,7 @@ pub use dropout::dropout;
 pub use pool::max_pool;
 pub use sgd::FusedSgd;
 pub use sigmoid::{half_sse, linear_sigmoid, manual_step};
+pub use sigmoid_net::sigmoid_net_loss;
 pub use subnormal::flush_subnormals;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor, WithDType};

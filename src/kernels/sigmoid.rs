@@ -63,15 +63,6 @@ impl CustomOp2 for LinearSigmoid {
             }
             .bt());
         }
-        fn forward<T: Real>(x: &[T], w: &[T], n_in: usize, n_out: usize) -> Vec<T> {
-            let mut out = Vec::with_capacity(x.len() / n_in.max(1) * n_out);
-            for xi in x.chunks_exact(n_in) {
-                for wj in w.chunks_exact(n_in) {
-                    out.push(sigmoid(dot(xi, wj)));
-                }
-            }
-            out
-        }
         let storage = match (x, w) {
             (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(forward(
                 values(x, x_layout)?,
@@ -144,6 +135,17 @@ pub fn linear_sigmoid_backward(
     }
 }
 
+/// `σ(x·wᵀ)` for `x` of rows of `n_in` and `w` `(n_out, n_in)`, row-major.
+pub(super) fn forward<T: Real>(x: &[T], w: &[T], n_in: usize, n_out: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(x.len() / n_in.max(1) * n_out);
+    for xi in x.chunks_exact(n_in) {
+        for wj in w.chunks_exact(n_in) {
+            out.push(sigmoid(dot(xi, wj)));
+        }
+    }
+    out
+}
+
 /// [`backward`] on CPU storages, its results as CPU tensors.
 fn backward_tensors<T: Real>(
     [x, w, s, grad]: [(&CpuStorage, &Layout); 4],
@@ -165,7 +167,7 @@ fn backward_tensors<T: Real>(
 }
 
 /// `delta = grad·s·(1 − s)`, then `∂/∂w = deltaᵀ·x` and, if asked, `∂/∂x = delta·w`.
-fn backward<T: Real>(
+pub(super) fn backward<T: Real>(
     x: &[T],
     w: &[T],
     s: &[T],
@@ -207,6 +209,15 @@ fn sigmoid<T: Real>(z: T) -> T {
     T::one() / ((T::zero() - z).exp() + T::one())
 }
 
+/// `½·Σ(p − y)²`.
+pub(super) fn half_sse_of<T: Real>(p: &[T], y: &[T]) -> T {
+    let sum = p.iter().zip(y).fold(T::zero(), |acc, (&p, &y)| {
+        let e = p - y;
+        acc + e * e
+    });
+    sum * T::from_f64(0.5)
+}
+
 /// The tutorial's loss `½·Σ(ŷ − y)²` as one op; its backward gives `ŷ − y` (times the incoming gradient).
 pub fn half_sse(prediction: &Tensor, ys: &Tensor) -> Result<Tensor> {
     if !is_fusable(&[prediction, ys]) || prediction.dims() != ys.dims() {
@@ -231,20 +242,15 @@ impl CustomOp2 for HalfSse {
         y: &CpuStorage,
         y_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        fn loss<T: Real>(p: &[T], y: &[T]) -> Vec<T> {
-            let sum = p.iter().zip(y).fold(T::zero(), |acc, (&p, &y)| {
-                let e = p - y;
-                acc + e * e
-            });
-            vec![sum * T::from_f64(0.5)]
-        }
         let storage = match (p, y) {
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                CpuStorage::F64(loss(values(p, p_layout)?, values(y, y_layout)?))
-            }
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(loss(values(p, p_layout)?, values(y, y_layout)?))
-            }
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(vec![half_sse_of(
+                values(p, p_layout)?,
+                values(y, y_layout)?,
+            )]),
+            (CpuStorage::F32(_), CpuStorage::F32(_)) => CpuStorage::F32(vec![half_sse_of(
+                values(p, p_layout)?,
+                values(y, y_layout)?,
+            )]),
             _ => candle_core::bail!("half-sse needs predictions and labels of one float dtype"),
         };
         Ok((storage, Shape::from(())))

@@ -284,6 +284,24 @@ impl Mlp {
             .compute_on(output, targets, self.config.kernels)
     }
 
+    /// `(loss, prediction)` of `xs` against `ys` as one node ([`kernels::sigmoid_net_loss`])
+    /// where the network is the tutorial's kind on the fused kernels: two bias-free sigmoid
+    /// layers and `½·Σ(ŷ − y)²`. `None` for any other network: it runs [`forward`](Module::forward)
+    /// and [`loss`](Self::loss).
+    pub fn fused_net_loss(&self, xs: &Tensor, ys: &Tensor) -> Result<Option<(Tensor, Tensor)>> {
+        let c = &self.config;
+        let sigmoid =
+            |l: &Dense| l.activation == Some(Activation::Sigmoid) && l.linear.bias().is_none();
+        let tutorial = c.kernels == Kernels::Fused && c.loss == Loss::HalfSse;
+        match &self.layers[..] {
+            [first, second] if tutorial && sigmoid(first) && sigmoid(second) => {
+                let (w0, w1) = (first.linear.weight(), second.linear.weight());
+                kernels::sigmoid_net_loss(xs, w0, w1, ys).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The weights in the tutorial's layout: `w_i`, shape `(in, out)`, is layer `i`'s weight transposed.
     pub fn tutorial_weights(&self) -> Result<Vec<Tensor>> {
         self.layers

@@ -121,6 +121,10 @@ impl Trainer {
                 return Ok(prediction.detach());
             }
             (Mode::Autograd, Sgd::Fused(sgd)) => {
+                if let Some((loss, prediction)) = self.mlp.fused_net_loss(xs, ys)? {
+                    sgd.backward_step(&loss)?;
+                    return Ok(prediction);
+                }
                 let prediction = self.mlp.forward(xs)?;
                 sgd.backward_step(&self.mlp.loss(&prediction, ys)?)?;
                 return Ok(prediction.detach());
