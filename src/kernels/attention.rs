@@ -23,24 +23,51 @@ use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor, D};
 
+use super::bf16::Right;
+use super::linear::{bf16_backward, bf16_forward};
 use super::math::{dot, vectorized, Float};
+use super::matmul::View;
 use super::tiles::{self, Rows};
-use super::{is_fusable, on_cpu, threads, values};
+use super::{is_fusable, on_cpu, threads, values, Precision};
 
 /// Causal self-attention of `qkv` `(b, t, 3c)` with `n_head` heads: `(b, t, 3c) -> (b, t, c)`.
 pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
+    causal_attention_in(qkv, n_head, Precision::Full)
+}
+
+/// [`causal_attention`] with its four products (`q·kᵀ`, `p·v` and, in the backward, `∂y·vᵀ`,
+/// `∂s·k`, `∂sᵀ·q`, `pᵀ·∂y`) in `precision`: in bf16 each reads the bf16 roundings of its
+/// operands and sums in f32 ([`bf16`](super::bf16)), the softmax staying f32 (bf16 takes f32).
+pub fn causal_attention_in(qkv: &Tensor, n_head: usize, precision: Precision) -> Result<Tensor> {
     dims(qkv.shape(), n_head)?;
+    if precision == Precision::Bf16 && qkv.dtype() != DType::F32 {
+        fail!(
+            "attention: bf16 products round f32 operands, and these are {}: give the model f32 weights",
+            qkv.dtype().as_str()
+        )
+    }
     if !is_fusable(&[qkv]) {
-        return causal_attention_stock(qkv, n_head);
+        return causal_attention_stock_in(qkv, n_head, precision);
     }
     qkv.contiguous()?.apply_op1(Attention {
         n_head,
+        precision,
         lse: OnceLock::new(),
     })
 }
 
 /// The same attention in candle's stock ops: `(b, t, 3c) -> (b, t, c)`.
 pub fn causal_attention_stock(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
+    causal_attention_stock_in(qkv, n_head, Precision::Full)
+}
+
+/// [`causal_attention_stock`] with its products in `precision`, rounded as the fused op's are
+/// ([`stock_product`](super::linear::stock_product)'s roundings).
+pub fn causal_attention_stock_in(
+    qkv: &Tensor,
+    n_head: usize,
+    precision: Precision,
+) -> Result<Tensor> {
     let (b, t, c, d) = dims(qkv.shape(), n_head)?;
     let heads = |i: usize| -> Result<Tensor> {
         qkv.narrow(2, i * c, c)?
@@ -49,7 +76,11 @@ pub fn causal_attention_stock(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
             .contiguous()
     };
     let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-    let scores = (q.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?;
+    let product = |a: &Tensor, b: &Tensor| match precision {
+        Precision::Full => a.matmul(b),
+        Precision::Bf16 => bf16_backward(&bf16_forward(a)?.matmul(&bf16_forward(b)?)?),
+    };
+    let scores = (product(&q, &k.t()?.contiguous()?)? / (d as f64).sqrt())?;
     let mask: Vec<f32> = (0..t * t)
         .map(|n| {
             if n % t > n / t {
@@ -63,7 +94,7 @@ pub fn causal_attention_stock(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
         .to_dtype(qkv.dtype())?
         .to_device(qkv.device())?;
     let weights = candle_nn::ops::softmax(&scores.broadcast_add(&mask)?, D::Minus1)?;
-    weights.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))
+    product(&weights, &v)?.transpose(1, 2)?.reshape((b, t, c))
 }
 
 /// `(b, t, c, d)` of a packed `qkv` of shape `(b, t, 3c)` with `n_head` heads of `d` features.
@@ -80,6 +111,7 @@ fn dims(shape: &Shape, n_head: usize) -> Result<(usize, usize, usize, usize)> {
 
 struct Attention {
     n_head: usize,
+    precision: Precision,
     /// Per sequence, head and query: `log Σ_j e^(s_ij)`, left by the forward for the backward.
     lse: OnceLock<CpuStorage>,
 }
@@ -148,22 +180,7 @@ fn forward_sequence<T: Float>(qkv: &[T], z: Sizes, y: &mut [T], lse: &mut [T]) {
         scores(qkv, z, h, &kt, &mut p);
         for i in 0..z.t {
             let row = &mut p[i * z.t..][..block_end(i & !3, z.t)];
-            let (kept, masked) = row.split_at_mut(i + 1);
-            let mut max = kept[0] * scale;
-            for v in kept.iter_mut() {
-                *v *= scale;
-                max = if *v > max { *v } else { max };
-            }
-            for v in kept.iter_mut() {
-                *v = (*v - max).exp_fast();
-            }
-            let sum = super::math::sum(kept);
-            lse[h * z.t + i] = max + sum.ln();
-            let inv = T::one() / sum;
-            for v in kept.iter_mut() {
-                *v *= inv;
-            }
-            masked.fill(T::zero());
+            lse[h * z.t + i] = softmax_row(row, i, scale);
         }
         let v = Rows {
             data: &qkv[z.at(0, 2, h)..],
@@ -172,6 +189,97 @@ fn forward_sequence<T: Float>(qkv: &[T], z: Sizes, y: &mut [T], lse: &mut [T]) {
         let p = Rows { data: &p, ld: z.t };
         let out = &mut y[h * z.d..];
         tiles::product::<T, false>(out, z.c, p, v, z.t, |_| z.d, |r0| 0..block_end(r0, z.t));
+    }
+}
+
+/// Query `i`'s row of scores made its weights, in place: `softmax(row[..=i]·scale)`, zeros after
+/// (the masked keys); returns `log Σ_j e^(s_ij)`.
+#[inline(always)]
+fn softmax_row<T: Float>(row: &mut [T], i: usize, scale: T) -> T {
+    let (kept, masked) = row.split_at_mut(i + 1);
+    let mut max = kept[0] * scale;
+    for v in kept.iter_mut() {
+        *v *= scale;
+        max = if *v > max { *v } else { max };
+    }
+    for v in kept.iter_mut() {
+        *v = (*v - max).exp_fast();
+    }
+    let sum = super::math::sum(kept);
+    let inv = T::one() / sum;
+    for v in kept.iter_mut() {
+        *v *= inv;
+    }
+    masked.fill(T::zero());
+    max + sum.ln()
+}
+
+/// Head `h`'s queries (`part` 0), keys (1) or values (2) of a sequence's `qkv`, `t × d`.
+fn head(qkv: &[f32], z: Sizes, part: usize, h: usize) -> View<'_, f32> {
+    View {
+        rs: 3 * z.c,
+        ..View::new(&qkv[z.at(0, part, h)..], z.t, z.d)
+    }
+}
+
+/// `out (t × d) = a·b` in bf16, written to the columns of head `h` of rows `ld` apart in `dst`.
+fn product_into(dst: &mut [f32], ld: usize, h: usize, z: Sizes, a: View<f32>, b: View<f32>) {
+    let mut out = vec![0f32; z.t * z.d];
+    // The views are built inside their slices, of sizes that fit: the product cannot refuse.
+    let _ = Right::serial(b).product(&mut out, a, false);
+    for (row, o) in dst.chunks_mut(ld).zip(out.chunks_exact(z.d)) {
+        row[h * z.d..][..z.d].copy_from_slice(o);
+    }
+}
+
+/// [`forward_sequence`] with bf16 products: all `t × t` scores by one product (the masked ones
+/// computed and dropped; AMX's tiles are cheaper than skipping them), then `p·v`.
+fn forward_sequence_bf16(qkv: &[f32], z: Sizes, y: &mut [f32], lse: &mut [f32]) {
+    let scale = 1.0 / (z.d as f32).sqrt();
+    let mut p = vec![0f32; z.t * z.t];
+    for h in 0..z.h {
+        let (q, k) = (head(qkv, z, 0, h), head(qkv, z, 1, h));
+        let _ = Right::serial(k.t()).product(&mut p, q, false);
+        for (i, row) in p.chunks_exact_mut(z.t).enumerate() {
+            lse[h * z.t + i] = softmax_row(row, i, scale);
+        }
+        product_into(y, z.c, h, z, View::new(&p, z.t, z.t), head(qkv, z, 2, h));
+    }
+}
+
+/// [`backward_sequence`] with bf16 products, each over all `t × t` positions (the weights and
+/// their gradient zero above the diagonal), and the softmax's `Σ_j p_ij·∂p_ij` summed as it
+/// stands: `∂y_i·y_i` equals it only for exact products.
+fn backward_sequence_bf16(qkv: &[f32], dy: &[f32], lse: &[f32], z: Sizes, dqkv: &mut [f32]) {
+    let scale = 1.0 / (z.d as f32).sqrt();
+    let (mut p, mut ds) = (vec![0f32; z.t * z.t], vec![0f32; z.t * z.t]);
+    for h in 0..z.h {
+        let (q, k, v) = (head(qkv, z, 0, h), head(qkv, z, 1, h), head(qkv, z, 2, h));
+        let dy_h = View {
+            rs: z.c,
+            ..View::new(&dy[h * z.d..], z.t, z.d)
+        };
+        let _ = Right::serial(k.t()).product(&mut p, q, false);
+        let _ = Right::serial(v.t()).product(&mut ds, dy_h, false);
+        for i in 0..z.t {
+            let (p, ds) = (&mut p[i * z.t..][..z.t], &mut ds[i * z.t..][..z.t]);
+            let lse = lse[h * z.t + i];
+            for p in &mut p[..=i] {
+                *p = (*p * scale - lse).exp_fast();
+            }
+            // Σ_j p_ij·∂p_ij itself: with rounded products it is no longer ∂y_i·y_i.
+            let p_dp = dot(&p[..=i], &ds[..=i]);
+            for (p, ds) in p[..=i].iter().zip(ds[..=i].iter_mut()) {
+                *ds = *p * (*ds - p_dp) * scale;
+            }
+            p[i + 1..].fill(0.0);
+            ds[i + 1..].fill(0.0);
+        }
+        let (p, ds) = (View::new(&p, z.t, z.t), View::new(&ds, z.t, z.t));
+        let ld3 = 3 * z.c;
+        product_into(dqkv, ld3, h, z, ds, k);
+        product_into(&mut dqkv[z.c..], ld3, h, z, ds.t(), q);
+        product_into(&mut dqkv[2 * z.c..], ld3, h, z, p.t(), dy_h);
     }
 }
 
@@ -247,7 +355,7 @@ struct Sequence<'a, T> {
     lse: &'a mut [T],
 }
 
-fn forward<T: Float>(qkv: &[T], b: usize, z: Sizes) -> (Vec<T>, Vec<T>) {
+fn forward<T: Float>(qkv: &[T], b: usize, z: Sizes, precision: Precision) -> (Vec<T>, Vec<T>) {
     let mut y = vec![T::zero(); b * z.t * z.c];
     let mut lse = vec![T::zero(); b * z.h * z.t];
     let mut tasks: Vec<Sequence<T>> = y
@@ -257,32 +365,46 @@ fn forward<T: Float>(qkv: &[T], b: usize, z: Sizes) -> (Vec<T>, Vec<T>) {
         .collect();
     let _ = threads::for_each_chunk_mut(&mut tasks, 1, |n, task| {
         let Sequence { out, lse } = &mut task[0];
-        vectorized(
-            #[inline(always)]
-            || forward_sequence(&qkv[n * z.t * 3 * z.c..][..z.t * 3 * z.c], z, out, lse),
-        );
+        let qkv = &qkv[n * z.t * 3 * z.c..][..z.t * 3 * z.c];
+        match (precision, T::f32s(qkv), T::f32s_mut(out), T::f32s_mut(lse)) {
+            (Precision::Bf16, Some(qkv), Some(out), Some(lse)) => vectorized(
+                #[inline(always)]
+                || forward_sequence_bf16(qkv, z, out, lse),
+            ),
+            _ => vectorized(
+                #[inline(always)]
+                || forward_sequence(qkv, z, out, lse),
+            ),
+        }
         Ok::<(), ()>(())
     });
     (y, lse)
 }
 
-fn backward<T: Float>(qkv: &[T], y: &[T], dy: &[T], lse: &[T], z: Sizes) -> Vec<T> {
+fn backward<T: Float>(
+    qkv: &[T],
+    y: &[T],
+    dy: &[T],
+    lse: &[T],
+    z: Sizes,
+    precision: Precision,
+) -> Vec<T> {
     let mut dqkv = vec![T::zero(); qkv.len()];
     let (n_in, n_out, n_lse) = (z.t * 3 * z.c, z.t * z.c, z.h * z.t);
     let _ = threads::for_each_chunk_mut(&mut dqkv, n_in, |n, dqkv| {
-        vectorized(
-            #[inline(always)]
-            || {
-                backward_sequence(
-                    &qkv[n * n_in..][..n_in],
-                    &y[n * n_out..][..n_out],
-                    &dy[n * n_out..][..n_out],
-                    &lse[n * n_lse..][..n_lse],
-                    z,
-                    dqkv,
-                )
-            },
-        );
+        let (qkv, y) = (&qkv[n * n_in..][..n_in], &y[n * n_out..][..n_out]);
+        let (dy, lse) = (&dy[n * n_out..][..n_out], &lse[n * n_lse..][..n_lse]);
+        let f32s = (T::f32s(qkv), T::f32s(dy), T::f32s(lse));
+        match (precision, f32s, T::f32s_mut(dqkv)) {
+            (Precision::Bf16, (Some(qkv), Some(dy), Some(lse)), Some(dqkv)) => vectorized(
+                #[inline(always)]
+                || backward_sequence_bf16(qkv, dy, lse, z, dqkv),
+            ),
+            _ => vectorized(
+                #[inline(always)]
+                || backward_sequence(qkv, y, dy, lse, z, dqkv),
+            ),
+        }
         Ok::<(), ()>(())
     });
     dqkv
@@ -312,11 +434,11 @@ impl CustomOp1 for Attention {
         let (b, z) = self.sizes(layout.shape())?;
         let (out, lse) = match storage {
             CpuStorage::F64(_) => {
-                let (y, lse) = forward::<f64>(values(storage, layout)?, b, z);
+                let (y, lse) = forward::<f64>(values(storage, layout)?, b, z, self.precision);
                 (CpuStorage::F64(y), CpuStorage::F64(lse))
             }
             CpuStorage::F32(_) => {
-                let (y, lse) = forward::<f32>(values(storage, layout)?, b, z);
+                let (y, lse) = forward::<f32>(values(storage, layout)?, b, z, self.precision);
                 (CpuStorage::F32(y), CpuStorage::F32(lse))
             }
             _ => candle_core::bail!("attention: only f32 and f64 are fused"),
@@ -343,6 +465,7 @@ impl CustomOp1 for Attention {
                         values(g, gl)?,
                         lse.as_slice()?,
                         z,
+                        self.precision,
                     ),
                     qkv.shape(),
                     &Device::Cpu,
@@ -354,6 +477,7 @@ impl CustomOp1 for Attention {
                         values(g, gl)?,
                         lse.as_slice()?,
                         z,
+                        self.precision,
                     ),
                     qkv.shape(),
                     &Device::Cpu,

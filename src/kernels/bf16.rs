@@ -48,17 +48,23 @@ enum Form {
 impl Right {
     /// `b`, rounded and packed (over the kernels' threads).
     pub(crate) fn new(b: View<f32>) -> Self {
-        Self::with(b, true)
+        Self::with(b, true, super::threads::current())
     }
 
-    /// [`new`](Self::new), for AMX only where `amx` says so and the CPU has it.
-    fn with(b: View<f32>, amx: bool) -> Self {
+    /// `b`, rounded and packed on this thread: for products inside a task of a split already.
+    pub(crate) fn serial(b: View<f32>) -> Self {
+        Self::with(b, true, 1)
+    }
+
+    /// `b` packed on `threads` threads; for AMX only where `amx` says so and the CPU has it.
+    fn with(b: View<f32>, amx: bool, threads: usize) -> Self {
         let (rows, cols) = (b.rows, b.cols);
         #[cfg(target_arch = "x86_64")]
         if amx && super::amx::available() {
-            let form = Form::Tiles(Strips::pack_on(b.t(), true, super::threads::current()));
+            let form = Form::Tiles(Strips::pack_on(b.t(), true, threads));
             return Self { rows, cols, form };
         }
+        let _ = threads;
         let form = Form::Rounded(rounded(b));
         Self { rows, cols, form }
     }
@@ -561,7 +567,7 @@ mod tests {
                 let start = values(m * n, 3);
                 for (accumulate, amx) in [(false, true), (true, true), (false, false)] {
                     let mut dst = start.clone();
-                    Right::with(vb, amx)
+                    Right::with(vb, amx, 2)
                         .product(&mut dst, va, accumulate)
                         .unwrap();
                     for i in 0..m {

@@ -89,13 +89,13 @@ pub fn stock_product(x: &Tensor, w: &Tensor, precision: Precision) -> Result<Ten
 }
 
 /// `t` rounded to bf16 (in f32) in the forward pass; its gradient passes back whole.
-fn bf16_forward(t: &Tensor) -> Result<Tensor> {
+pub(crate) fn bf16_forward(t: &Tensor) -> Result<Tensor> {
     // t + (r − t) is r exactly: r − t is exact, r and t being so close.
     t + (round_trip(t)? - t)?.detach()
 }
 
 /// `t` itself in the forward pass; its gradient rounded to bf16 in the backward.
-fn bf16_backward(t: &Tensor) -> Result<Tensor> {
+pub(crate) fn bf16_backward(t: &Tensor) -> Result<Tensor> {
     // r − (r − t) is t exactly; only r is differentiated, and a cast's backward casts the
     // gradient back: to bf16, then to f32.
     let r = round_trip(t)?;

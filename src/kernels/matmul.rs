@@ -113,7 +113,7 @@ pub(crate) fn matmul_by_rows<T: Real>(
 
 /// Checks that `a·b` is defined, fills `len` elements, and that both views stay inside their
 /// slices; `what` names the product in the error.
-pub(crate) fn check<T>(what: &str, len: usize, a: View<T>, b: View<T>) -> Result<()> {
+fn check<T>(what: &str, len: usize, a: View<T>, b: View<T>) -> Result<()> {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     if b.rows != k || m.checked_mul(n) != Some(len) || !a.fits() || !b.fits() {
         candle_core::bail!(

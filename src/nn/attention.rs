@@ -8,7 +8,7 @@ use candle_nn::VarBuilder;
 use super::dropout::Dropout;
 use super::gpt_config::GptConfig;
 use super::projection::Projection;
-use crate::kernels::{attention, Kernels};
+use crate::kernels::{attention, Kernels, Precision};
 
 /// `c_proj(attention(c_attn(x)))`: `(b, t, c) -> (b, t, c)`.
 #[derive(Debug, Clone)]
@@ -17,6 +17,7 @@ pub struct CausalSelfAttention {
     c_proj: Projection,
     n_head: usize,
     kernels: Kernels,
+    precision: Precision,
 }
 
 impl CausalSelfAttention {
@@ -32,6 +33,7 @@ impl CausalSelfAttention {
             c_proj: Projection::new(c, c, bias, on, vb.pp("c_proj"))?,
             n_head: config.n_head,
             kernels: config.kernels,
+            precision: config.precision,
         })
     }
 
@@ -39,8 +41,10 @@ impl CausalSelfAttention {
     pub fn forward_t(&self, xs: &Tensor, train: bool, dropout: &Dropout) -> Result<Tensor> {
         let qkv = self.c_attn.forward(xs)?;
         let ys = match self.kernels {
-            Kernels::Fused => attention::causal_attention(&qkv, self.n_head)?,
-            Kernels::Stock => attention::causal_attention_stock(&qkv, self.n_head)?,
+            Kernels::Fused => attention::causal_attention_in(&qkv, self.n_head, self.precision)?,
+            Kernels::Stock => {
+                attention::causal_attention_stock_in(&qkv, self.n_head, self.precision)?
+            }
         };
         dropout.apply(&self.c_proj.forward(&ys)?, train)
     }
