@@ -37,7 +37,7 @@ pub fn causal_attention(qkv: &Tensor, n_head: usize) -> Result<Tensor> {
 
 /// [`causal_attention`] with its four products (`q·kᵀ`, `p·v` and, in the backward, `∂y·vᵀ`,
 /// `∂s·k`, `∂sᵀ·q`, `pᵀ·∂y`) in `precision`: in bf16 each reads the bf16 roundings of its
-/// operands and sums in f32 ([`bf16`](super::bf16)), the softmax staying f32 (bf16 takes f32).
+/// operands and sums in f32 ([`Precision::Bf16`]), the softmax staying f32 (bf16 takes f32).
 pub fn causal_attention_in(qkv: &Tensor, n_head: usize, precision: Precision) -> Result<Tensor> {
     dims(qkv.shape(), n_head)?;
     if precision == Precision::Bf16 && qkv.dtype() != DType::F32 {

@@ -13,7 +13,7 @@
 //! [`gelu_stock`] after it.
 //!
 //! With [`Precision::Bf16`] all three products read bf16 roundings of their operands (`x`, `w`
-//! and `∂z`) and sum in f32 ([`bf16`](super::bf16)); the bias, the GELU and the gradients stay
+//! and `∂z`) and sum in f32 ([`Precision::Bf16`]); the bias, the GELU and the gradients stay
 //! f32.
 
 use std::sync::OnceLock;
