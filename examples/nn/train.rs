@@ -205,6 +205,11 @@ fn train_on(args: TrainArgs, ranks: Ranks) -> Result<ExitCode> {
         None => Run::new(data, &asked, args.kernels, dtype, &dev)?,
     };
     run.on_ranks(ranks)?;
+    // On GPUs the ranks sum their gradients through NCCL.
+    #[cfg(feature = "nccl")]
+    if ranks.is_parallel() && dev.is_cuda() {
+        simple_nn::dist::nccl::join(ranks, &dev)?;
+    }
     run.training.fit.progress = ranks.is_root();
     let on = device::name(&dev);
     let many = (ranks.is_parallel()).then(|| format!(", {} ranks", ranks.size()));

@@ -21,6 +21,11 @@ pub fn sum_gradients(
     weight: f64,
     scalars: &mut [f64],
 ) -> Result<()> {
+    // Gradients on a GPU of an NCCL group are summed there (a group of one rank included).
+    #[cfg(feature = "nccl")]
+    if super::nccl::joined() && vars.first().is_some_and(|v| v.device().is_cuda()) {
+        return on_gpus(ranks, grads, vars, weight, scalars);
+    }
     if !ranks.is_parallel() {
         return Ok(());
     }
@@ -40,6 +45,41 @@ pub fn sum_gradients(
             ranks.sum_f32(&mut flat);
             put_back(grads, vars, &counts, &offsets, &flat)?;
         }
+    }
+    scalars.copy_from_slice(&counts[vars.len()..]);
+    Ok(())
+}
+
+/// [`sum_gradients`] through NCCL: the gradients, weighted, joined on the GPU into one tensor,
+/// summed by one NCCL all-reduce and cut apart again; the counts and `scalars` through MPI.
+#[cfg(feature = "nccl")]
+fn on_gpus(
+    ranks: Ranks,
+    grads: &mut GradStore,
+    vars: &[Var],
+    weight: f64,
+    scalars: &mut [f64],
+) -> Result<()> {
+    let mut counts: Vec<f64> = (vars.iter())
+        .map(|v| f64::from(u8::from(grads.get(v).is_some())))
+        .chain(scalars.iter().copied())
+        .collect();
+    ranks.sum(&mut counts);
+    let parts = (vars.iter())
+        .map(|v| match grads.get(v) {
+            Some(g) => (g * weight)?.flatten_all(),
+            None => Tensor::zeros(v.elem_count(), v.dtype(), v.device()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let summed = super::nccl::sum(&Tensor::cat(&parts, 0)?)?;
+    let mut offset = 0;
+    for (i, var) in vars.iter().enumerate() {
+        let n = var.elem_count();
+        if counts[i] > 0.0 {
+            let sum = summed.narrow(0, offset, n)?.reshape(var.shape())?;
+            grads.insert(var.as_tensor(), sum);
+        }
+        offset += n;
     }
     scalars.copy_from_slice(&counts[vars.len()..]);
     Ok(())

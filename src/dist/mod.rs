@@ -11,6 +11,8 @@
 
 mod agree;
 mod gradients;
+#[cfg(feature = "nccl")]
+pub mod nccl;
 mod ranks;
 mod session;
 mod shared;
