@@ -7,10 +7,16 @@ fn world() -> SimpleCommunicator {
     SimpleCommunicator::world()
 }
 
-/// This process's rank and the world's size.
-pub(super) fn world_ranks() -> (usize, usize) {
+/// This process's rank, the world's size, and how many of the world's ranks share this host
+/// (`MPI_Comm_split_type` by shared memory).
+pub(super) fn world_ranks() -> (usize, usize, usize) {
     let world = world();
-    (world.rank() as usize, world.size() as usize)
+    let host = world.split_shared(world.rank());
+    (
+        world.rank() as usize,
+        world.size() as usize,
+        host.size() as usize,
+    )
 }
 
 /// Sums `xs` over the ranks, in place (`MPI_Allreduce`).

@@ -13,6 +13,8 @@ use super::calls;
 pub struct Ranks {
     rank: usize,
     size: usize,
+    /// How many of the ranks run on this host (this one included).
+    on_host: usize,
 }
 
 impl Default for Ranks {
@@ -24,16 +26,24 @@ impl Default for Ranks {
 impl Ranks {
     /// A single process: rank 0 of 1.
     pub fn single() -> Self {
-        Self { rank: 0, size: 1 }
+        Self {
+            rank: 0,
+            size: 1,
+            on_host: 1,
+        }
     }
 
-    /// Rank `rank` of `size`, as MPI's world says.
+    /// Rank `rank` of `size`, `on_host` of them on this host, as MPI's world says.
     #[cfg(feature = "mpi")]
-    pub(super) fn new(rank: usize, size: usize) -> Result<Self> {
-        if size == 0 || rank >= size {
-            fail!("MPI says this is rank {rank} of {size}: start the program with mpirun -np N")
+    pub(super) fn new(rank: usize, size: usize, on_host: usize) -> Result<Self> {
+        if size == 0 || rank >= size || !(1..=size).contains(&on_host) {
+            fail!("MPI says this is rank {rank} of {size}, {on_host} on this host: start the program with mpirun -np N")
         }
-        Ok(Self { rank, size })
+        Ok(Self {
+            rank,
+            size,
+            on_host,
+        })
     }
 
     /// This process's rank, from 0.
@@ -44,6 +54,11 @@ impl Ranks {
     /// How many ranks train the model.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// How many ranks run on this host, this one included (they share its cores).
+    pub fn on_host(&self) -> usize {
+        self.on_host
     }
 
     /// Whether this is rank 0, the one that prints and writes.

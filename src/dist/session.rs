@@ -24,8 +24,8 @@ impl Session {
             else {
                 fail!("MPI was initialized twice: start one session per process")
             };
-            let (rank, size) = super::calls::world_ranks();
-            let ranks = Ranks::new(rank, size)?;
+            let (rank, size, on_host) = super::calls::world_ranks();
+            let ranks = Ranks::new(rank, size, on_host)?;
             Ok(Self {
                 ranks,
                 _universe: Some(universe),

@@ -443,9 +443,12 @@ impl<'a> Learner<'a> {
         // The next batches' rows are gathered on a thread of their own while this one trains,
         // two ahead at most, where a core is spare or the rows come from disk (their tensors
         // are made here: candle's worker pool does not take work from two threads at once).
-        // On two cores that both train, the loader only got in the way of the kernels' threads.
+        // On two cores that both train, the loader only got in the way of the kernels' threads;
+        // so it did beside another rank on the same cores (two ranks of one thread on two cores
+        // trained at half the speed with their loaders, MPI's waits spinning).
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let prefetch = train.is_streamed() || crate::kernels::threads::current() < cores;
+        let busy = crate::kernels::threads::current() * self.ranks.on_host();
+        let prefetch = train.is_streamed() || busy < cores;
         let (done, todo, ranks) = (self.batches_done, &batches, self.ranks);
         // This rank's rows of a global batch (all of them, in one process).
         let mine = move |indices: &'_ [usize]| -> Vec<usize> {
