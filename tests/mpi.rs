@@ -34,13 +34,20 @@ fn mpirun(np: usize) -> Command {
     cmd
 }
 
-/// `mpirun -np N nn ARGS`, run to its end.
+/// `mpirun -np N nn ARGS`, run to its end; where it succeeded, its first line says it ran on N
+/// ranks (an `nn` built without the feature would run N separate trainings).
 fn ranks(np: usize, args: &[&str]) -> Output {
-    mpirun(np)
+    let out = mpirun(np)
         .arg(common::example("nn"))
         .args(args)
         .output()
-        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() || stdout.contains(&format!(", {np} ranks")),
+        "nn ran as separate processes: build it with `cargo build --release --features mpi --example nn` before these tests\n{stdout}"
+    );
+    out
 }
 
 /// The model description a checkpoint holds.
@@ -120,6 +127,27 @@ fn two_ranks_train_an_mlp_as_one_process_does() {
     };
     assert_eq!(steps(&alone), steps(&together), "{alone}\n{together}");
     assert_eq!(steps(&together).len(), 2, "{together}");
+}
+
+#[test]
+fn two_ranks_train_without_validation_rows_as_one_process_does() {
+    one_and_two(
+        "mpi-no-valid",
+        &[
+            "--data",
+            "spirals:60",
+            "--valid-fraction",
+            "0",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "7",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+        ],
+    );
 }
 
 #[test]
@@ -258,10 +286,61 @@ fn ranks_that_differ_in_configuration_or_data_are_refused_in_one_line() {
         "--threads",
         "1",
     ]);
-    assert!(
-        line.starts_with("error: rank 1 of 2 has another data than rank 0: train rows is "),
-        "{line}"
-    );
+    let data =
+        "error: rank 1 of 2 has another data than rank 0: train rows is 92 there, 90 on rank 0;";
+    assert!(line.starts_with(data), "{line}");
+}
+
+#[test]
+fn ranks_that_resume_different_weights_are_refused_in_one_line() {
+    let dir = scratch("mpi-other-model");
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    ok(&[
+        "train",
+        "--data",
+        "spirals:50",
+        "--steps",
+        "2",
+        "--threads",
+        "1",
+        "--save",
+        a,
+    ]);
+    // The same checkpoint but for the lowest bit of its first stored value.
+    let mut bytes = std::fs::read(a).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header] ^= 1;
+    std::fs::write(b, bytes).unwrap();
+    let nn = common::example("nn");
+    let resume = |model: &str| {
+        [
+            "train",
+            "--resume",
+            model,
+            "--data",
+            "spirals:50",
+            "--steps",
+            "4",
+            "--threads",
+            "1",
+        ]
+        .map(String::from)
+    };
+    let out = mpirun(1)
+        .arg(&nn)
+        .args(resume(a))
+        .args([":", "-np", "1"])
+        .arg(&nn)
+        .args(resume(b))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(ours.len(), 1, "{stderr}");
+    let model = "error: rank 1 of 2 has another model than rank 0: ";
+    assert!(ours[0].starts_with(model), "{stderr}");
 }
 
 /// The processes whose environment holds `marker` (a variable this test gave mpirun to pass

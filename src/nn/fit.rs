@@ -366,7 +366,8 @@ impl<'a> Learner<'a> {
         };
         let mut scalars = [value * weight, f64::from(u8::from(stop()))];
         dist::sum_gradients(self.ranks, &mut grads, &self.vars, weight, &mut scalars)?;
-        diverged(scalars[0])?;
+        // Every rank sees the same sum, and fails alike: rank 0 says so.
+        diverged(scalars[0]).map_err(|e| dist::Shared::error(crate::error::message(&e)))?;
         if let Some(max) = self.config.grad_clip {
             clip_grad_norm(&mut grads, &self.vars, max)?;
         }

@@ -60,7 +60,8 @@ impl Run {
         Ok(match &self.data {
             Data::Samples { train, valid } => {
                 let mut bytes = Vec::new();
-                for part in [train, valid] {
+                // Up to SAMPLED_ROWS rows of each part, from its first to its last.
+                for part in [train, valid].into_iter().filter(|p| !p.is_empty()) {
                     let n = part.len();
                     let k = n.min(SAMPLED_ROWS);
                     let rows: Vec<usize> = (0..k).map(|i| i * (n - 1) / (k - 1).max(1)).collect();
