@@ -19,6 +19,17 @@ use candle_core::{Device, Tensor};
 use common::nn::{ok, succeeded};
 use common::{max_abs_diff, scratch};
 
+/// One MPI job at a time: two at once spin on the same cores (Open MPI's ranks poll while they
+/// wait), and a job's ranks that get no core in time are killed by `mpirun` as it ends the job.
+static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`ONE_JOB`] for the rest of the test (a failed test's poison does not stop the next).
+fn one_job() -> std::sync::MutexGuard<'static, ()> {
+    ONE_JOB
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// `mpirun` with what running it in a container or CI needs: as root (Open MPI refuses root
 /// unless told), more ranks than cores (`--oversubscribe`).
 fn mpirun(np: usize) -> Command {
@@ -100,6 +111,7 @@ fn one_and_two(test: &str, flags: &[&str]) -> (PathBuf, PathBuf, String, String)
 
 #[test]
 fn two_ranks_train_an_mlp_as_one_process_does() {
+    let _job = one_job();
     // 360 training rows in batches of 33: shares of 16 and 17 rows, and the epoch's last batch
     // (30 rows) within the 20 steps; AdamW, clipped.
     let (_, _, alone, together) = one_and_two(
@@ -131,6 +143,7 @@ fn two_ranks_train_an_mlp_as_one_process_does() {
 
 #[test]
 fn two_ranks_train_without_validation_rows_as_one_process_does() {
+    let _job = one_job();
     one_and_two(
         "mpi-no-valid",
         &[
@@ -152,6 +165,7 @@ fn two_ranks_train_without_validation_rows_as_one_process_does() {
 
 #[test]
 fn two_ranks_train_a_conv_net_as_one_process_does() {
+    let _job = one_job();
     let dir = scratch("mpi-conv-data");
     // 108 training images in batches of 11: shares of 5 and 6, the last batch's of 4 and 5.
     common::write_quadrants(&dir, 120, 8, 8);
@@ -175,6 +189,7 @@ fn two_ranks_train_a_conv_net_as_one_process_does() {
 
 #[test]
 fn two_ranks_train_a_gpt_as_one_process_does() {
+    let _job = one_job();
     let dir = scratch("mpi-gpt-data");
     let (text, _) = common::text::write_text(&dir, "t.txt", 3000);
     one_and_two(
@@ -196,6 +211,7 @@ fn two_ranks_train_a_gpt_as_one_process_does() {
 
 #[test]
 fn a_run_resumes_on_another_number_of_ranks_as_if_it_had_not_stopped() {
+    let _job = one_job();
     let dir = scratch("mpi-resume");
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let flags = [
@@ -249,6 +265,7 @@ fn a_run_resumes_on_another_number_of_ranks_as_if_it_had_not_stopped() {
 
 #[test]
 fn ranks_that_differ_in_configuration_or_data_are_refused_in_one_line() {
+    let _job = one_job();
     let nn = common::example("nn");
     let nn = nn.to_str().unwrap();
     let base = [
@@ -293,6 +310,7 @@ fn ranks_that_differ_in_configuration_or_data_are_refused_in_one_line() {
 
 #[test]
 fn ranks_that_resume_different_weights_are_refused_in_one_line() {
+    let _job = one_job();
     let dir = scratch("mpi-other-model");
     let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
@@ -374,6 +392,7 @@ fn wait_for(path: &Path) {
 
 #[test]
 fn a_killed_rank_ends_the_others_within_30_s_naming_it_and_the_checkpoint_stays_whole() {
+    let _job = one_job();
     let dir = scratch("mpi-killed");
     let save = dir.join("m.safetensors");
     let marker = format!("SIMPLE_NN_TEST={}", std::process::id());
@@ -433,6 +452,7 @@ fn a_killed_rank_ends_the_others_within_30_s_naming_it_and_the_checkpoint_stays_
 
 #[test]
 fn ctrl_c_through_mpirun_saves_once_and_the_run_resumes() {
+    let _job = one_job();
     use std::io::Read;
     let dir = scratch("mpi-ctrl-c");
     let save = dir.join("m.safetensors");
@@ -447,7 +467,7 @@ fn ctrl_c_through_mpirun_saves_once_and_the_run_resumes() {
             "--steps",
             "100000",
             "--eval-every",
-            "20",
+            "500",
             "--batch-size",
             "8",
             "--threads",
@@ -458,6 +478,8 @@ fn ctrl_c_through_mpirun_saves_once_and_the_run_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // A checkpoint every 500 steps, and a line: Open MPI's mpirun, ending the job on SIGINT,
+    // drops output it has not passed on yet, which a line every few steps can leave it.
     wait_for(&save);
     // SAFETY: kill only sends a signal to mpirun's process id.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);

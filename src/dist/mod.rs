@@ -27,5 +27,5 @@ mod calls;
 pub use agree::{fingerprint, first_difference};
 pub use gradients::sum_gradients;
 pub use ranks::Ranks;
-pub use session::Session;
+pub use session::{Session, LAUNCHERS};
 pub use shared::Shared;
