@@ -102,6 +102,8 @@ fn one_and_two(test: &str, flags: &[&str]) -> (PathBuf, PathBuf, String, String)
     );
     let together = succeeded(&out);
     let diff = farthest(&one, &two);
+    // Shown with --nocapture: the README's table quotes it.
+    eprintln!("{test}: two ranks {diff:e} away from one process");
     assert!(
         diff < 1e-12,
         "two ranks ended {diff} away from one process:\n{together}"
@@ -257,6 +259,7 @@ fn a_run_resumes_on_another_number_of_ranks_as_if_it_had_not_stopped() {
     then(3, "14");
     then(1, "20");
     let diff = farthest(&dir.join("one.safetensors"), &dir.join("part.safetensors"));
+    eprintln!("resumed over 2, 3 and 1 ranks: {diff:e} away from one process");
     assert!(
         diff < 1e-12,
         "resumed over 2, 3 and 1 ranks, {diff} away from one process"
