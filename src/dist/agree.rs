@@ -107,3 +107,29 @@ impl Ranks {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_difference_is_named_by_its_path_in_order() {
+        let a = json!([["training", {"fit": {"lr": 0.1, "batch_size": 32}}], ["dtype", "f64"]]);
+        let b = json!([["training", {"fit": {"lr": 0.1, "batch_size": 16}}], ["dtype", "f32"]]);
+        let d = first_difference(&a, &b).unwrap();
+        assert_eq!(d, ("0.1.fit.batch_size".into(), "32".into(), "16".into()));
+        assert_eq!(first_difference(&a, &a), None);
+        // Lists of other lengths differ as a whole; a key only one side has, at that key.
+        let d = first_difference(&json!({"x": [1, 2]}), &json!({"x": [1]})).unwrap();
+        assert_eq!(d, ("x".into(), "[1,2]".into(), "[1]".into()));
+        let d = first_difference(&json!({"x": 1}), &json!({"x": 1, "y": 2})).unwrap();
+        assert_eq!(d, ("y".into(), "null".into(), "2".into()));
+    }
+
+    #[test]
+    fn fingerprints_are_fnv_1a() {
+        // FNV-1a's published 64-bit values for "" and "a".
+        assert_eq!(fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
