@@ -20,6 +20,7 @@
 //! | [`rng`] | the seeded generators (numpy's MT19937, SplitMix64) |
 //! | [`device`] | `cpu`, `cuda[:N]`, `metal`, `auto` |
 //! | [`kernels`] | fused CPU/CUDA ops, the in-place SGD, the thread policy |
+//! | [`dist`] | the ranks of a data-parallel training (MPI with the `mpi` feature), their collectives |
 //! | [`data`] | samples in memory, CSV, MNIST IDX, synthetic sets; knows nothing of training |
 //! | [`nn`] | layers, models, losses, optimizers, schedules, the training loop |
 //! | [`io`] | atomic writes, `.npz` checks, weight files, model files, reports |
@@ -118,6 +119,8 @@ pub mod rng;
 pub mod device;
 
 pub mod kernels;
+
+pub mod dist;
 
 pub mod data;
 

@@ -22,8 +22,8 @@ mod common;
 
 /// The top-level modules, lowest layer first; a module may use only modules before it.
 const LAYERS: &[&str] = &[
-    "error", "rng", "cli", "device", "kernels", "data", "nn", "io", "run", "tutorial", "plot",
-    "bench",
+    "error", "rng", "cli", "device", "kernels", "dist", "data", "nn", "io", "run", "tutorial",
+    "plot", "bench",
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -1,5 +1,6 @@
 //! `nn train`: a model from data, by epochs or steps, with every flag applied or refused,
-//! checkpoints after every epoch (or evaluation), and Ctrl-C that saves.
+//! checkpoints after every epoch (or evaluation), and Ctrl-C that saves. Started by `mpirun -np
+//! N` (built with `--features mpi`), N ranks train one model, rank 0 printing and writing.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::Args;
 #[cfg(unix)]
 use signal_hook::consts::{SIGINT, SIGTERM};
 use simple_nn::data::memory;
+use simple_nn::dist::{Ranks, Session, Shared};
 use simple_nn::io::{self, atomic, report};
 use simple_nn::nn::{Activation, Layers, Loss, OptimizerKind, Schedule};
 use simple_nn::run::{Asked, Run};
@@ -129,7 +131,38 @@ pub(super) struct TrainArgs {
     metrics_json: Option<PathBuf>,
 }
 
+/// `nn train` as one of the ranks MPI started (or as the only process). An error every rank
+/// shares is printed by rank 0; one of a rank's own is printed with its rank, and ends every rank
+/// (`MPI_Abort`), which would otherwise wait for it in the next collective.
 pub(super) fn train(args: TrainArgs) -> Result<ExitCode> {
+    let session = Session::start()?;
+    let ranks = session.ranks();
+    match train_on(args, ranks) {
+        Err(e) if ranks.is_parallel() => {
+            let shared = Shared::raised();
+            let line = simple_nn::error::one_line(e.as_ref());
+            match (shared, ranks.is_root()) {
+                (true, true) => eprintln!("error: {line}"),
+                (true, false) => {}
+                (false, _) => eprintln!("error: rank {} of {}: {line}", ranks.rank(), ranks.size()),
+            }
+            if !shared {
+                ranks.abort(1)
+            }
+            // Every rank knows: each ends as it would (the session closes MPI on the way out).
+            Ok(ExitCode::FAILURE)
+        }
+        result => result,
+    }
+}
+
+fn train_on(args: TrainArgs, ranks: Ranks) -> Result<ExitCode> {
+    // Rank 0 alone prints.
+    let say = |line: &dyn std::fmt::Display| {
+        if ranks.is_root() {
+            println!("{line}")
+        }
+    };
     args.max_model_memory
         .into_iter()
         .for_each(memory::set_model_budget);
@@ -171,18 +204,25 @@ pub(super) fn train(args: TrainArgs) -> Result<ExitCode> {
         Some(path) => Run::resume(path, data, &asked, args.kernels, dtype, &dev)?,
         None => Run::new(data, &asked, args.kernels, dtype, &dev)?,
     };
-    run.training.fit.progress = true;
+    run.on_ranks(ranks)?;
+    // On GPUs the ranks sum their gradients through NCCL.
+    #[cfg(feature = "nccl")]
+    if ranks.is_parallel() && dev.is_cuda() {
+        simple_nn::dist::nccl::join(ranks, &dev)?;
+    }
+    run.training.fit.progress = ranks.is_root();
     let on = device::name(&dev);
     let numbers = match run.spec.bf16_products() {
         true => "bf16 products of f32 weights",
         false => dtype.as_str(),
     };
-    println!("simple-nn nn: {run}, on {data}, {numbers} on {on}");
+    let many = (ranks.is_parallel()).then(|| format!(", {} ranks", ranks.size()));
+    let on = format!("{on}{}", many.unwrap_or_default());
+    say(&format!(
+        "simple-nn nn: {run}, on {data}, {numbers} on {on}"
+    ));
     let nothing = args.save.is_none().then(|| run.keeps_nothing_line(resume));
-    run.notes
-        .iter()
-        .chain(&nothing)
-        .for_each(|note| println!("{note}"));
+    run.notes.iter().chain(&nothing).for_each(|note| say(note));
     // Ctrl-C or TERM ends training after the batch under way (a second changes nothing).
     let signal = Arc::new(AtomicUsize::new(0));
     #[cfg(unix)]
@@ -196,19 +236,25 @@ pub(super) fn train(args: TrainArgs) -> Result<ExitCode> {
     };
     let unit = run.unit();
     let fitted = run.fit(last.as_deref(), best, stop, |e| {
-        println!("{}", report::epoch_line(e, unit));
+        say(&report::epoch_line(e, unit));
         Ok(())
     })?;
     if fitted.stopped {
-        println!("{}", run.stopped_line(last.as_deref(), best, data));
-        return Ok(ExitCode::from(signal.load(Ordering::Relaxed) as u8));
+        say(&run.stopped_line(last.as_deref(), best, data));
+        // A rank stopped by another's signal ends as that one does.
+        let code = match signal.load(Ordering::Relaxed) {
+            0 => 130,
+            code => code,
+        };
+        return Ok(ExitCode::from(code as u8));
     }
-    run.early_lines(&fitted, best, last.as_deref())
-        .iter()
-        .for_each(|l| println!("{l}"));
+    (run.early_lines(&fitted, best, last.as_deref()).iter()).for_each(|l| say(l));
     let epochs = fitted.epochs;
     let summary = run.summary(&epochs, start.elapsed().as_secs_f64())?;
-    println!("{summary}");
+    say(&summary);
+    if !ranks.is_root() {
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let history = report::history_csv(&epochs, unit);
     (args.history.iter()).try_for_each(|path| atomic::write(path, history.as_bytes()))?;

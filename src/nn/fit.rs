@@ -14,16 +14,18 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 
 use super::clip::clip_grad_norm;
-use super::evaluate::{evaluate, per_sample};
+use super::evaluate::{evaluate, per_sample, Evaluation};
 use super::model::Model;
 use super::optim::{AnyOptimizer, OptimizerConfig};
 use super::schedule::Schedule;
 use crate::data::text::Corpus;
 use crate::data::Samples;
+use crate::dist::{self, Ranks};
 
 /// How to train: the optimizer and its learning rate, the schedule, the batches, the epochs (or
 /// steps) and the clipping.
@@ -201,6 +203,10 @@ pub struct Learner<'a> {
     order: Option<(usize, Vec<Vec<usize>>)>,
     dtype: DType,
     dev: Device,
+    /// The ranks that train the model together, each on its share of every batch.
+    ranks: Ranks,
+    /// Whether the ranks agreed, at the last step, to stop after it.
+    agreed_stop: bool,
 }
 
 impl<'a> Learner<'a> {
@@ -222,6 +228,8 @@ impl<'a> Learner<'a> {
             order: None,
             dtype,
             dev,
+            ranks: Ranks::single(),
+            agreed_stop: false,
         })
     }
 
@@ -242,6 +250,20 @@ impl<'a> Learner<'a> {
     pub fn at_step(mut self, steps_done: usize) -> Self {
         self.steps_done = steps_done;
         self
+    }
+
+    /// Trains as one of `ranks`: each step on this rank's [share](Ranks::share) of the global
+    /// batch, with the gradients summed over the ranks before the update (and the validation
+    /// scored by rank 0), so that every rank takes the step one process would take.
+    pub fn on_ranks(mut self, ranks: Ranks) -> Self {
+        self.ranks = ranks;
+        self
+    }
+
+    /// Whether any rank's `stop` says to stop (each rank asks its own: a signal may reach
+    /// one rank before another); in a run of one process, `stop` itself.
+    pub fn any_stop(&self, stop: impl Fn() -> bool) -> bool {
+        self.ranks.any(stop())
     }
 
     /// Batches done of the epoch under way (0 between epochs).
@@ -288,24 +310,80 @@ impl<'a> Learner<'a> {
 
     /// One update on `(xs, ys)` at learning rate `lr`, after checking that the loss is finite
     /// (`at` says where, for the error); the loss as a number.
+    ///
+    /// On several ranks, `(xs, ys)` are this rank's share (none where it is empty) of a global
+    /// batch of `rows`, the value is the global batch's loss, and the ranks agree whether to
+    /// stop after this step (each asks its own `stop` once; see [`Self::stopping`]).
     fn train_step(
         &mut self,
-        xs: &Tensor,
-        ys: &Tensor,
+        batch: Option<(Tensor, Tensor)>,
+        rows: usize,
         lr: f64,
         at: impl Fn() -> String,
+        stop: &dyn Fn() -> bool,
     ) -> Result<f64> {
         self.optimizer.set_learning_rate(lr);
+        let diverged = |value: f64| -> Result<()> {
+            if !value.is_finite() {
+                fail!(
+                    "training diverged at {}: the loss is {value}; lower the learning rate (now {lr})",
+                    at()
+                )
+            }
+            Ok(())
+        };
+        let Some((xs, ys)) = batch.as_ref().filter(|_| !self.ranks.is_parallel()) else {
+            return self.parallel_step(batch, rows, diverged, stop);
+        };
         let loss = self.model.loss(&self.model.forward_t(xs, true)?, ys)?;
         let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        if !value.is_finite() {
-            fail!(
-                "training diverged at {}: the loss is {value}; lower the learning rate (now {lr})",
-                at()
-            )
-        }
+        diverged(value)?;
         self.update(&loss)?;
         Ok(value)
+    }
+
+    /// [`Self::train_step`] on several ranks: this rank's loss and gradients, weighted by its
+    /// share of the `rows` (for a mean over them), summed over the ranks with the stop flags;
+    /// then the check, the clipping and the update that one process would make.
+    fn parallel_step(
+        &mut self,
+        batch: Option<(Tensor, Tensor)>,
+        rows: usize,
+        diverged: impl Fn(f64) -> Result<()>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<f64> {
+        let (mut grads, value, mine) = match &batch {
+            Some((xs, ys)) => {
+                let loss = self.model.loss(&self.model.forward_t(xs, true)?, ys)?;
+                let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                (loss.backward()?, value, xs.dim(0)?)
+            }
+            None => (GradStore::default(), 0.0, 0),
+        };
+        let weight = match self.model.loss_kind() {
+            super::loss::Loss::HalfSse => 1.0,
+            _ => mine as f64 / rows.max(1) as f64,
+        };
+        let mut scalars = [value * weight, f64::from(u8::from(stop()))];
+        dist::sum_gradients(self.ranks, &mut grads, &self.vars, weight, &mut scalars)?;
+        // Every rank sees the same sum, and fails alike: rank 0 says so.
+        diverged(scalars[0]).map_err(|e| dist::Shared::error(crate::error::message(&e)))?;
+        if let Some(max) = self.config.grad_clip {
+            clip_grad_norm(&mut grads, &self.vars, max)?;
+        }
+        self.optimizer.step(&grads)?;
+        self.steps_done += 1;
+        self.agreed_stop = scalars[1] > 0.0;
+        Ok(scalars[0])
+    }
+
+    /// Whether to stop after the step just taken: `stop` in one process; on several ranks,
+    /// what they agreed at that step (so that all stop after the same one).
+    fn stopping(&self, stop: &dyn Fn() -> bool) -> bool {
+        match self.ranks.is_parallel() {
+            true => self.agreed_stop,
+            false => stop(),
+        }
     }
 
     /// The optimizer: its state to save, or to restore on resume.
@@ -366,10 +444,17 @@ impl<'a> Learner<'a> {
         // The next batches' rows are gathered on a thread of their own while this one trains,
         // two ahead at most, where a core is spare or the rows come from disk (their tensors
         // are made here: candle's worker pool does not take work from two threads at once).
-        // On two cores that both train, the loader only got in the way of the kernels' threads.
+        // On two cores that both train, the loader only got in the way of the kernels' threads;
+        // so it did beside another rank on the same cores (two ranks of one thread on two cores
+        // trained at half the speed with their loaders, MPI's waits spinning).
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let prefetch = train.is_streamed() || crate::kernels::threads::current() < cores;
-        let (done, todo) = (self.batches_done, &batches);
+        let busy = crate::kernels::threads::current() * self.ranks.on_host();
+        let prefetch = train.is_streamed() || busy < cores;
+        let (done, todo, ranks) = (self.batches_done, &batches, self.ranks);
+        // This rank's rows of a global batch (all of them, in one process).
+        let mine = move |indices: &'_ [usize]| -> Vec<usize> {
+            indices[ranks.share(indices.len())].to_vec()
+        };
         // One waiting in the channel, one in the loader's hands: two ahead.
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let stopped = std::thread::scope(|scope| -> Result<bool> {
@@ -379,7 +464,7 @@ impl<'a> Learner<'a> {
                 true => {
                     scope.spawn(move || {
                         for indices in todo.iter().skip(done) {
-                            if sender.send(train.rows(indices)).is_err() {
+                            if sender.send(train.rows(&mine(indices))).is_err() {
                                 break;
                             }
                         }
@@ -393,19 +478,22 @@ impl<'a> Learner<'a> {
                         Ok(batch) => batch,
                         Err(_) => fail!("the batch loader stopped before the epoch's end"),
                     },
-                    false => train.rows(indices),
+                    false => train.rows(&mine(indices)),
                 };
-                let (xs, ys) = batch?.tensors(self.dtype, &self.dev)?;
+                let batch = batch?;
+                let local = (!ranks.share(indices.len()).is_empty())
+                    .then(|| batch.tensors(self.dtype, &self.dev))
+                    .transpose()?;
                 let lr = schedule.lr(base_lr, epoch, self.steps_done);
                 let at = || format!("epoch {}, batch {}", epoch + 1, step + 1);
-                let value = self.train_step(&xs, &ys, lr, at)?;
+                let value = self.train_step(local, indices.len(), lr, at, &stop)?;
                 last_lr = lr;
                 loss_sum += per_sample(loss_kind, value, indices.len()) * indices.len() as f64;
                 rows += indices.len();
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
-                if step + 1 < batches.len() && stop() {
+                if step + 1 < batches.len() && self.stopping(&stop) {
                     self.batches_done = step + 1;
                     return Ok(true);
                 }
@@ -423,7 +511,7 @@ impl<'a> Learner<'a> {
         self.epochs_done += 1;
         self.batches_done = 0;
         let scored = (!valid.is_empty())
-            .then(|| evaluate(self.model, valid, self.dtype, &self.dev))
+            .then(|| self.scored(|| evaluate(self.model, valid, self.dtype, &self.dev)))
             .transpose()?;
         Ok(Some(Epoch {
             epoch: epoch + 1,
@@ -460,23 +548,33 @@ impl<'a> Learner<'a> {
         while self.steps_done < until {
             let step = self.steps_done;
             let lr = schedule.lr(base_lr, step, step);
-            let (xs, ys, n) = match data {
+            let (local, n) = match data {
                 StepData::Text(corpus) => {
-                    let batch = corpus.train_batch(seed, step as u64, batch_size)?;
-                    let (xs, ys) = batch.tensors(&self.dev)?;
-                    (xs, ys, batch.rows())
+                    // Each rank reads only its rows of the global batch.
+                    let rows = self.ranks.share(batch_size);
+                    let local = match (rows.is_empty(), self.ranks.is_parallel()) {
+                        (true, _) => None,
+                        (false, true) => Some(corpus.train_rows(seed, step as u64, rows)?),
+                        (false, false) => {
+                            Some(corpus.train_batch(seed, step as u64, batch_size)?)
+                        }
+                    };
+                    (local.map(|b| b.tensors(&self.dev)).transpose()?, batch_size)
                 }
                 StepData::Samples(train) => {
                     let indices = self.next_batch(train)?;
-                    let (xs, ys) = train.batch(&indices, self.dtype, &self.dev)?;
-                    (xs, ys, indices.len())
+                    let share = &indices[self.ranks.share(indices.len())];
+                    let local =
+                        (!share.is_empty()).then(|| train.batch(share, self.dtype, &self.dev));
+                    (local.transpose()?, indices.len())
                 }
             };
-            let value = self.train_step(&xs, &ys, lr, || format!("step {}", step + 1))?;
+            let at = || format!("step {}", step + 1);
+            let value = self.train_step(local, n, lr, at, &stop)?;
             last_lr = lr;
             loss_sum += per_sample(loss_kind, value, n) * n as f64;
             rows += n;
-            if self.steps_done < until && stop() {
+            if self.steps_done < until && self.stopping(&stop) {
                 return Ok(None);
             }
         }
@@ -494,6 +592,20 @@ impl<'a> Learner<'a> {
             seconds: start.elapsed().as_secs_f64(),
             rows,
         }))
+    }
+
+    /// `score`'s evaluation, computed on rank 0 alone and sent to the others (so that every
+    /// rank sees the same numbers, and decides the same, whatever its threads).
+    pub fn scored(&self, score: impl FnOnce() -> Result<Evaluation>) -> Result<Evaluation> {
+        let [loss, accuracy, samples] = self.ranks.from_root(|| {
+            let e = score()?;
+            Ok([e.loss, e.accuracy.unwrap_or(f64::NAN), e.samples as f64])
+        })?;
+        Ok(Evaluation {
+            loss,
+            accuracy: (!accuracy.is_nan()).then_some(accuracy),
+            samples: samples as usize,
+        })
     }
 
     /// The next batch of a step run on samples: batch [`batches_done`](Self::batches_done) of

@@ -71,8 +71,13 @@ impl Run {
         let Some(last) = last else {
             return format!("{at}: nothing was kept (train with --save PATH to keep the state)");
         };
+        // Ranks go on as they ran (any number of them would do: see the README).
+        let nn = match self.ranks().size() {
+            1 => NN.to_string(),
+            n => format!("mpirun -np {n} target/release/examples/nn"),
+        };
         let mut go_on = format!(
-            "{NN} train --resume {} --data {}",
+            "{nn} train --resume {} --data {}",
             shell_word(&last.display().to_string()),
             shell_word(&data.to_string())
         );

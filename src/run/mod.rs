@@ -13,6 +13,7 @@
 
 mod asked;
 mod lines;
+mod parallel;
 
 pub use asked::{Asked, TextDefaults, TEXT_DEFAULTS, VALID_FRACTION};
 
@@ -24,6 +25,7 @@ use candle_nn::VarMap;
 use crate::data::text::{Corpus, Span, TextOptions};
 use crate::data::{memory, Loaded, Normalization, Part, Reading, Samples, Source, TargetKind};
 use crate::device::DeviceSpec;
+use crate::dist::Ranks;
 use crate::io::{self, ModelSpec, Training};
 use crate::kernels::{Kernels, Precision};
 use crate::nn::{
@@ -102,6 +104,8 @@ pub struct Run {
     /// Lines to tell the user: settings changed on resume, reading the data (a table's classes,
     /// columns left out, rows dropped).
     pub notes: Vec<String>,
+    /// The ranks that train it together (one process unless [`Run::on_ranks`] says more).
+    ranks: Ranks,
 }
 
 impl Run {
@@ -288,6 +292,7 @@ impl Run {
             optimizer: saved.optimizer,
             next_batch_size,
             notes,
+            ranks: Ranks::single(),
         })
     }
 
@@ -364,6 +369,7 @@ impl Run {
             optimizer: saved.optimizer,
             next_batch_size: None,
             notes,
+            ranks: Ranks::single(),
         })
     }
 
@@ -396,8 +402,10 @@ impl Run {
             data,
             optimizer,
             next_batch_size,
+            ranks,
             ..
         } = self;
+        let (ranks, root) = (*ranks, ranks.is_root());
         if (training.fit.patience.is_some() || best.is_some()) && !data.has_validation() {
             fail!("--patience and --keep-best watch the validation loss, but nothing is held out: set --valid-fraction above 0")
         }
@@ -409,7 +417,8 @@ impl Run {
             let learner = Learner::new(&*model, varmap, training.fit.clone())?
                 .resume_after(training.epochs)
                 .at_batch(training.batch)
-                .at_step(training.steps as usize);
+                .at_step(training.steps as usize)
+                .on_ranks(ranks);
             Ok(learner)
         };
         let mut learner = learner_at(training)?;
@@ -442,7 +451,7 @@ impl Run {
                     };
                     match learner.steps_until(from, until, &stop)? {
                         Some(mut stretch) if data.has_validation() => {
-                            let scored = data.score(model, dtype, &dev)?;
+                            let scored = learner.scored(|| data.score(model, dtype, &dev))?;
                             stretch.valid_loss = Some(scored.loss);
                             stretch.valid_accuracy = scored.accuracy;
                             Some(stretch)
@@ -484,10 +493,11 @@ impl Run {
                 training.fit.batch_size = size;
             }
             spec.training = Some(training.clone());
-            if let Some(path) = save {
+            // Rank 0 alone writes: every rank holds the same weights.
+            if let (Some(path), true) = (save, root) {
                 io::save_checkpoint(path, spec, varmap, optimizer)?;
             }
-            if let (Some(path), true) = (best, improved) {
+            if let (Some(path), true, true) = (best, improved, root) {
                 io::save_checkpoint(path, spec, varmap, optimizer)?;
             }
             let Some(epoch) = ended else {
@@ -499,7 +509,7 @@ impl Run {
             }
             on_epoch(&epoch)?;
             epochs.push(epoch);
-            if !done(&learner, training) && stop() {
+            if !done(&learner, training) && learner.any_stop(&stop) {
                 return Ok(end(epochs, true));
             }
         }
