@@ -11,7 +11,7 @@ use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::VarMap;
 use common::nn::{json, ok};
 use common::text::write_text;
-use common::{random_in, scratch, values};
+use common::{random_in, relative_l2, scratch, values};
 use simple_nn::kernels::{attention, linear, threads, Precision};
 use simple_nn::nn::{named_vars, Gpt, GptConfig, Model};
 use simple_nn::Kernels;
@@ -150,15 +150,6 @@ fn bf16_attention_equals_the_stock_ops_on_the_same_roundings() {
             1,
         );
         let full = run(&|x| attention::causal_attention(x, heads).unwrap(), 1);
-        let off = |a: &[f64], b: &[f64]| {
-            let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
-            a.iter()
-                .zip(b)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-                .sqrt()
-                / norm
-        };
         for threads in [1, 2] {
             let fused = run(
                 &|x| attention::causal_attention_in(x, heads, Precision::Bf16).unwrap(),
@@ -166,9 +157,9 @@ fn bf16_attention_equals_the_stock_ops_on_the_same_roundings() {
             );
             for (name, i) in [("y", 0), ("∂qkv", 1)] {
                 let what = format!("{b}×{t}×{c}, {heads} heads, {threads} threads, {name}");
-                let to_stock = off(&fused[i], &stock[i]);
+                let to_stock = relative_l2(&fused[i], &stock[i]);
                 assert!(to_stock <= 1e-4, "{what}: {to_stock}");
-                assert!(off(&fused[i], &full[i]) >= 1e-3, "{what}: as f32's");
+                assert!(relative_l2(&fused[i], &full[i]) >= 1e-3, "{what}: as f32's");
             }
         }
     }
@@ -212,18 +203,9 @@ fn a_bf16_gpt_on_the_fused_kernels_equals_the_stock_ops_on_the_same_roundings() 
     let (stock, stock_grads) = run(Kernels::Stock, Precision::Bf16);
     let (_, full_grads) = run(Kernels::Fused, Precision::Full);
     assert!((fused - stock).abs() <= 1e-5, "loss {fused} vs {stock}");
-    let off = |a: &[f64], b: &[f64]| {
-        let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
-        a.iter()
-            .zip(b)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            .sqrt()
-            / norm
-    };
     let all = fused_grads.iter().zip(&stock_grads).zip(&full_grads);
     for (((name, fused), (_, stock)), (_, full)) in all {
-        let (to_stock, to_full) = (off(fused, stock), off(fused, full));
+        let (to_stock, to_full) = (relative_l2(fused, stock), relative_l2(fused, full));
         assert!(
             to_stock <= 1e-4,
             "{name}: {to_stock} of its norm off the stock ops'"

@@ -1,5 +1,6 @@
 //! Matrix products on bf16 inputs with f32 sums: what PyTorch's CPU autocast runs a linear
-//! layer's products in, and what a model's `--dtype bf16` runs its projections in here.
+//! layer's products in, and what a GPT's `--dtype bf16` runs its projections' and attention's
+//! products in here.
 //!
 //! The operands stay f32 in memory (the weights are the optimizer's f32 master copy); each
 //! product rounds them to bf16 (8 bits of mantissa, ties to even) as it packs them, multiplies

@@ -91,6 +91,14 @@ pub fn relative_diff(a: &Tensor, b: &Tensor) -> f64 {
     max_abs_diff(a, b).unwrap() / scale.max(f64::MIN_POSITIVE)
 }
 
+/// `‖a − b‖ / ‖b‖` (Euclidean norms): the difference relative to the expected values' size,
+/// which a rare large difference in one element moves little.
+pub fn relative_l2(a: &[f64], b: &[f64]) -> f64 {
+    let norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let diff = a.iter().zip(b).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+    diff.sqrt() / norm.max(f64::MIN_POSITIVE)
+}
+
 /// ReLU as PyTorch differentiates it, written `z·[z > 0]`: the same values as candle's `relu`, and
 /// the gradient 0 at exactly `z = 0` (PyTorch's and the fused kernels'), where candle's passes 1.
 pub fn relu_as_pytorch(z: &Tensor) -> Tensor {
