@@ -177,16 +177,19 @@ fn a_conv_net_with_batch_norm_pooling_and_dropout_gives_the_models_probabilities
     let data = dir.join("quadrants");
     std::fs::create_dir_all(&data).unwrap();
     common::write_quadrants(&data, 40, 8, 8);
-    // 1×8×8 → conv (padding 1) 4×8×8 → 4×4×4 → conv 4×2×2 → 4×1×1 → 4 → 8 → 10 classes.
-    let layers =
-        "conv:4:3:1:1,batchnorm,relu,maxpool:2,conv:4:3,tanh,avgpool:2,flatten,dropout:0.5,dense:8,relu";
-    let model = train(
-        &dir,
-        &format!("mnist:{}", data.display()),
-        layers,
-        &["--normalize"],
-    );
-    check_equal(&model, 64, 1.0, "probabilities");
+    // 1×8×8 → conv (padding 1) 4×8×8 → 4×4×4 → conv 4×2×2 → 4×1×1 → 4 → 8 → 10 classes; then
+    // 1×8×8 → conv (stride 2, padding 1) 4×4×4 → 4×2×2 → 8, a dense layer flattening first.
+    let nets = [
+        "conv:4:3:1:1,batchnorm,relu,maxpool:2,conv:4:3,tanh,avgpool:2,flatten,dropout:0.5,dense:8,relu",
+        "conv:4:3:2:1,gelu,maxpool:2,dropout:0.2,dense:8,batchnorm,sigmoid",
+    ];
+    for (i, layers) in nets.iter().enumerate() {
+        let dir = dir.join(i.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = format!("mnist:{}", data.display());
+        let model = train(&dir, &data, layers, &["--normalize"]);
+        check_equal(&model, 64, 1.0, "probabilities");
+    }
 }
 
 #[test]
