@@ -213,7 +213,12 @@ fn predict(args: PredictArgs) -> Result<()> {
 fn export(model: &Path, output: &Path, format: &str) -> Result<ExitCode> {
     match format.parse().map_err(anyhow::Error::msg)? {
         io::Format::Safetensors => println!("{}", io::export(model, output)?),
+        #[cfg(feature = "onnx")]
         io::Format::Onnx => println!("{}", io::export_onnx(model, output)?),
+        #[cfg(not(feature = "onnx"))]
+        io::Format::Onnx => anyhow::bail!(
+            "this nn was built without ONNX export: build it with `cargo build --release --features onnx --example nn` (its build runs protoc: apt-get install protobuf-compiler)"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,9 @@
 //! writes), on inputs standardised here by the model's saved statistics. float32 throughout,
 //! equal within 1e-5.
 //!
-//! onnxruntime is not run here (CI has no onnxruntime); the README shows how to run it.
+//! onnxruntime is not run here (CI has no onnxruntime); the README shows how to run it. Built with
+//! the `onnx` feature (CI runs it so); without it, `--format onnx` is refused in one line.
+#![cfg(feature = "onnx")]
 
 mod common;
 

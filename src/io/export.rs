@@ -32,7 +32,7 @@ named_enum! {
     pub enum Format("format") {
         /// The weights alone, as PyTorch's `load_state_dict` takes them ([`export`]).
         Safetensors = "safetensors",
-        /// An ONNX graph of the whole network, for onnxruntime and others ([`super::onnx`]).
+        /// An ONNX graph of the whole network, for onnxruntime and others (the `onnx` feature).
         Onnx = "onnx",
     }
 }

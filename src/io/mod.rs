@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod export;
 pub mod model;
 pub mod npz;
+#[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod report;
 pub mod weights;
@@ -15,6 +16,7 @@ pub use model::{
     check_model_path, last_beside, load_model, load_trainable, resumed_dtype, save_checkpoint,
     save_model, saved_bf16_products, saved_dtype, ModelSpec, Training,
 };
+#[cfg(feature = "onnx")]
 pub use onnx::{export_onnx, OnnxExported};
 
 /// A shape as `(3, 4)`, the way numpy writes it.
