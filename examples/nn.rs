@@ -47,14 +47,17 @@ enum Command {
     Generate(GenerateArgs),
     /// Time training steps on one fixed random batch (the workload of torch_mlp.py or torch_cnn.py).
     Bench(BenchArgs),
-    /// Write a saved model's weights alone, without the optimizer's state, for PyTorch and other tools.
+    /// Write a saved model's weights alone, without the optimizer's state, for PyTorch and other tools, or the whole network as an ONNX graph.
     Export {
         /// A model saved by `train --save`.
         #[arg(long)]
         model: PathBuf,
-        /// Where to write the weights (.safetensors; examples/torch_load_export.py loads them).
+        /// Where to write the weights (.safetensors; examples/torch_load_export.py loads them) or the graph (.onnx).
         #[arg(long)]
         output: PathBuf,
+        /// safetensors (the weights, for PyTorch) or onnx (the network, for onnxruntime: input 'input', output 'probabilities' or 'outputs').
+        #[arg(long, default_value = "safetensors")]
+        format: String,
     },
 }
 
@@ -158,7 +161,11 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict(args).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => generate(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench(args).map(|()| ExitCode::SUCCESS),
-        Command::Export { model, output } => export(&model, &output),
+        Command::Export {
+            model,
+            output,
+            format,
+        } => export(&model, &output, &format),
     };
     result.unwrap_or_else(|e| simple_nn::error::exit_code(Err(e)))
 }
@@ -203,7 +210,15 @@ fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-fn export(model: &Path, output: &Path) -> Result<ExitCode> {
-    println!("{}", io::export(model, output)?);
+fn export(model: &Path, output: &Path, format: &str) -> Result<ExitCode> {
+    match format.parse().map_err(anyhow::Error::msg)? {
+        io::Format::Safetensors => println!("{}", io::export(model, output)?),
+        #[cfg(feature = "onnx")]
+        io::Format::Onnx => println!("{}", io::export_onnx(model, output)?),
+        #[cfg(not(feature = "onnx"))]
+        io::Format::Onnx => anyhow::bail!(
+            "this nn was built without ONNX export: build it with `cargo build --release --features onnx --example nn` (its build runs protoc: apt-get install protobuf-compiler)"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -241,3 +241,26 @@ fn exported_weights_are_not_taken_for_a_checkpoint() {
         );
     }
 }
+
+/// Built without the `onnx` feature, `nn export --format onnx` is refused in one line that
+/// names the feature and what its build needs, before anything is read or written.
+#[cfg(not(feature = "onnx"))]
+#[test]
+fn onnx_export_without_the_feature_is_refused_naming_it() {
+    let dir = common::scratch("onnx-without-feature");
+    let output = dir.join("m.onnx");
+    let text = common::nn::refused(&[
+        "export",
+        "--model",
+        dir.join("missing.safetensors").to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--format",
+        "onnx",
+    ]);
+    assert!(
+        text.contains("--features onnx") && text.contains("protoc"),
+        "{text}"
+    );
+    assert!(!output.exists());
+}

@@ -21,10 +21,21 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::model::{header, read_model, saved_dtype, TextModel, MODEL_KEY, WEIGHTS_KEY};
+use super::model::{header, read_model, saved_dtype, ModelSpec, TextModel, MODEL_KEY, WEIGHTS_KEY};
 use super::{atomic, safetensors_bytes};
 use crate::data::{Normalization, Schema};
 use crate::nn::{Head, Loss};
+
+named_enum! {
+    /// The kind of file `nn export` writes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format("format") {
+        /// The weights alone, as PyTorch's `load_state_dict` takes them ([`export`]).
+        Safetensors = "safetensors",
+        /// An ONNX graph of the whole network, for onnxruntime and others (the `onnx` feature).
+        Onnx = "onnx",
+    }
+}
 
 /// What an exported file says of its network, under its metadata key `simple-nn-weights`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -108,7 +119,6 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
     check_output(output)?;
     let dtype = saved_dtype(model).unwrap_or(DType::F32);
     let (spec, mut parameters, optimizer) = read_model(model, dtype, &Device::Cpu)?;
-    let config = spec.net_config();
     let steps = spec.training.as_ref().map_or(0, |t| t.steps);
     let mut tensors = Vec::new();
     let mut count = 0;
@@ -124,13 +134,30 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
         }
         tensors.push((name, t));
     }
+    let description = describe(&spec);
+    let json = serde_json::to_string(&description)
+        .map_err(|e| candle_core::Error::Msg(format!("cannot describe the weights: {e}")))?;
+    let metadata = HashMap::from([(WEIGHTS_KEY.to_string(), json)]);
+    atomic::write(output, &safetensors_bytes(&tensors, Some(metadata))?)?;
+    Ok(Exported {
+        path: output.to_path_buf(),
+        tensors: tensors.len(),
+        parameters: count,
+        dtype,
+        left_out: optimizer.tensors.len(),
+    })
+}
+
+/// What an exported file says of the network of `spec` (the safetensors and the ONNX export alike).
+pub(crate) fn describe(spec: &ModelSpec) -> Description {
+    let config = spec.net_config();
     let head = match (spec.loss, config.loss.head()) {
         _ if spec.gpt.is_some() => "logits",
         (Loss::CrossEntropy, _) => "softmax",
         (Loss::Bce, _) | (_, Head::Sigmoid) => "sigmoid",
         _ => "identity",
     };
-    let description = Description {
+    Description {
         layers: config.layers.to_string(),
         input_shape: match &spec.gpt {
             Some(text) => vec![text.config.block_size],
@@ -144,18 +171,7 @@ pub fn export(model: &Path, output: &Path) -> Result<Exported> {
         table: spec.table.clone(),
         normalization: spec.normalization.clone(),
         gpt: spec.gpt.clone(),
-    };
-    let json = serde_json::to_string(&description)
-        .map_err(|e| candle_core::Error::Msg(format!("cannot describe the weights: {e}")))?;
-    let metadata = HashMap::from([(WEIGHTS_KEY.to_string(), json)]);
-    atomic::write(output, &safetensors_bytes(&tensors, Some(metadata))?)?;
-    Ok(Exported {
-        path: output.to_path_buf(),
-        tensors: tensors.len(),
-        parameters: count,
-        dtype,
-        left_out: optimizer.tensors.len(),
-    })
+    }
 }
 
 /// The metadata of a `.safetensors` file, where it has any.

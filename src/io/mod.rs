@@ -1,19 +1,23 @@
 //! Files in and out: atomic writes, `.npz` checks, the tutorial's weight files, model files
 //! (weights with the description that rebuilds them), their weights exported for other tools,
-//! and the reports a run writes.
+//! the whole network as an ONNX graph, and the reports a run writes.
 
 pub mod atomic;
 pub mod export;
 pub mod model;
 pub mod npz;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod report;
 pub mod weights;
 
-pub use export::{export, Exported};
+pub use export::{export, Exported, Format};
 pub use model::{
     check_model_path, last_beside, load_model, load_trainable, resumed_dtype, save_checkpoint,
     save_model, saved_bf16_products, saved_dtype, ModelSpec, Training,
 };
+#[cfg(feature = "onnx")]
+pub use onnx::{export_onnx, OnnxExported};
 
 /// A shape as `(3, 4)`, the way numpy writes it.
 pub(crate) fn shape_text(dims: &[usize]) -> String {
