@@ -11,7 +11,7 @@ use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::VarMap;
 use common::nn::{json, ok};
 use common::text::write_text;
-use common::{random_in, relative_l2, scratch, values};
+use common::{max_diff, random_in, relative_l2, scratch, values};
 use simple_nn::kernels::{attention, linear, threads, Precision};
 use simple_nn::nn::{named_vars, Gpt, GptConfig, Model};
 use simple_nn::Kernels;
@@ -72,11 +72,7 @@ fn bf16_linear_equals_float64_sums_of_the_roundings() {
             let want = [&want_y, &want_dx, &want_dw, &want_db];
             for ((name, got), want) in ["y", "∂x", "∂w", "∂b"].iter().zip(&got).zip(want) {
                 let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
-                let diff = got
-                    .iter()
-                    .zip(want)
-                    .map(|(g, w)| (g - w).abs())
-                    .fold(0.0, f64::max);
+                let diff = max_diff(got, want);
                 assert!(
                     diff <= 1e-5 * scale,
                     "{rows}×{n_in}→{n_out}, {n} threads, {name}: off by {diff} (scale {scale})"
@@ -110,11 +106,7 @@ fn bf16_linear_stays_within_its_roundings_of_the_f32_layer() {
         let (full, half) = (run(Precision::Full), run(Precision::Bf16));
         for ((name, f), h) in ["y", "∂x", "∂w"].iter().zip(&full).zip(&half) {
             let scale = f.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let diff = f
-                .iter()
-                .zip(h)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let diff = max_diff(f, h);
             assert!(
                 diff <= 1e-2 * scale && diff > 1e-4 * scale,
                 "gelu {gelu}, {name}: bf16 off f32 by {diff} (scale {scale})"

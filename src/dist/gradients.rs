@@ -29,11 +29,7 @@ pub fn sum_gradients(
     if !ranks.is_parallel() {
         return Ok(());
     }
-    let mut counts: Vec<f64> = (vars.iter())
-        .map(|v| f64::from(u8::from(grads.get(v).is_some())))
-        .chain(scalars.iter().copied())
-        .collect();
-    ranks.sum(&mut counts);
+    let counts = counts(ranks, grads, vars, scalars);
     match vars.first().is_some_and(|v| v.dtype() == DType::F64) {
         true => {
             let (mut flat, offsets) = flatten(grads, vars, weight)?;
@@ -50,6 +46,16 @@ pub fn sum_gradients(
     Ok(())
 }
 
+/// Over all ranks: per variable, how many ranks have a gradient for it, then `scalars` summed.
+fn counts(ranks: Ranks, grads: &GradStore, vars: &[Var], scalars: &[f64]) -> Vec<f64> {
+    let mut counts: Vec<f64> = (vars.iter())
+        .map(|v| f64::from(u8::from(grads.get(v).is_some())))
+        .chain(scalars.iter().copied())
+        .collect();
+    ranks.sum(&mut counts);
+    counts
+}
+
 /// [`sum_gradients`] through NCCL: the gradients, weighted, joined on the GPU into one tensor,
 /// summed by one NCCL all-reduce and cut apart again; the counts and `scalars` through MPI.
 #[cfg(feature = "nccl")]
@@ -60,11 +66,7 @@ fn on_gpus(
     weight: f64,
     scalars: &mut [f64],
 ) -> Result<()> {
-    let mut counts: Vec<f64> = (vars.iter())
-        .map(|v| f64::from(u8::from(grads.get(v).is_some())))
-        .chain(scalars.iter().copied())
-        .collect();
-    ranks.sum(&mut counts);
+    let counts = counts(ranks, grads, vars, scalars);
     let parts = (vars.iter())
         .map(|v| match grads.get(v) {
             Some(g) => (g * weight)?.flatten_all(),
