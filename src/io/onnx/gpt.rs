@@ -101,8 +101,7 @@ pub(super) fn gpt<'a>(
         g.apply("Add", &[&x], vec![]);
     }
     layer_norm(&mut g, "transformer.ln_f", config.bias)?;
-    let head = g.node("Transpose", &[&wte], vec![ints("perm", &[1, 0])]);
-    g.apply("MatMul", &[&head], vec![]);
+    g.times_transposed(&wte);
     g.name_output(LOGITS);
 
     let (batch, sequence) = (Dim::Named(BATCH), Dim::Named(SEQUENCE));
@@ -126,8 +125,7 @@ fn layer_norm(g: &mut Graph, name: &str, bias: bool) -> Result<()> {
 /// The linear projection `name` (`x·Wᵀ`, plus its `.bias` with `bias`) of the last value.
 fn projection(g: &mut Graph, name: &str, bias: bool) -> Result<()> {
     let weight = g.parameter(&format!("{name}.weight"))?;
-    let transposed = g.node("Transpose", &[&weight], vec![ints("perm", &[1, 0])]);
-    g.apply("MatMul", &[&transposed], vec![]);
+    g.times_transposed(&weight);
     if bias {
         let bias = g.parameter(&format!("{name}.bias"))?;
         g.apply("Add", &[&bias], vec![]);

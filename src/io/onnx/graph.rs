@@ -87,10 +87,9 @@ impl<'a> Graph<'a> {
             Activation::Tanh => self.apply("Tanh", &[], vec![]),
             Activation::Gelu => {
                 let x = self.last.clone();
-                let n = self.nodes.len();
-                let sqrt2 = self.constant(&format!("gelu_{n}.sqrt2"), &[], vec![2f32.sqrt()]);
-                let one = self.constant(&format!("gelu_{n}.one"), &[], vec![1.0]);
-                let half = self.constant(&format!("gelu_{n}.half"), &[], vec![0.5]);
+                let sqrt2 = self.scalar("gelu.sqrt2", 2f32.sqrt());
+                let one = self.scalar("gelu.one", 1.0);
+                let half = self.scalar("gelu.half", 0.5);
                 self.apply("Div", &[&sqrt2], vec![]);
                 self.apply("Erf", &[], vec![]);
                 self.apply("Add", &[&one], vec![]);
@@ -98,6 +97,12 @@ impl<'a> Graph<'a> {
                 self.apply("Mul", &[&x], vec![]);
             }
         }
+    }
+
+    /// The last value times the transpose of `weight` (`x·Wᵀ`, a linear layer without a bias).
+    pub(super) fn times_transposed(&mut self, weight: &str) {
+        let transposed = self.node("Transpose", &[weight], vec![ints("perm", &[1, 0])]);
+        self.apply("MatMul", &[&transposed], vec![]);
     }
 
     /// The model's parameter `name` as a float32 initializer of that name.
@@ -119,6 +124,14 @@ impl<'a> Graph<'a> {
             float_data: values,
             ..Default::default()
         });
+        name.to_string()
+    }
+
+    /// The float32 scalar initializer `name`, made by its first use and shared by the others.
+    fn scalar(&mut self, name: &str, value: f32) -> String {
+        if !self.initializers.iter().any(|t| t.name == name) {
+            self.constant(name, &[], vec![value]);
+        }
         name.to_string()
     }
 

@@ -48,8 +48,7 @@ pub(super) fn network<'a>(
                     let bias = g.parameter(&format!("layers.{i}.bias"))?;
                     g.apply("Gemm", &[&weight, &bias], vec![int("transB", 1)]);
                 } else {
-                    let t = g.node("Transpose", &[&weight], vec![ints("perm", &[1, 0])]);
-                    g.apply("MatMul", &[&t], vec![]);
+                    g.times_transposed(&weight);
                 }
             }
             LayerSpec::Conv {
